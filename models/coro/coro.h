@@ -1,0 +1,43 @@
+/* coro.h: stackful coroutines shared by every model that runs tasks on its own stacks
+ * (mn, aloop, uv): a context switch that saves callee-saved registers only (assembly for
+ * x86-64 and aarch64, ucontext elsewhere), guarded lazily-committed stacks, and the
+ * AddressSanitizer / ThreadSanitizer fiber annotations every switch needs. */
+#ifndef CORO_H
+#define CORO_H
+
+#include <stddef.h>
+
+typedef struct coro_stack {
+	void *lo;          /* lowest usable address (just above the guard page) */
+	size_t size;       /* usable bytes */
+	void *map;         /* mmap base (guard page included) */
+	size_t map_size;
+} coro_stack;
+
+typedef struct coro {
+	void *sp;          /* saved stack pointer while switched out */
+	coro_stack stack;  /* zeroed for a coroutine that runs on a thread's own stack */
+	void *tsan_fiber;  /* ThreadSanitizer fiber, when built with -fsanitize=thread */
+	const void *asan_fake; /* AddressSanitizer fake stack save slot */
+	void (*entry)(void *);
+	void *arg;
+} coro;
+
+/* Allocate a stack of size bytes (rounded to pages) below a PROT_NONE guard page.
+ * Memory is committed by the kernel on first touch. Returns 0 or -1 with errno. */
+int coro_stack_alloc(coro_stack *s, size_t size);
+void coro_stack_free(coro_stack *s);
+/* Does addr fall in the guard page of s? (stack-overflow reporting) */
+int coro_stack_guard_hit(const coro_stack *s, const void *addr);
+
+/* Make c the coroutine that represents the calling thread's own stack. */
+void coro_init_thread(coro *c);
+/* Prepare c to run entry(arg) on stack s at its first switch. entry must never return:
+ * it ends by switching away for the last time. */
+void coro_init(coro *c, const coro_stack *s, void (*entry)(void *), void *arg);
+/* Save the current context into from and resume to. */
+void coro_switch(coro *from, coro *to);
+/* Release the sanitizer state of a finished coroutine (not its stack). */
+void coro_destroy(coro *c);
+
+#endif

@@ -1,0 +1,55 @@
+/* workload.h: how a workload plugs into the harness. A workload is written once against the
+ * task API (task.h) and knows nothing of backends beyond their declared traits. */
+#ifndef CB_WORKLOAD_H
+#define CB_WORKLOAD_H
+
+#include "task.h"
+
+struct cb_workload;
+
+/* Everything that defines one cell of the matrix, as parsed from the command line. */
+typedef struct cb_cell {
+	const cb_backend *be;
+	const struct cb_workload *wl;
+	cb_backend_cfg cfg;        /* workers and backend params */
+	int64_t tasks, size;       /* meanings are the workload's (see bench list) */
+	int64_t p[CB_MAX_PARAMS];  /* workload params, in the workload's params[] order */
+} cb_cell;
+
+/* One repetition: workload state and what the repetition reports beyond timing. */
+typedef struct cb_rep {
+	const cb_cell *cell;
+	void *priv;                /* workload state between prepare and cleanup */
+	uint64_t checksum;         /* computed by the run */
+	uint64_t expected;         /* known without running (or from an independent party) */
+	uint64_t ops;              /* units of work done (see the workload's unit) */
+	int has_lat;               /* p50/p99/max below are meaningful */
+	uint64_t p50_ns, p99_ns, max_ns;
+	int64_t extra_bytes;       /* workload-measured memory, e.g. resident bytes per idle task */
+	char note[200];            /* appended to the row's note */
+} cb_rep;
+
+typedef struct cb_workload {
+	const char *name;
+	const char *unit;          /* what ops counts: "tasks", "switches", "round trips", ... */
+	const char *summary;
+	const char *tasks_doc;  int64_t tasks_def, tasks_max;
+	const char *size_doc;   int64_t size_def,  size_max;
+	const cb_param_def *params; /* {NULL}-terminated */
+	const char *serial_doc;    /* how it behaves on a non-concurrent backend */
+	/* NULL if the cell can run, else a reason (written into buf) for status unsupported. */
+	const char *(*refuse)(const cb_cell *c, char *buf, size_t n);
+	int64_t (*peak_tasks)(const cb_cell *c); /* tasks alive at once, for backend limits */
+	int (*prepare)(cb_rep *r, char *err, size_t n);          /* untimed, optional */
+	uint64_t (*root)(void *arg, size_t len);                 /* arg: the cb_rep *, by value */
+	int (*finish)(cb_rep *r, uint64_t result, char *err, size_t n); /* untimed */
+	void (*cleanup)(cb_rep *r);                              /* optional */
+} cb_workload;
+
+/* Registry (runners/registry.c). */
+extern const cb_backend *const cb_backends[];
+extern const cb_workload *const cb_workloads[];
+const cb_backend *cb_backend_find(const char *name);
+const cb_workload *cb_workload_find(const char *name);
+
+#endif
