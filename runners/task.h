@@ -87,6 +87,8 @@ typedef struct cb_param_def {
 /* How a backend is configured for one cell. */
 typedef struct cb_backend_cfg {
 	int workers;                  /* --workers: Ps, pool size, ...; online CPUs by default */
+	int independent;              /* the root's children never talk to each other (no channels,
+	                               * no nested spawns): a backend may run them on a pool */
 	int64_t p[CB_MAX_PARAMS];     /* values of the backend's params, in its params[] order */
 } cb_backend_cfg;
 

@@ -27,6 +27,8 @@ typedef struct cb_rep {
 	uint64_t p50_ns, p99_ns, max_ns;
 	int64_t extra_bytes;       /* workload-measured memory, e.g. resident bytes per idle task */
 	char note[200];            /* appended to the row's note */
+	char twin[256];            /* key=value;... set by prepare for reference runtimes (the
+	                            * Python/Go/JS twins): fds and ports the twin must use */
 } cb_rep;
 
 typedef struct cb_workload {
@@ -41,7 +43,10 @@ typedef struct cb_workload {
 	const char *(*refuse)(const cb_cell *c, char *buf, size_t n);
 	int64_t (*peak_tasks)(const cb_cell *c); /* tasks alive at once, for backend limits */
 	int (*prepare)(cb_rep *r, char *err, size_t n);          /* untimed, optional */
-	uint64_t (*root)(void *arg, size_t len);                 /* arg: the cb_rep *, by value */
+	/* The root task; arg holds the cb_rep * (by value). It returns the checksum; a root that
+	 * measures latencies stores them in the rep (has_lat, p50_ns...) before returning. */
+	uint64_t (*root)(void *arg, size_t len);
+	int independent;           /* the root's children never talk to each other (pool-able) */
 	int (*finish)(cb_rep *r, uint64_t result, char *err, size_t n); /* untimed */
 	void (*cleanup)(cb_rep *r);                              /* optional */
 } cb_workload;
