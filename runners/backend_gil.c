@@ -45,6 +45,7 @@ static const cb_thr_lock gil_lock = {
 	.attach = gil_be_attach,
 	.detach = gil_be_detach,
 	.safepoint = gil_be_safepoint,
+	.wait_start = 1,
 };
 
 static uint64_t gil_be_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size_t len)

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ struct cb_task {
 	cb_fn fn;
 	size_t len;
 	uint64_t result;
+	sem_t started;       /* posted once running under the lock, if glk->wait_start */
 	unsigned char arg[]; /* the task's own copy */
 };
 
@@ -47,6 +49,8 @@ static void *thr_main(void *p)
 {
 	cb_task *t = p;
 	ATTACH();
+	if (glk && glk->wait_start)
+		sem_post(&t->started);
 	t->result = t->fn(t->arg, t->len);
 	DETACH();
 	return NULL;
@@ -110,6 +114,9 @@ cb_task *cb_thr_spawn(cb_fn fn, const void *arg, size_t len)
 	t->fn = fn;
 	t->len = len;
 	memcpy(t->arg, arg, len);
+	int wait_start = glk && glk->wait_start;
+	if (wait_start)
+		sem_init(&t->started, 0, 0);
 	pthread_attr_t at;
 	pthread_attr_init(&at);
 	if (stack_bytes)
@@ -117,11 +124,20 @@ cb_task *cb_thr_spawn(cb_fn fn, const void *arg, size_t len)
 	int e = pthread_create(&t->th, &at, thr_main, t);
 	pthread_attr_destroy(&at);
 	if (e) {
+		if (wait_start)
+			sem_destroy(&t->started);
 		free(t);
 		errno = e;
 		return NULL;
 	}
 	cb_stat_thread(+1);
+	if (wait_start) {
+		DETACH();
+		while (sem_wait(&t->started) < 0 && errno == EINTR)
+			;
+		ATTACH();
+		sem_destroy(&t->started);
+	}
 	return t;
 }
 

@@ -13,6 +13,9 @@ typedef struct cb_thr_lock {
 	void (*attach)(void);    /* the calling thread (re)enters interpreter code: take */
 	void (*detach)(void);    /* it leaves for blocking I/O, sleep, native code or its end */
 	void (*safepoint)(void); /* cb_eval_breaker was raised: honour the drop request */
+	/* Spawning waits (detached) until the new thread runs under the lock, as CPython's
+	 * threading.Thread.start() waits for its _started event. */
+	int wait_start;
 } cb_thr_lock;
 
 /* Run root under the thread backend with lock (NULL = none). */
