@@ -75,3 +75,136 @@ def call(workload, model, args):
         r = {'checksum': r}
     r['checksum'] &= MASK64
     return r
+
+
+# ---- shared by several twins ---------------------------------------------------------------
+
+# CPU budget a twin accepts for one repetition, in seconds of estimated interpreter time; the
+# harness's default watchdog is 600 s per cell.
+BUDGET_S = 600.0
+
+# Recursive fib calls CPython makes per second on a current x86-64 core (3.11: about 8-10M);
+# deliberately optimistic so that only clearly unreachable sizes are refused.
+FIB_CALLS_PER_S = 12e6
+
+
+def fib(n):
+    """The same recursion as the C kernel (wl_fib), in plain Python."""
+    if n < 2:
+        return n
+    return fib(n - 1) + fib(n - 2)
+
+
+def fib_value(n):
+    a, b = 0, 1
+    for _ in range(n):
+        a, b = b, a + b
+    return a
+
+
+def fib_calls(n):
+    """Calls fib(n) makes: 2 fib(n+1) - 1."""
+    return 2 * fib_value(n + 1) - 1
+
+
+def refuse_slow(seconds, what):
+    """Refuse a cell whose estimated CPython time exceeds the budget, saying why."""
+    if seconds > BUDGET_S:
+        raise Unsupported(f"{what}: about {seconds:.0f} s in CPython "
+                          f"(twins refuse more than {BUDGET_S:.0f} s)")
+
+
+def mp_context():
+    """multiprocessing with the fork start method: the embedding process is not a python
+    executable that spawn or forkserver could re-run."""
+    import multiprocessing
+    return multiprocessing.get_context('fork')
+
+
+class Pool:
+    """multiprocessing.Pool of a.workers processes that is closed and joined (not
+    terminated) on exit, and counted in the row's processes."""
+
+    def __init__(self, workers, **kw):
+        self.workers = workers
+        self.pool = mp_context().Pool(workers, **kw)
+        stat_processes(workers)
+
+    def __enter__(self):
+        return self.pool
+
+    def __exit__(self, *exc):
+        if exc[0] is None:
+            self.pool.close()
+        else:
+            self.pool.terminate()
+        self.pool.join()
+        stat_processes(-self.workers)
+        return False
+
+
+def start_threads(threads):
+    for t in threads:
+        t.start()
+    stat_threads(len(threads))
+
+
+def join_threads(threads):
+    for t in threads:
+        t.join()
+    stat_threads(-len(threads))
+
+
+def listen_socket(a):
+    """The listening socket prepare() opened, as a Python socket of its own (a dup: the C
+    side closes the original)."""
+    import os
+    import socket
+    return socket.socket(fileno=os.dup(a.int('listen_fd')))
+
+
+def release_client(a):
+    """Let the load generator start sending (it waits for a byte on the go pipe)."""
+    import os
+    if os.write(a.int('go_fd'), b'G') != 1:
+        raise OSError("cannot start the load generator")
+
+
+ECHO_BUF = 16384
+
+
+def echo_blocking(conn):
+    """Echo everything read from a blocking socket back until EOF; return bytes echoed."""
+    total = 0
+    with conn:
+        while True:
+            try:
+                data = conn.recv(ECHO_BUF)
+            except ConnectionResetError:
+                break
+            if not data:
+                break
+            conn.sendall(data)
+            total += len(data)
+    return total
+
+
+async def echo_stream(reader, writer):
+    """The asyncio streams version of echo_blocking."""
+    total = 0
+    try:
+        while True:
+            data = await reader.read(ECHO_BUF)
+            if not data:
+                break
+            writer.write(data)
+            await writer.drain()
+            total += len(data)
+    except ConnectionResetError:
+        pass
+    writer.close()
+    try:
+        await writer.wait_closed()
+    except ConnectionResetError:
+        pass
+    return total

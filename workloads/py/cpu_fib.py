@@ -1,0 +1,42 @@
+"""cpu.fib twin: T tasks each compute recursive fib(n); the checksum is the sum of results."""
+
+import asyncio
+import threading
+
+import twin
+
+
+def check(a, parallel):
+    t = a.tasks * twin.fib_calls(a.size) / twin.FIB_CALLS_PER_S / parallel
+    twin.refuse_slow(t, f"cpu.fib: {a.tasks} x fib({a.size})")
+
+
+def run_threads(a):
+    check(a, 1)  # the GIL: one thread computes at a time
+    results = [0] * a.tasks
+
+    def task(i):
+        results[i] = twin.fib(a.size)
+
+    threads = [threading.Thread(target=task, args=(i,)) for i in range(a.tasks)]
+    twin.start_threads(threads)
+    twin.join_threads(threads)
+    return sum(results)
+
+
+def run_asyncio(a):
+    check(a, 1)
+
+    async def task():
+        return twin.fib(a.size)
+
+    async def main():
+        return sum(await asyncio.gather(*(task() for _ in range(a.tasks))))
+
+    return asyncio.run(main())
+
+
+def run_mp(a):
+    check(a, max(1, min(a.workers, a.tasks)))
+    with twin.Pool(a.workers) as pool:
+        return sum(pool.map(twin.fib, [a.size] * a.tasks))
