@@ -31,11 +31,9 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(ASM_SRC:%.S=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test test-unit bench clean
-all: bench
-
-bench: $(BUILD)/bench
-	@:
+.PHONY: all build deps test bench bench-quick clean
+all: build
+build: $(BUILD)/bench $(TEST_BIN)
 $(BUILD)/bench: $(BUILD)/runners/main.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 	@ln -sf $(BUILD)/bench bench
@@ -57,6 +55,18 @@ $(BUILD)/tests/%: tests/%.c $(LIB_OBJ)
 
 deps:
 	@sh scripts/deps.sh
+
+# Tests: every tests/test_*.c is a Criterion binary; each test runs in its own process with
+# a timeout. deps first, then a build in a sub-make (so the flags see installed packages).
+test: deps
+	@$(MAKE) --no-print-directory build
+	@fail=0; for t in $(TEST_BIN); do echo "== $$t"; $$t --jobs 2 || fail=1; done; \
+	if [ $$fail = 0 ]; then echo "all test binaries passed"; else echo "some tests FAILED"; exit 1; fi
+
+# The benchmark matrix into results/<host>-<utc>/ (QUICK=1 for the short matrix).
+bench: deps
+	@$(MAKE) --no-print-directory $(BUILD)/bench
+	@./$(BUILD)/bench suite $(if $(QUICK),--quick) $(if $(BACKENDS),--backends $(BACKENDS)) $(if $(WORKLOADS),--workloads $(WORKLOADS))
 
 clean:
 	rm -rf $(BUILD) bench

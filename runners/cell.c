@@ -7,6 +7,8 @@
  * reaped, so nothing outlives the cell. Rows travel as single lines below PIPE_BUF, so a row
  * is either whole or absent. */
 #include <errno.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -142,8 +144,11 @@ static void child_main(const cb_cell *c, const cb_run_opts *o, int wfd)
 		memset(&r, 0, sizeof r);
 		r.cell = c;
 		char err[300] = "";
-		if (c->wl->prepare && c->wl->prepare(&r, err, sizeof err) < 0)
+		if (c->wl->prepare && c->wl->prepare(&r, err, sizeof err) < 0) {
+			if (c->wl->cleanup)
+				c->wl->cleanup(&r);
 			cb_abort("error", "prepare: %s", err);
+		}
 		struct rusage s0, s1, c0, c1;
 		cb_stat_reset();
 		getrusage(RUSAGE_SELF, &s0);
@@ -272,9 +277,24 @@ static void handle_line(char *l, const cb_cell *c, const cb_run_opts *o, cb_cell
 	}
 }
 
+/* Remove a cell's temporary folder and whatever it left there (a killed cell cannot). */
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	remove(path);
+	return 0;
+}
+
 int cb_cell_run(const cb_cell *c, const cb_run_opts *o, cb_cell_result *res)
 {
 	memset(res, 0, sizeof *res);
+	/* Each cell gets a private TMPDIR, removed after it whatever the cell's fate. */
+	const char *base = getenv("TMPDIR");
+	char tmp[512];
+	snprintf(tmp, sizeof tmp, "%.400s/concbench-cell-XXXXXX", base && *base ? base : "/tmp");
+	if (!mkdtemp(tmp))
+		cb_usage_error("cannot create a temporary folder under %s: %s",
+			       base && *base ? base : "/tmp", strerror(errno));
 	int p[2];
 	if (pipe(p) < 0)
 		cb_usage_error("pipe: %s", strerror(errno));
@@ -288,6 +308,7 @@ int cb_cell_run(const cb_cell *c, const cb_run_opts *o, cb_cell_result *res)
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		setenv("TMPDIR", tmp, 1);
 		close(p[0]);
 		child_main(c, o, p[1]);
 	}
@@ -351,6 +372,7 @@ int cb_cell_run(const cb_cell *c, const cb_run_opts *o, cb_cell_result *res)
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
 	close(p[0]);
+	nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 
 	int rc = 0;
 	if (cb_interrupted) {

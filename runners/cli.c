@@ -40,6 +40,8 @@ static int cmd_list(int argc, char **argv)
 	puts("workloads:");
 	for (size_t i = 0; cb_workloads[i]; i++) {
 		const cb_workload *w = cb_workloads[i];
+		if (w->hidden)
+			continue;
 		printf("  %-14s unit=%s  --tasks %" PRId64 " (%s)  --size %" PRId64 " (%s)  %s\n", w->name,
 		       w->unit, w->tasks_def, w->tasks_doc, w->size_def, w->size_doc, w->summary);
 		print_params(w->params, "      ");

@@ -50,6 +50,7 @@ typedef struct cb_workload {
 	/* The root task; arg holds the cb_rep * (by value). It returns the checksum; a root that
 	 * measures latencies stores them in the rep (has_lat, p50_ns...) before returning. */
 	uint64_t (*root)(void *arg, size_t len);
+	int hidden;                /* test-only: not in bench list nor in the suite */
 	int independent;           /* the root's children never talk to each other (pool-able) */
 	int (*finish)(cb_rep *r, uint64_t result, char *err, size_t n); /* untimed */
 	void (*cleanup)(cb_rep *r);                              /* optional */
