@@ -186,6 +186,7 @@ static void pyembed_start(void)
 	PyConfig config;
 	PyConfig_InitIsolatedConfig(&config);
 	config.install_signal_handlers = 0; /* SIGINT belongs to the harness */
+	config.write_bytecode = 0;          /* leave no __pycache__ in the source tree */
 	PyStatus st = PyConfig_SetBytesString(&config, &config.program_name, "python3");
 	if (!PyStatus_Exception(st))
 		st = Py_InitializeFromConfig(&config);

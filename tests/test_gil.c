@@ -112,8 +112,12 @@ static uint64_t handoff_ns(uint64_t interval_us, int rounds)
 		gil_take(g, &me);
 		d[r] = now_ns() - t0;
 		cr_assert(gil_held_by(g, &me));
+		uint64_t before = atomic_load(&hog_safepoints);
 		gil_drop(g, &me);
-		usleep(200); /* let the hog take it back and settle */
+		/* Wait until the hog holds the GIL again (it counts safe points only then): on a
+		 * loaded box it may not get a CPU for a while, and a free GIL measures nothing. */
+		while (atomic_load(&hog_safepoints) < before + 10)
+			usleep(50);
 	}
 	atomic_store(&stop, 1);
 	pthread_join(h, NULL);
@@ -203,4 +207,189 @@ Test(gil, forced_switch_waits_for_taker, .timeout = 30)
 	gil_drop(g, &me);
 	pthread_join(t, NULL);
 	gil_destroy(g);
+}
+
+/* ---- the `gil` backend: the model wired into the thread backend ---------------------- */
+
+#include "task.h"
+#include "workload.h"
+
+static uint64_t run_gil(cb_fn root, int64_t switch_us)
+{
+	const cb_backend *be = cb_backend_find("gil");
+	cr_assert_not_null(be);
+	cb_backend_use(be);
+	cb_backend_cfg cfg = {.workers = 2, .p = {switch_us}};
+	int dummy = 0;
+	return be->run(&cfg, root, &dummy, sizeof dummy);
+}
+
+static atomic_int be_inside, be_max, be_stop;
+
+/* Interpreter code: spins through safe points, noting how many tasks are inside at once. */
+static uint64_t spinner(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	uint64_t rounds = 0;
+	while (!atomic_load(&be_stop) && rounds < 20000) {
+		int n = atomic_fetch_add(&be_inside, 1) + 1;
+		int m = atomic_load(&be_max);
+		while (n > m && !atomic_compare_exchange_weak(&be_max, &m, n))
+			;
+		for (volatile int i = 0; i < 500; i++)
+			;
+		atomic_fetch_sub(&be_inside, 1);
+		cb_safepoint();
+		rounds++;
+	}
+	return rounds;
+}
+
+static uint64_t three_spinners(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	cb_task *t[3];
+	for (int i = 0; i < 3; i++)
+		t[i] = cb_spawn(spinner, NULL, 0);
+	uint64_t s = 0;
+	for (int i = 0; i < 3; i++)
+		s += cb_join(t[i]);
+	return s;
+}
+
+Test(gil_backend, one_task_runs_interpreter_code_at_a_time, .timeout = 60)
+{
+	atomic_store(&be_max, 0);
+	cr_assert_eq(run_gil(three_spinners, 200), 3 * 20000);
+	cr_assert_eq(atomic_load(&be_max), 1, "%d tasks inside at once", atomic_load(&be_max));
+	cr_assert_eq(atomic_load(&cb_eval_breaker), 0, "the eval breaker is left lowered");
+}
+
+Test(gil_backend, threads_backend_control_overlaps, .timeout = 60)
+{
+	/* The same spinners without a GIL: on a multicore box they overlap, which shows the
+	 * counter can see it. Skipped on one CPU. */
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	const cb_backend *be = cb_backend_find("threads");
+	cb_backend_use(be);
+	cb_backend_cfg cfg = {.workers = 2};
+	int dummy = 0;
+	for (int i = 0; i < 20 && atomic_load(&be_max) < 2; i++)
+		be->run(&cfg, three_spinners, &dummy, sizeof dummy);
+	cr_assert_geq(atomic_load(&be_max), 2);
+}
+
+/* A probe that sleeps 1 ms beside a hog spinning through safe points; returns the median
+ * lateness of five wakes in ns. Only wakes for which the hog took the GIL during the sleep
+ * count: on a loaded box the hog may not get a CPU in time, and a free GIL measures nothing. */
+static atomic_uint_fast64_t be_progress; /* the hog's safe points, counted holding the GIL */
+
+static uint64_t hog_task(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	while (!atomic_load(&be_stop))
+		for (int k = 0; k < 100; k++) {
+			for (volatile int i = 0; i < 200; i++)
+				;
+			atomic_fetch_add(&be_progress, 1);
+			cb_safepoint();
+		}
+	return 0;
+}
+
+static uint64_t probe_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	atomic_store(&be_stop, 0);
+	cb_task *h = cb_spawn(hog_task, NULL, 0);
+	uint64_t late[5];
+	for (int i = 0, tries = 0; i < 5 && tries < 200; tries++) {
+		uint64_t seen = atomic_load(&be_progress), t0 = now_ns();
+		cb_sleep_ns(1000000);
+		uint64_t d = now_ns() - t0 - 1000000;
+		if (atomic_load(&be_progress) != seen)
+			late[i++] = d;
+		cr_assert_lt(tries, 199, "the hog never ran during a sleep");
+	}
+	atomic_store(&be_stop, 1);
+	cb_join(h);
+	for (int i = 1; i < 5; i++)
+		for (int j = i; j > 0 && late[j - 1] > late[j]; j--) {
+			uint64_t x = late[j];
+			late[j] = late[j - 1];
+			late[j - 1] = x;
+		}
+	return late[2];
+}
+
+Test(gil_backend, sleeper_wakes_within_intervals_and_interval_matters, .timeout = 60)
+{
+	uint64_t short_ns = run_gil(probe_root, 2000);
+	uint64_t long_ns = run_gil(probe_root, 50000);
+	cr_assert_lt(short_ns, 10 * 2000 * 1000u, "2 ms interval: woke %lu ns late",
+		     (unsigned long)short_ns);
+	cr_assert_gt(long_ns, 5 * short_ns, "2 ms: %lu ns late, 50 ms: %lu ns late",
+		     (unsigned long)short_ns, (unsigned long)long_ns);
+}
+
+/* With a one-minute interval no drop request can fire during the test: the other task gets
+ * in only because the first left interpreter code. */
+static atomic_int flag;
+
+static uint64_t set_flag(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	cb_sleep_ns(20000000); /* let the spawner enter its region first */
+	atomic_store(&flag, 1);
+	return 1;
+}
+
+static uint64_t native_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	atomic_store(&flag, 0);
+	cb_task *t = cb_spawn(set_flag, NULL, 0);
+	cb_native_begin(); /* a C extension's kernel: spins without safe points */
+	uint64_t t0 = now_ns();
+	while (!atomic_load(&flag) && now_ns() - t0 < 3000000000u)
+		;
+	cb_native_end();
+	uint64_t seen = (uint64_t)atomic_load(&flag);
+	cb_join(t);
+	return seen;
+}
+
+Test(gil_backend, native_region_lets_another_task_run, .timeout = 30)
+{
+	cr_assert_eq(run_gil(native_root, 60 * 1000 * 1000), 1);
+}
+
+static uint64_t pipe_writer(void *arg, size_t len)
+{
+	(void)len;
+	int fd;
+	memcpy(&fd, arg, sizeof fd);
+	cb_sleep_ns(20000000); /* let the spawner block in its read first */
+	return (uint64_t)cb_write(fd, "x", 1);
+}
+
+static uint64_t io_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	cb_task *t = cb_spawn(pipe_writer, &p[1], sizeof p[1]);
+	char c = 0;
+	/* The writer needs the GIL; the read can only complete if it released it. */
+	ssize_t r = cb_read(p[0], &c, 1);
+	cb_join(t);
+	close(p[0]);
+	close(p[1]);
+	return r == 1 && c == 'x';
+}
+
+Test(gil_backend, blocking_read_lets_another_task_run, .timeout = 10)
+{
+	cr_assert_eq(run_gil(io_root, 60 * 1000 * 1000), 1);
 }

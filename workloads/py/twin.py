@@ -15,6 +15,7 @@ joined, pools closed, loops closed) before returning.
 
 import ast
 import importlib
+import importlib.util
 import sys
 
 import _concbench
@@ -60,7 +61,10 @@ def percentiles(samples_ns):
 
 def call(workload, model, args):
     a = Args(ast.literal_eval(args))
-    mod = importlib.import_module(workload.replace('.', '_'))
+    name = workload.replace('.', '_')
+    if importlib.util.find_spec(name) is None:
+        raise Unsupported(f"{workload} has no Python twin yet (workloads/py/{name}.py)")
+    mod = importlib.import_module(name)
     fn = getattr(mod, 'run_' + model, None)
     if fn is None:
         raise Unsupported(f"{workload} has no Python twin for {model}")
