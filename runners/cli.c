@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -185,8 +186,20 @@ static void usage(FILE *f)
 	      "options: --help, --version\n", f);
 }
 
+/* Echo servers with thousands of connections need thousands of fds: the soft limit goes up
+ * to the hard one, as a server operator would set it. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int cb_main(int argc, char **argv)
 {
+	raise_fd_limit();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -4,6 +4,7 @@
  * come from the client's side, as a user would see them. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "common.h"
 #include "harness.h"
@@ -71,6 +72,17 @@ static const char *echo_check(const cb_cell *c, char *buf, size_t n)
 	return NULL;
 }
 
+static const char *echo_refuse(const cb_cell *c, char *buf, size_t n)
+{
+	struct rlimit rl;
+	/* One fd per connection in the server's process (and as many in the client's). */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)c->tasks + 64 > rl.rlim_cur)
+		return snprintf(buf, n, "%lld connections need more fds than RLIMIT_NOFILE = %llu allows",
+				(long long)c->tasks, (unsigned long long)rl.rlim_cur), buf;
+	return NULL;
+}
+
 static int64_t echo_peak(const cb_cell *c) { return c->tasks + 1; }
 
 const cb_workload cb_wl_io_echo = {
@@ -80,6 +92,6 @@ const cb_workload cb_wl_io_echo = {
 	.size_doc = "message bytes", .size_def = 1024, .size_max = 1 << 20,
 	.params = echo_params,
 	.serial_doc = "iterative server: connections are served one after another",
-	.check = echo_check, .peak_tasks = echo_peak, .prepare = echo_prepare, .root = echo_root,
+	.check = echo_check, .refuse = echo_refuse, .peak_tasks = echo_peak, .prepare = echo_prepare, .root = echo_root,
 	.finish = echo_finish, .cleanup = wl_served_stop,
 };
