@@ -31,7 +31,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(ASM_SRC:%.S=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all build deps test test-run test-asan test-tsan test-valgrind bench clean
+.PHONY: all build deps fuzz test test-run test-asan test-tsan test-valgrind bench clean
 all: build
 build: $(BUILD)/bench $(TEST_BIN)
 $(BUILD)/bench: $(BUILD)/runners/main.o $(LIB_OBJ)
@@ -51,10 +51,27 @@ $(BUILD)/%.o: %.S
 
 $(BUILD)/tests/%: tests/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CRIT_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(CRIT_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests $(CRIT_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(CRIT_LIBS) $(LDLIBS)
 
 deps:
 	@sh scripts/deps.sh
+
+# Fuzzing (libFuzzer, clang): every tests/fuzz/fuzz_*.c defines LLVMFuzzerTestOneInput under
+# CB_FUZZ_MAIN. `make fuzz FUZZ_SECONDS=60` runs each for that long, growing its corpus in
+# tests/fuzz/corpus/<name>/; crashes land in build-fuzz/ and belong in the corpus once fixed.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+fuzz: deps
+	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz SAN="$(FUZZ_FLAGS)" \
+	  $(patsubst tests/fuzz/%.c,build-fuzz/fuzz/%,$(FUZZ_SRC))
+	@for f in $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC)); do \
+	  mkdir -p tests/fuzz/corpus/$$f; echo "== fuzz $$f for $(FUZZ_SECONDS) s"; \
+	  ASAN_OPTIONS=detect_leaks=0 build-fuzz/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) \
+	    -artifact_prefix=build-fuzz/ tests/fuzz/corpus/$$f || exit 1; done
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DCB_FUZZ_MAIN -fsanitize=fuzzer -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
 # Tests: every tests/test_*.c is a Criterion binary; each test runs in its own process with
 # a timeout. deps first, then a build in a sub-make (so the flags see installed packages).
