@@ -176,7 +176,7 @@ static void child_main(const cb_cell *c, const cb_run_opts *o, int wfd)
 		row.size = c->size;
 		cb_cell_params(c, row.params, sizeof row.params);
 		row.rep = rep;
-		row.wall_ns = (int64_t)(t1 - t0);
+		row.wall_ns = (int64_t)(r.wall_ns ? r.wall_ns : t1 - t0);
 		row.user_ns = tv_ns(s1.ru_utime) - tv_ns(s0.ru_utime) + tv_ns(c1.ru_utime) - tv_ns(c0.ru_utime);
 		row.sys_ns = tv_ns(s1.ru_stime) - tv_ns(s0.ru_stime) + tv_ns(c1.ru_stime) - tv_ns(c0.ru_stime);
 		row.maxrss_kb = s1.ru_maxrss > c1.ru_maxrss ? s1.ru_maxrss : c1.ru_maxrss;
