@@ -31,7 +31,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(ASM_SRC:%.S=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all build deps fuzz test test-run test-asan test-tsan test-valgrind bench clean
+.PHONY: all build deps fuzz refs test test-run test-asan test-tsan test-valgrind bench clean
 all: build
 build: $(BUILD)/bench $(TEST_BIN)
 $(BUILD)/bench: $(BUILD)/runners/main.o $(LIB_OBJ)
@@ -51,7 +51,7 @@ $(BUILD)/%.o: %.S
 
 $(BUILD)/tests/%: tests/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $(CRIT_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(CRIT_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests -Iworkloads $(CRIT_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(CRIT_LIBS) $(LDLIBS)
 
 deps:
 	@sh scripts/deps.sh
@@ -109,7 +109,14 @@ test-valgrind: deps
 # The benchmark matrix into results/<host>-<utc>/ (QUICK=1 for the short matrix).
 bench: deps
 	@$(MAKE) --no-print-directory $(BUILD)/bench
-	@./$(BUILD)/bench suite $(if $(QUICK),--quick) $(if $(BACKENDS),--backends $(BACKENDS)) $(if $(WORKLOADS),--workloads $(WORKLOADS))
+	@scripts/run-bench $(if $(QUICK),--quick) $(if $(BACKENDS),--backends $(BACKENDS)) $(if $(WORKLOADS),--workloads $(WORKLOADS))
+
+# Go twins of the workloads (workloads/ref/go/<name>/main.go) -> build/ref/go/<name>.
+GO_TWINS := $(patsubst workloads/ref/go/%/main.go,$(BUILD)/ref/go/%,$(wildcard workloads/ref/go/*/main.go))
+refs: $(GO_TWINS)
+$(BUILD)/ref/go/%: workloads/ref/go/%/main.go
+	@mkdir -p $(dir $@)
+	cd workloads/ref/go/$* && GOFLAGS=-mod=mod GO111MODULE=off go build -o $(CURDIR)/$@ .
 
 clean:
 	rm -rf $(BUILD) bench
