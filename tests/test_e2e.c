@@ -80,7 +80,9 @@ ParameterizedTest(be_name *bn, e2e, quick_matrix, .timeout = 400, .init = mk_tmp
 			snprintf(seen[nseen++], 32, "%s", f[10]);
 	}
 	cr_assert_geq(nseen, 14, "every workload has a row (%d seen)", nseen);
-	cr_assert_gt(ok, 0);
+	/* Reference runtimes may be missing here (no go, no node): all unsupported is right. */
+	if (!strstr(*name, "-ref"))
+		cr_assert_gt(ok, 0);
 	free(csv);
 }
 
@@ -243,7 +245,8 @@ Test(faults, crash_becomes_a_row_naming_the_signal, .timeout = 60, .init = mk_tm
 		     "--quiet", NULL};
 	cr_assert_eq(tu_run(a, err, sizeof err, NULL, 0), 1);
 	cr_assert_eq(count_rows(csv, "crash", note, sizeof note), 1);
-	cr_assert(strstr(note, "signal 11"), "%s", note);
+	/* SIGSEGV, or SIGABRT when a sanitizer reports the fault first */
+	cr_assert(strstr(note, "signal 11") || strstr(note, "signal 6"), "%s", note);
 }
 
 Test(faults, hang_becomes_a_timeout_row, .timeout = 60, .init = mk_tmp, .fini = rm_tmp)
