@@ -26,12 +26,6 @@
 
 #ifndef PYEMBED_HAVE_PYTHON
 
-int pyembed_available(const char **why)
-{
-	*why = "built without libpython3: install libpython3-dev (python3-config) and rebuild";
-	return 0;
-}
-
 void pyembed_run(const char *workload, const char *model, const char *args, pyembed_result *out)
 {
 	(void)workload, (void)model, (void)args, (void)out;
@@ -39,12 +33,6 @@ void pyembed_run(const char *workload, const char *model, const char *args, pyem
 }
 
 #else
-
-int pyembed_available(const char **why)
-{
-	*why = NULL;
-	return 1;
-}
 
 static PyObject *pyembed_call_fn; /* twin.call(workload, model, args) -> dict */
 

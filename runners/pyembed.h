@@ -18,9 +18,6 @@ typedef struct pyembed_result {
 	char note[200];
 } pyembed_result;
 
-/* Does this build embed CPython? If not, why (with the package to install). */
-int pyembed_available(const char **why);
-
 /* Run the twin of workload `workload` (e.g. "cpu.fib") under `model` ("threads", "asyncio"
  * or "mp") with the given arguments, a Python literal dict built by the caller (e.g.
  * "{'tasks': 2, 'size': 30}"). A Python exception ends the cell: cb_abort("error", <its
