@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "pyembed.h"
+#include "util.h"
 
 #ifndef PYEMBED_HAVE_PYTHON
 
@@ -215,7 +216,9 @@ void pyembed_run(const char *workload, const char *model, const char *args, pyem
 		pyembed_start();
 	memset(out, 0, sizeof *out);
 	PyGILState_STATE gs = PyGILState_Ensure();
+	uint64_t t0 = cb_now_ns();
 	PyObject *res = PyObject_CallFunction(pyembed_call_fn, "sss", workload, model, args);
+	out->wall_ns = cb_now_ns() - t0;
 	if (!res)
 		pyembed_fail("");
 	if (!PyDict_Check(res))

@@ -10,6 +10,7 @@
 
 /* What a twin reports; has_* say which optional fields it set. */
 typedef struct pyembed_result {
+	uint64_t wall_ns;   /* the twin's call alone, without starting the interpreter */
 	uint64_t checksum;
 	int has_ops;
 	uint64_t ops;
