@@ -5,7 +5,9 @@ set title "mix.convoy: one connection's requests/s beside CPU hogs\n".machine
 set xlabel 'CPU hogs in the same process'
 set ylabel 'requests/s (median, log scale)'
 set logscale y
+set format y '%.0s%c'
 set xrange [-0.5:*]
+set offsets 0, 0.5, 0, 0
 set xtics 1
 do for [fmt in formats] {
     eval(term(fmt))

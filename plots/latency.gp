@@ -6,6 +6,7 @@ set title "mix.latency: probe wake delay under CPU hogs (period ".period.")\n".m
 set ylabel 'probe wake delay: woke minus due (µs, log scale)'
 set xlabel 'backend (hogs)'
 set logscale y
+set format y '%.0s%c'
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1

@@ -4,6 +4,7 @@ set title "micro.skynet: time to spawn, run and join a tree of tasks\n".machine
 set ylabel 'wall time (ms, median, log scale)'
 set xlabel 'backend'
 set logscale y
+set format y '%g'
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1

@@ -3,6 +3,7 @@
 load plots_dir.'/common.gp'
 set logscale xy
 set format x '%.0s%c'
+set format y '%.0s%c'
 do for [fmt in formats] {
     eval(term(fmt))
     set output outbase.'.'.fmt
@@ -10,7 +11,7 @@ do for [fmt in formats] {
     set title 'micro.spawn: spawn + join'
     set xlabel 'tasks (log scale)'
     set ylabel 'time per task (ns, log scale)'
-    set key inside top left
+    set key inside bottom right font ',9'
     if (words(files) > 0) {
         plot for [i=1:words(files)] word(files, i) using 1:2 with linespoints ls int(word(styles, i)) title word(names, i)
     } else {

@@ -33,7 +33,7 @@ def gp_string(s):
 
 
 def safe_name(s):
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", s)
+    return re.sub(r"[^A-Za-z0-9_.@-]", "_", s)
 
 
 def find_gnuplot():
@@ -52,8 +52,8 @@ def terminals(gnuplot):
         cairo = probe.returncode == 0 and not probe.stderr.strip()
     except (OSError, subprocess.SubprocessError):
         cairo = False
-    png = "pngcairo size 1000,620 font 'DejaVu Sans,10'" if cairo else "png size 1000,620"
-    return png, "svg size 1000,620 dynamic"
+    png = "pngcairo noenhanced size 1000,620 font 'DejaVu Sans,10'" if cairo else "png noenhanced size 1000,620"
+    return png, "svg noenhanced size 1000,620 dynamic"
 
 
 def style_of(name):
@@ -108,10 +108,11 @@ def speedup_series(run):
     """({backend: [(workers, speedup over serial)]}, (tasks, size)) of cpu.fib, or None.
 
     The (tasks, size) with the most cells that also has a serial baseline is charted; the
-    serial median pools its rows over workers (serial ignores them). The embedded CPython
-    backends are left out: an interpreter's fib against C's serial fib is not a speedup."""
+    serial median pools its rows over workers (serial ignores them). CPython and Node.js are
+    left out: an interpreted or JIT-compiled fib timed by its own process against C's serial
+    fib is not a speedup (their own scaling is in the table's fidelity section)."""
     cells = [c for c in run.cells.values() if c.workload == "cpu.fib" and c.ok
-             and not c.backend.startswith("cpython-")]
+             and not c.backend.startswith("cpython-") and c.backend != "node-ref"]
     base = {}
     for c in cells:
         if c.backend == "serial":
