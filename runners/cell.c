@@ -104,6 +104,20 @@ void cb_cell_params(const cb_cell *c, char *buf, size_t n)
 
 /* ---- the child: repetitions ---------------------------------------------------------- */
 
+/* What says which cell and repetition a row is; measurements are left zero. */
+static void row_identity(cb_row *row, const cb_cell *c, int rep)
+{
+	memset(row, 0, sizeof *row);
+	cb_utc_now(row->utc, sizeof row->utc);
+	row->backend = c->be->name;
+	row->workload = c->wl->name;
+	row->tasks = c->tasks;
+	row->workers = c->cfg.workers;
+	row->size = c->size;
+	cb_cell_params(c, row->params, sizeof row->params);
+	row->rep = rep;
+}
+
 static int64_t tv_ns(struct timeval tv) { return (int64_t)tv.tv_sec * 1000000000 + tv.tv_usec * 1000; }
 
 static void send_line(const char *s, size_t len)
@@ -167,16 +181,8 @@ static void child_main(const cb_cell *c, const cb_run_opts *o, int wfd)
 		if (rep < 0)
 			continue;
 
-		memset(&row, 0, sizeof row);
-		cb_utc_now(row.utc, sizeof row.utc);
-		row.backend = c->be->name;
-		row.workload = c->wl->name;
-		row.tasks = c->tasks;
-		row.workers = c->cfg.workers;
-		row.size = c->size;
-		cb_cell_params(c, row.params, sizeof row.params);
-		row.rep = rep;
-		row.wall_ns = (int64_t)(t1 - t0);
+		row_identity(&row, c, rep);
+		row.wall_ns = (int64_t)(r.wall_ns ? r.wall_ns : t1 - t0);
 		row.user_ns = tv_ns(s1.ru_utime) - tv_ns(s0.ru_utime) + tv_ns(c1.ru_utime) - tv_ns(c0.ru_utime);
 		row.sys_ns = tv_ns(s1.ru_stime) - tv_ns(s0.ru_stime) + tv_ns(c1.ru_stime) - tv_ns(c0.ru_stime);
 		row.maxrss_kb = s1.ru_maxrss > c1.ru_maxrss ? s1.ru_maxrss : c1.ru_maxrss;
@@ -221,15 +227,7 @@ static void synth_row(const cb_cell *c, const cb_run_opts *o, int rep, const cha
 		      const char *note, cb_cell_result *res)
 {
 	cb_row row;
-	memset(&row, 0, sizeof row);
-	cb_utc_now(row.utc, sizeof row.utc);
-	row.backend = c->be->name;
-	row.workload = c->wl->name;
-	row.tasks = c->tasks;
-	row.workers = c->cfg.workers;
-	row.size = c->size;
-	cb_cell_params(c, row.params, sizeof row.params);
-	row.rep = rep;
+	row_identity(&row, c, rep);
 	row.status = status;
 	snprintf(row.note, sizeof row.note, "%s", note);
 	char line[4000];

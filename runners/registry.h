@@ -10,6 +10,8 @@ BACKEND(uv)
 BACKEND(cpython_threads)
 BACKEND(cpython_asyncio)
 BACKEND(cpython_mp)
+BACKEND(go_ref)
+BACKEND(node_ref)
 
 WORKLOAD(cpu_fib)
 WORKLOAD(cpu_hash)

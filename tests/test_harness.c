@@ -189,3 +189,23 @@ Test(cell, params_validated_and_listed, .timeout = 10)
 	cb_cell_params(&c, buf, sizeof buf);
 	cr_assert_str_eq(buf, "cap=16;stack_kb=256");
 }
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "common.h"
+
+Test(security, servers_listen_on_loopback_only, .timeout = 10)
+{
+	char err[128];
+	int port = 0;
+	int fd = wl_listen(16, &port, err, sizeof err);
+	cr_assert_geq(fd, 0, "%s", err);
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof sa;
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	cr_assert_eq(sa.sin_family, AF_INET);
+	cr_assert_eq(ntohl(sa.sin_addr.s_addr), INADDR_LOOPBACK, "bound to 127.0.0.1, not beyond");
+	cr_assert_gt(port, 0);
+	close(fd);
+}
