@@ -180,6 +180,8 @@ Test(scripts, table_values_from_fixture, .timeout = 30)
 	cr_assert(line_with(md, "| Parallelism", "✅ 2.00× (4×fib(20), 2 workers)", NULL), "md:\n%s", md);
 	cr_assert(strstr(md, "parallelism like C, simplicity like Python, I/O efficiency like Node.js"));
 	cr_assert(line_with(md, "| gil | cpython-threads |", "mix.latency", NULL));
+	/* a cell with some failed repetitions: the median of the ok ones, and the failure said */
+	cr_assert(line_with(md, "| Concurrency", "sleep 10k×100 ms: 110 ms (3/4 ok, timeout)", NULL), "md:\n%s", md);
 }
 
 Test(scripts, table_without_twins_says_na, .timeout = 30)
@@ -223,6 +225,13 @@ Test(scripts, table_rejects_unknown_status_and_bad_numbers, .timeout = 30)
 	fputs("{\"host\": ", f);
 	fclose(f);
 	expect_refused(in_tmp("r"), "machine.json: malformed JSON");
+	f = fopen(in_tmp("r/machine.json"), "w");
+	fputs(slurp(FIX "run-b/machine.json"), f);
+	fclose(f);
+	f = fopen(in_tmp("r/runs.csv"), "w");
+	fputs("schema,run_id\r\n1,caf\xe9\r\n", f); /* Latin-1, not UTF-8 */
+	fclose(f);
+	expect_refused(in_tmp("r"), "not UTF-8");
 }
 
 Test(scripts, compare_ratios_and_spread, .timeout = 30)
@@ -248,6 +257,19 @@ Test(scripts, compare_ratios_and_spread, .timeout = 30)
 	cr_assert_null(line_with(md, "| kernel |", NULL));
 	cr_assert_gt(file_size(in_tmp("cmp/compare.png")), 1000);
 	cr_assert_gt(file_size(in_tmp("cmp/compare.svg")), 1000);
+}
+
+Test(scripts, compare_three_runs_against_the_first, .timeout = 30)
+{
+	int rc = run_script("compare", FIX "run-a", FIX "run-b", FIX "run-a", "--out", in_tmp("cmp"), "--no-plot",
+			    "--quiet", NULL);
+	cr_assert_eq(rc, 0, "%s", err);
+	const char *md = slurp(in_tmp("cmp/compare.md"));
+	cr_assert(line_with(md, "| backend | cell | metric | run-a | run-b | run-a | run-b / run-a | run-a / run-a |", NULL),
+		  "%s", md);
+	/* the first run against itself: ratio 1, inside its own spread */
+	cr_assert(line_with(md, "| mn | cpu.fib tasks=4 size=20 workers=ncpu |", "| 0.50 + | 1.00 ~ |", NULL), "%s", md);
+	cr_assert_eq(file_size(in_tmp("cmp/compare.png")), -1, "--no-plot drew a chart");
 }
 
 Test(scripts, compare_needs_two_readable_runs, .timeout = 30)
