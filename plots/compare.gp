@@ -12,6 +12,7 @@ do for [fmt in formats] {
     set ylabel 'speedup over serial (x)'
     set key inside top left
     set xrange [0.5:*]
+    set xtics 1
     set yrange [0:*]
     if (words(files) > 0) {
         plot for [i=1:words(files)] word(files, i) using 1:2 with linespoints ls int(word(styles, i)) dt int(word(dashes, i)) title word(names, i)
@@ -25,8 +26,10 @@ do for [fmt in formats] {
     set ylabel 'other / first run (log scale)'
     set logscale y
     set xrange [0:*]
+    set xtics autofreq
     set yrange [*:*]
-    set key inside top right
+    set key outside bottom center horizontal
+    set bmargin 5
     if (words(rfiles) > 0) {
         plot for [i=1:words(rfiles)] word(rfiles, i) using 1:($3 > 0 ? $2 : NaN) with points ls i pt 7 title word(rnames, i), \
              for [i=1:words(rfiles)] word(rfiles, i) using 1:($3 > 0 ? NaN : $2) with points ls i pt 6 notitle, \
