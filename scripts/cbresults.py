@@ -20,7 +20,6 @@ import csv
 import glob
 import json
 import os
-import math
 import re
 import statistics
 import sys
