@@ -118,6 +118,16 @@ $(BUILD)/ref/go/%: workloads/ref/go/%/main.go
 	@mkdir -p $(dir $@)
 	cd workloads/ref/go/$* && GOFLAGS=-mod=mod GO111MODULE=off go build -o $(CURDIR)/$@ .
 
+# Result processing (python3, gnuplot): the table and charts of a run folder, and two or
+# more run folders compared: make plots RUN=results/<run>; make compare A=... B=... [OUT=dir]
+.PHONY: table plots compare
+table plots:
+	@test -n "$(RUN)" || { echo "usage: make $@ RUN=results/<run>" >&2; exit 2; }
+	@python3 scripts/$@ "$(RUN)"
+compare:
+	@test -n "$(A)" && test -n "$(B)" || { echo "usage: make compare A=results/<run> B=results/<run> [OUT=dir]" >&2; exit 2; }
+	@python3 scripts/compare "$(A)" "$(B)" $(if $(OUT),--out "$(OUT)")
+
 clean:
 	rm -rf $(BUILD) bench
 
