@@ -1,19 +1,22 @@
 """mix.convoy twin: one echo connection (the load generator's) served beside H hogs that
-compute fib(hog_n) rounds, checking each result, until the connection is done. Checksum:
-bytes echoed plus one per hog whose every round was right."""
+compute fib(hog_n) rounds, checking each result, until the connection is done or duration_ms
+has passed on their own clock. Checksum: bytes echoed plus one per hog whose every round was
+right."""
 
 import asyncio
 import threading
+import time
 
 import twin
 
 
-def hog(n, stopped):
+def hog(n, stopped, duration_ms):
     want = twin.fib_value(n)
     bad = False
+    t0 = time.monotonic_ns()
     while True:  # at least one round, like the C hog's do-while
         bad |= twin.fib(n) != want
-        if stopped():
+        if stopped() or time.monotonic_ns() - t0 >= duration_ms * 1000000:
             return 0 if bad else 1
 
 
@@ -30,7 +33,7 @@ def run_threads(a):
         echoed[0] = twin.echo_blocking(conn)
 
     def task(i):
-        good[i] = hog(a.hog_n, stop.is_set)
+        good[i] = hog(a.hog_n, stop.is_set, a.duration_ms)
 
     server = threading.Thread(target=echo)
     hogs = [threading.Thread(target=task, args=(i,)) for i in range(a.tasks)]
@@ -43,9 +46,10 @@ def run_threads(a):
 
 
 def run_asyncio(a):
-    if a.tasks > 0:
-        raise twin.Unsupported("asyncio: a hog never awaits, so the loop would never serve the "
-                               "connection nor stop the hog (no preemption)")
+    async def hog_task():
+        # Never awaits: the loop serves nothing until it returns (no preemption), and no stop
+        # can reach it, so only its own clock ends it.
+        return hog(a.hog_n, lambda: False, a.duration_ms)
 
     async def main():
         lsock = twin.listen_socket(a)
@@ -55,7 +59,10 @@ def run_asyncio(a):
         conn, _ = await loop.sock_accept(lsock)
         lsock.close()
         reader, writer = await asyncio.open_connection(sock=conn)
-        return await twin.echo_stream(reader, writer)
+        server = asyncio.create_task(twin.echo_stream(reader, writer))
+        hogs = [asyncio.create_task(hog_task()) for _ in range(a.tasks)]
+        echoed = await server
+        return echoed + sum(await asyncio.gather(*hogs))
 
     return asyncio.run(main())
 
@@ -68,8 +75,8 @@ def mp_init(stop):
     _stop = stop
 
 
-def mp_hog(n):
-    return hog(n, _stop.is_set)
+def mp_hog(n, duration_ms):
+    return hog(n, _stop.is_set, duration_ms)
 
 
 def run_mp(a):
@@ -82,7 +89,7 @@ def run_mp(a):
         return twin.echo_blocking(conn)
     stop = twin.mp_context().Event()
     with twin.Pool(a.tasks, initializer=mp_init, initargs=(stop,)) as pool:
-        hogs = [pool.apply_async(mp_hog, (a.hog_n,)) for _ in range(a.tasks)]
+        hogs = [pool.apply_async(mp_hog, (a.hog_n, a.duration_ms)) for _ in range(a.tasks)]
         echoed = twin.echo_blocking(conn)
         stop.set()
         good = sum(h.get() for h in hogs)
