@@ -10,7 +10,8 @@
  * The interpreter gets an isolated configuration (no PYTHON* environment variables, no user
  * site-packages) so that a row does not depend on the shell it ran from, and leaves signal
  * handlers to the harness. A builtin module, _concbench, lets twins report the OS threads and
- * processes they create (cb_stat_thread / cb_stat_process), like the C backends do. */
+ * processes they create (cb_stat_thread / cb_stat_process), like the C backends do, and read
+ * the cell's resident memory (cb_mem_group_pss). */
 #if __has_include(<Python.h>)
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -59,9 +60,17 @@ static PyObject *pyembed_stat_process(PyObject *self, PyObject *arg)
 	Py_RETURN_NONE;
 }
 
+static PyObject *pyembed_mem_pss(PyObject *self, PyObject *unused)
+{
+	(void)self, (void)unused;
+	return PyLong_FromLongLong((long long)cb_mem_group_pss());
+}
+
 static PyMethodDef pyembed_methods[] = {
 	{"stat_thread", pyembed_stat_thread, METH_O, "count OS threads started (+n) or ended (-n)"},
 	{"stat_process", pyembed_stat_process, METH_O, "count processes started or ended"},
+	{"mem_pss", pyembed_mem_pss, METH_NOARGS,
+	 "resident memory (PSS, bytes) of every process of the cell, or -1"},
 	{NULL, NULL, 0, NULL},
 };
 

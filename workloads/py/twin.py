@@ -216,3 +216,8 @@ async def echo_stream(reader, writer):
     except ConnectionResetError:
         pass
     return total
+
+
+def mem_pss():
+    """Resident memory (PSS, bytes) of every process of the cell, or -1 if unknown."""
+    return _concbench.mem_pss()
