@@ -14,7 +14,7 @@ typedef struct aloop_timer {
 
 typedef struct aloop_fd {
 	unsigned char kind;   /* ALOOP_FD_* */
-	coop_task *reader, *writer; /* parked until epoll reports the fd ready */
+	coop_waitq readers, writers; /* parked until epoll reports the fd ready */
 } aloop_fd;
 
 enum { ALOOP_FD_UNKNOWN, ALOOP_FD_POLL, ALOOP_FD_FILE };

@@ -63,24 +63,17 @@ void aloop_io_ready(aloop *l, int fd, uint32_t events)
 		return;
 	aloop_fd *f = &l->fds[fd];
 	uint32_t bad = EPOLLERR | EPOLLHUP;
-	if (f->reader && (events & (EPOLLIN | EPOLLRDHUP | bad))) {
-		coop_wake(f->reader);
-		f->reader = NULL;
-		l->io_waiting--;
-	}
-	if (f->writer && (events & (EPOLLOUT | bad))) {
-		coop_wake(f->writer);
-		f->writer = NULL;
-		l->io_waiting--;
-	}
+	/* everyone retries: with edge triggering, a task left waiting might never be told */
+	if (events & (EPOLLIN | EPOLLRDHUP | bad))
+		l->io_waiting -= coop_wake_all(&f->readers);
+	if (events & (EPOLLOUT | bad))
+		l->io_waiting -= coop_wake_all(&f->writers);
 }
 
 static void await_fd(aloop *l, aloop_fd *f, int write)
 {
-	coop_task **slot = write ? &f->writer : &f->reader;
-	*slot = coop_self();
 	l->io_waiting++;
-	coop_park();
+	coop_wait(write ? &f->writers : &f->readers);
 }
 
 ssize_t aloop_read(int fd, void *buf, size_t n)

@@ -45,6 +45,17 @@ void coop_park(void);                /* the current task waits until someone coo
 void coop_wake(coop_task *t);        /* append t to the ready queue */
 void coop_yield(void);               /* wake self, park: back of the ready queue */
 
+/* A FIFO of parked tasks, for whatever a model lets tasks wait on (an fd, a timer list).
+ * It is two pointers, linked through the tasks: it may live in any memory except the run
+ * stack, and may be moved (realloc) while tasks wait in it. */
+typedef struct coop_waitq {
+	coop_task *head, *tail;
+} coop_waitq;
+void coop_wait(coop_waitq *q);                 /* park the current task at q's tail */
+coop_task *coop_wake_one(coop_waitq *q);       /* wake q's head; NULL if q is empty */
+size_t coop_wake_all(coop_waitq *q);           /* returns how many woke */
+static inline int coop_waitq_empty(const coop_waitq *q) { return q->head == NULL; }
+
 size_t coop_run_ready(void);         /* loop side; returns the number of resumes */
 int coop_ready_empty(void);
 size_t coop_live(void);              /* tasks spawned and not yet ended */

@@ -16,31 +16,10 @@ struct coop_chan {
 	size_t elem, cap;
 	size_t head, count;             /* ring: first element, number buffered */
 	int closed;
-	coop_task *sendq, *sendq_tail;  /* parked senders, element in their xfer */
-	coop_task *recvq, *recvq_tail;  /* parked receivers */
+	coop_waitq sendq;               /* parked senders, element in their xfer */
+	coop_waitq recvq;               /* parked receivers */
 	unsigned char *ring;
 };
-
-static void q_push(coop_task **h, coop_task **tl, coop_task *t)
-{
-	t->next = NULL;
-	if (*tl)
-		(*tl)->next = t;
-	else
-		*h = t;
-	*tl = t;
-}
-
-static coop_task *q_pop(coop_task **h, coop_task **tl)
-{
-	coop_task *t = *h;
-	if (t) {
-		*h = t->next;
-		if (!*h)
-			*tl = NULL;
-	}
-	return t;
-}
 
 coop_chan *coop_chan_make(size_t elem, size_t cap)
 {
@@ -70,12 +49,11 @@ int coop_chan_send(coop_chan *c, const void *elem)
 {
 	if (c->closed)
 		return COOP_CLOSED;
-	coop_task *r = q_pop(&c->recvq, &c->recvq_tail);
+	coop_task *r = coop_wake_one(&c->recvq);
 	if (r) { /* a receiver waits: the ring is empty, hand over directly */
 		coop_xfer_reserve(r, c->elem);
 		memcpy(r->xfer, elem, c->elem);
 		r->wait_status = COOP_OK;
-		coop_wake(r);
 		return COOP_OK;
 	}
 	if (c->count < c->cap) {
@@ -86,8 +64,7 @@ int coop_chan_send(coop_chan *c, const void *elem)
 	coop_task *self = coop_self();
 	coop_xfer_reserve(self, c->elem);
 	memcpy(self->xfer, elem, c->elem);
-	q_push(&c->sendq, &c->sendq_tail, self);
-	coop_park(); /* until a receiver took the element, or the channel closed */
+	coop_wait(&c->sendq); /* until a receiver took the element, or the channel closed */
 	return self->wait_status;
 }
 
@@ -98,20 +75,18 @@ static int take(coop_chan *c, void *elem)
 		memcpy(elem, slot(c, 0), c->elem);
 		c->head = (c->head + 1) % c->cap;
 		c->count--;
-		coop_task *w = q_pop(&c->sendq, &c->sendq_tail);
+		coop_task *w = coop_wake_one(&c->sendq);
 		if (w) { /* room again: the first parked sender's element joins the ring */
 			memcpy(slot(c, c->count), w->xfer, c->elem);
 			c->count++;
 			w->wait_status = COOP_OK;
-			coop_wake(w);
 		}
 		return COOP_OK;
 	}
-	coop_task *w = q_pop(&c->sendq, &c->sendq_tail);
+	coop_task *w = coop_wake_one(&c->sendq);
 	if (w) { /* rendezvous */
 		memcpy(elem, w->xfer, c->elem);
 		w->wait_status = COOP_OK;
-		coop_wake(w);
 		return COOP_OK;
 	}
 	return c->closed ? COOP_CLOSED : COOP_EMPTY;
@@ -125,8 +100,7 @@ int coop_chan_recv(coop_chan *c, void *elem)
 	if (rc != COOP_EMPTY)
 		return rc;
 	coop_task *self = coop_self();
-	q_push(&c->recvq, &c->recvq_tail, self);
-	coop_park();
+	coop_wait(&c->recvq);
 	if (self->wait_status == COOP_OK)
 		memcpy(elem, self->xfer, c->elem);
 	return self->wait_status;
@@ -138,12 +112,8 @@ void coop_chan_close(coop_chan *c)
 		return;
 	c->closed = 1;
 	coop_task *t;
-	while ((t = q_pop(&c->recvq, &c->recvq_tail))) {
+	while ((t = coop_wake_one(&c->recvq)))
 		t->wait_status = COOP_CLOSED;
-		coop_wake(t);
-	}
-	while ((t = q_pop(&c->sendq, &c->sendq_tail))) {
+	while ((t = coop_wake_one(&c->sendq)))
 		t->wait_status = COOP_CLOSED;
-		coop_wake(t);
-	}
 }

@@ -200,6 +200,38 @@ void coop_park(void)
 	coro_switch(&t->ctx, &s.loop);
 }
 
+void coop_wait(coop_waitq *q)
+{
+	coop_task *t = s.current;
+	t->next = NULL;
+	if (q->tail)
+		q->tail->next = t;
+	else
+		q->head = t;
+	q->tail = t;
+	coop_park();
+}
+
+coop_task *coop_wake_one(coop_waitq *q)
+{
+	coop_task *t = q->head;
+	if (t) {
+		q->head = t->next;
+		if (!q->head)
+			q->tail = NULL;
+		push_back(t);
+	}
+	return t;
+}
+
+size_t coop_wake_all(coop_waitq *q)
+{
+	size_t n = 0;
+	while (coop_wake_one(q))
+		n++;
+	return n;
+}
+
 void coop_yield(void)
 {
 	push_back(s.current);
@@ -212,7 +244,7 @@ static void stack_evict(coop_task *o)
 	unsigned char *sp = o->ctx.sp;
 	size_t used = (size_t)(s.top - sp);
 	if (o->save_cap < used) {
-		size_t cap = o->save_cap ? o->save_cap : 256;
+		size_t cap = o->save_cap ? o->save_cap : (used + 63) & ~(size_t)63;
 		while (cap < used)
 			cap *= 2;
 		unsigned char *b = realloc(o->save, cap);
