@@ -20,7 +20,6 @@
  *
  * Rejected: timerfd per sleeper (a syscall per sleep, asyncio has none), one task per OS
  * thread for files (asyncio bounds its executor). */
-#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -57,18 +56,10 @@ void aloop_sleep_ns(uint64_t ns)
 
 static void warn_slow(const coop_task *t, uint64_t ran_ns)
 {
-	void *fn = (void *)(uintptr_t)coop_task_fn(t);
-	Dl_info di;
-	char where[256];
-	if (dladdr(fn, &di) && di.dli_sname)
-		snprintf(where, sizeof where, "%s", di.dli_sname);
-	else if (di.dli_fname)
-		snprintf(where, sizeof where, "%s+%#lx", di.dli_fname,
-			 (unsigned long)((char *)fn - (char *)di.dli_fbase));
-	else
-		snprintf(where, sizeof where, "%p", fn);
+	char name[256];
+	aloop_fn_name((const void *)(uintptr_t)coop_task_fn(t), name, sizeof name);
 	fprintf(stderr, "aloop: slow task %" PRIu64 " (%s) ran %.3f ms without awaiting\n",
-		coop_task_id(t), where, (double)ran_ns / 1e6);
+		coop_task_id(t), name, (double)ran_ns / 1e6);
 }
 
 static int default_pool(void)

@@ -234,7 +234,7 @@ out_coop:
 out_loop:
 	if (uv_loop_close(&u->loop) != 0 && rc == 0) {
 		fprintf(stderr, "uvco: loop still has handles after the run\n");
-		err = EBUSY;
+		err = ENOTEMPTY;
 		rc = -1;
 	}
 	errno = err;
