@@ -83,10 +83,22 @@ static int wait_events(aloop *l, struct epoll_event *ev, int max)
 		ts = (struct timespec){(time_t)(d / 1000000000u), (long)(d % 1000000000u)};
 		tp = &ts;
 	}
+	static int no_pwait2; /* kernels before 5.11 (and valgrind) lack it: whole ms then */
 	int n;
-	while ((n = epoll_pwait2(l->epfd, ev, max, tp, NULL)) < 0 && errno == EINTR)
-		;
-	return n;
+	for (;;) {
+		if (!no_pwait2) {
+			n = epoll_pwait2(l->epfd, ev, max, tp, NULL);
+			if (n < 0 && errno == ENOSYS) {
+				no_pwait2 = 1;
+				continue;
+			}
+		} else {
+			int ms = !tp ? -1 : (int)((tp->tv_sec * 1000000000LL + tp->tv_nsec + 999999) / 1000000);
+			n = epoll_wait(l->epfd, ev, max, ms);
+		}
+		if (n >= 0 || errno != EINTR)
+			return n;
+	}
 }
 
 static int loop(aloop *l, coop_task *root)
