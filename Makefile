@@ -31,7 +31,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(ASM_SRC:%.S=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test test-unit bench clean
+.PHONY: all deps test test-unit bench clean uv_echo
 all: bench
 
 bench: $(BUILD)/bench
@@ -39,6 +39,13 @@ bench: $(BUILD)/bench
 $(BUILD)/bench: $(BUILD)/runners/main.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 	@ln -sf $(BUILD)/bench bench
+
+# Reference echo server (plain libuv callbacks) that io.echo on uv is compared with.
+uv_echo: $(BUILD)/uv_echo
+	@:
+$(BUILD)/uv_echo: workloads/ref/c/uv_echo.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(OPT) $(WARN) $(SAN) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS)
 
 $(BUILD)/libconcbench.a: $(LIB_OBJ)
 	@rm -f $@
