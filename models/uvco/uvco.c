@@ -12,11 +12,10 @@
  * loop in one task delays every timer, socket and immediate for its full duration.
  *
  * Mapping of the task API. spawn: the child runs at once until its first await, then the
- * parent goes on (calling an async function). sleep: a uv_timer (handles are recycled,
- * whole milliseconds like setTimeout; the loop time is refreshed first so that a long run
- * before the call does not shorten the sleep). yield: setImmediate. Sockets and pipes:
- * uv_tcp / uv_pipe streams opened on the workload's fds (uvco_stream.c). Files: uv_fs_* on
- * libuv's thread pool (uvco_fs.c). Native regions run on the loop thread, as a synchronous
+ * parent goes on (calling an async function). sleep: setTimeout's design, one uv_timer
+ * and per-duration lists (uvco_timer.c), whole milliseconds rounded up. yield:
+ * setImmediate. Sockets and pipes: uv_tcp / uv_pipe streams opened on the workload's fds
+ * (uvco_stream.c). Files: uv_fs_* on libuv's thread pool (uvco_fs.c). Native regions run on the loop thread, as a synchronous
  * addon call does in Node; offloading one would be uv_queue_work, which needs the region's
  * code to move to a pool thread and is not done here.
  *
@@ -87,54 +86,12 @@ int uvco_fd_set(int fd, uvco_fd *f)
 	return 0;
 }
 
-/* ---- timers ---------------------------------------------------------------------- */
-
-static void on_timer(uv_timer_t *t)
-{
-	uvco *u = &uvco_g;
-	coop_task *task = t->data;
-	u->free_timers[u->nfree_timers++] = t; /* room: see timer_take */
-	coop_wake(task);
-	uvco_settle();
-}
-
-static uv_timer_t *timer_take(uvco *u)
-{
-	if (u->nfree_timers)
-		return u->free_timers[--u->nfree_timers];
-	/* invariant: the free list can hold every timer handle made, as all may come back */
-	if (u->ntimers == u->free_timers_cap) {
-		size_t cap = u->free_timers_cap ? u->free_timers_cap * 2 : 256;
-		uv_timer_t **a = realloc(u->free_timers, cap * sizeof *a);
-		if (!a)
-			return NULL;
-		u->free_timers = a;
-		u->free_timers_cap = cap;
-	}
-	uv_timer_t *t = malloc(sizeof *t);
-	if (!t)
-		return NULL;
-	uv_timer_init(&u->loop, t);
-	u->ntimers++;
-	return t;
-}
-
 void uvco_sleep_ns(uint64_t ns)
 {
-	uvco *u = &uvco_g;
-	if (ns == 0) {
+	if (ns == 0)
 		uvco_yield();
-		return;
-	}
-	uv_timer_t *t = timer_take(u);
-	if (!t) {
-		fprintf(stderr, "uvco: out of memory for timers\n");
-		abort();
-	}
-	t->data = coop_self();
-	uv_update_time(&u->loop);
-	uv_timer_start(t, on_timer, (ns + 999999) / 1000000, 0);
-	coop_park();
+	else
+		uvco_timers_sleep(&uvco_g.timers, &uvco_g.loop, (ns + 999999) / 1000000);
 }
 
 /* ---- setImmediate ---------------------------------------------------------------- */
@@ -164,18 +121,15 @@ void uvco_yield(void)
 
 /* ---- run and teardown ------------------------------------------------------------ */
 
-static void free_handle(uv_handle_t *h) { free(h); }
-
 static void close_walk(uv_handle_t *h, void *arg)
 {
 	(void)arg;
 	if (uv_is_closing(h))
 		return;
 	switch (h->type) {
-	case UV_TIMER: uv_close(h, free_handle); break;
 	case UV_TCP:
 	case UV_NAMED_PIPE: uv_close(h, uvco_stream_closed); break;
-	default: uv_close(h, NULL); break; /* check, idle: part of uvco_g */
+	default: uv_close(h, NULL); break; /* check, idle, timer: part of uvco_g */
 	}
 }
 
@@ -202,6 +156,7 @@ int uvco_run(const uvco_opts *o, coop_fn root, const void *arg, size_t len, uint
 	uv_check_start(&u->check, on_check);
 	uv_unref((uv_handle_t *)&u->check); /* only pending immediates keep the loop alive */
 	uv_idle_init(&u->loop, &u->idle);
+	uvco_timers_init(&u->timers, &u->loop);
 	coop_opts co = {.drain = 1, .eager_spawn = 1};
 	int rc = -1, err = 0;
 	if (coop_init(&co) != 0) {
@@ -229,7 +184,7 @@ out_coop:
 	u->nfds = 0;
 	uv_walk(&u->loop, close_walk, NULL);
 	uv_run(&u->loop, UV_RUN_DEFAULT); /* close callbacks */
-	free(u->free_timers);
+	uvco_timers_fini(&u->timers);
 	coop_fini();
 out_loop:
 	if (uv_loop_close(&u->loop) != 0 && rc == 0) {

@@ -29,13 +29,31 @@ typedef struct uvco_fd {
 	coop_waitq acceptors;
 } uvco_fd;
 
+typedef struct uvco_sleeper uvco_sleeper;
+typedef struct uvco_tlist uvco_tlist;
+
+/* Node's timer design (uvco_timer.c). */
+typedef struct uvco_timers {
+	uv_timer_t timer;            /* the one libuv timer, armed for the earliest deadline */
+	uvco_tlist **lists;          /* every duration seen, each with its FIFO of sleepers */
+	size_t nlists, lists_cap;
+	uvco_tlist *last;            /* the list used last (most sleeps repeat a duration) */
+	uvco_tlist **heap;           /* non-empty lists by first deadline */
+	size_t nheap, heap_cap;
+	uvco_sleeper *free;          /* recycled sleeper records */
+	void **blocks;               /* their allocation blocks, chained */
+} uvco_timers;
+
+void uvco_timers_init(uvco_timers *T, uv_loop_t *loop);
+void uvco_timers_fini(uvco_timers *T);   /* after the timer handle was closed */
+void uvco_timers_sleep(uvco_timers *T, uv_loop_t *loop, uint64_t ms);
+
 typedef struct uvco {
 	uv_loop_t loop;
 	uv_check_t check;           /* runs setImmediate callbacks */
 	uv_idle_t idle;             /* keeps poll from blocking while immediates wait */
 	coop_waitq immediates;
-	uv_timer_t **free_timers;   /* initialized timer handles not in use */
-	size_t nfree_timers, free_timers_cap, ntimers;
+	uvco_timers timers;
 	uvco_fd **fds;              /* by fd number */
 	size_t nfds;
 	coop_task *root;
