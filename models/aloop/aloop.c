@@ -22,6 +22,7 @@
  * thread for files (asyncio bounds its executor). */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,9 @@ int aloop_run(const aloop_opts *o, coop_fn root, const void *arg, size_t len, ui
 	aloop *l = &aloop_g;
 	memset(l, 0, sizeof *l);
 	l->o = *o;
+	/* CPython ignores SIGPIPE at startup: a write to a closed socket is an EPIPE error */
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
+	sigaction(SIGPIPE, &ign, &old_pipe);
 	coop_opts co = {.slow_ns = o->slow_ns, .on_slow = warn_slow};
 	if (coop_init(&co) != 0)
 		return -1;
@@ -169,6 +173,7 @@ out_coop:
 	if (!err)
 		err = errno;
 	coop_fini(); /* frees tasks left parked by a deadlock too */
+	sigaction(SIGPIPE, &old_pipe, NULL);
 	errno = err;
 	return rc;
 }

@@ -14,6 +14,7 @@ typedef struct aloop_timer {
 
 typedef struct aloop_fd {
 	unsigned char kind;   /* ALOOP_FD_* */
+	unsigned char readable; /* 0: a read came back short; the next waits for an event */
 	coop_waitq readers, writers; /* parked until epoll reports the fd ready */
 } aloop_fd;
 

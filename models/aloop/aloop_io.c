@@ -6,7 +6,13 @@
  * each fd once, edge-triggered for both directions, and keep who waits in a table indexed by
  * fd: the same wake-ups with one epoll_ctl per fd instead of two per wait. Edges are never
  * lost: a task parks only after the call returned EAGAIN, and nothing else reads the events
- * between that call and the park (one thread). Regular files cannot be polled (epoll_ctl
+ * between that call and the park (one thread).
+ *
+ * A read that returns less than asked has drained the socket, so the next one parks at once
+ * instead of making a system call that would fail with EAGAIN: this is asyncio's transport
+ * path (a stream reads on readiness callbacks only), not sock_recv's try-first one. Data
+ * that arrives after that short read is a new edge, which the next epoll_wait reports.
+ * Regular files cannot be polled (epoll_ctl
  * says EPERM): their reads and writes go to the executor (aloop_pool.c). */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +55,7 @@ static aloop_fd *fd_get(aloop *l, int fd)
 		if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
 			return NULL;
 		f->kind = ALOOP_FD_POLL;
+		f->readable = 1;
 	} else if (errno == EPERM) {
 		f->kind = ALOOP_FD_FILE;
 	} else {
@@ -64,8 +71,10 @@ void aloop_io_ready(aloop *l, int fd, uint32_t events)
 	aloop_fd *f = &l->fds[fd];
 	uint32_t bad = EPOLLERR | EPOLLHUP;
 	/* everyone retries: with edge triggering, a task left waiting might never be told */
-	if (events & (EPOLLIN | EPOLLRDHUP | bad))
+	if (events & (EPOLLIN | EPOLLRDHUP | bad)) {
+		f->readable = 1;
 		l->io_waiting -= coop_wake_all(&f->readers);
+	}
 	if (events & (EPOLLOUT | bad))
 		l->io_waiting -= coop_wake_all(&f->writers);
 }
@@ -85,14 +94,24 @@ ssize_t aloop_read(int fd, void *buf, size_t n)
 	if (f->kind == ALOOP_FD_FILE)
 		return aloop_pool_read(fd, buf, n);
 	for (;;) {
+		if (!f->readable) {
+			await_fd(l, f, 0);
+			f = &l->fds[fd]; /* the table may have moved while we were parked */
+			if (f->kind != ALOOP_FD_POLL) { /* closed meanwhile */
+				errno = EBADF;
+				return -1;
+			}
+			continue;
+		}
 		ssize_t r = read(fd, buf, n);
-		if (r >= 0)
+		if (r > 0 && (size_t)r < n)
+			f->readable = 0;
+		if (r >= 0) /* EOF (0) stays readable: no event would come again */
 			return r;
 		if (errno == EAGAIN)
-			await_fd(l, f, 0);
+			f->readable = 0;
 		else if (errno != EINTR)
 			return -1;
-		f = &l->fds[fd]; /* the table may have moved while we were parked */
 	}
 }
 

@@ -22,6 +22,7 @@
  * At the end of a run every handle is closed with uv_walk + uv_close and the loop is
  * closed with uv_loop_close, which fails if anything was left behind. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,8 +148,12 @@ int uvco_run(const uvco_opts *o, coop_fn root, const void *arg, size_t len, uint
 	}
 	pool_on_thread = o->on_thread;
 	memset(u, 0, sizeof *u);
+	/* Node ignores SIGPIPE at startup: a write to a closed socket is an EPIPE error */
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
+	sigaction(SIGPIPE, &ign, &old_pipe);
 	int r = uv_loop_init(&u->loop);
 	if (r < 0) {
+		sigaction(SIGPIPE, &old_pipe, NULL);
 		errno = -r;
 		return -1;
 	}
@@ -192,6 +197,7 @@ out_loop:
 		err = ENOTEMPTY;
 		rc = -1;
 	}
+	sigaction(SIGPIPE, &old_pipe, NULL);
 	errno = err;
 	return rc;
 }
