@@ -56,6 +56,10 @@
 #endif
 #endif
 
+#ifdef COOP_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 #if !defined(__x86_64__) && !defined(__aarch64__)
 #error "stack copying needs coro's assembly switch: its saved sp is the lowest live byte"
 #endif
@@ -263,11 +267,25 @@ __attribute__((no_sanitize_address)) static void frames_copy(unsigned char *dst,
 							     const unsigned char *src, size_t n)
 {
 #ifdef COOP_ASAN
+	/* the run stack still carries the poisoning of whichever frames were there last */
+	__asan_unpoison_memory_region(dst, n);
 	volatile unsigned char *d = dst; /* not turned back into an intercepted memcpy */
 	for (size_t i = 0; i < n; i++)
 		d[i] = src[i];
 #else
 	memcpy(dst, src, n);
+#endif
+}
+
+/* Frames leave the run stack without returning (parked, then evicted; or finished): under
+ * ASan, clear the red-zone poisoning their locals left, or the next task's frames at those
+ * addresses would be reported as overflows. */
+static void stack_forget(const void *sp)
+{
+#ifdef COOP_ASAN
+	__asan_unpoison_memory_region((void *)sp, (size_t)(s.top - (const unsigned char *)sp));
+#else
+	(void)sp;
 #endif
 }
 
@@ -288,6 +306,7 @@ static void stack_evict(coop_task *o)
 	}
 	frames_copy(o->save, sp, used);
 	o->save_len = used;
+	stack_forget(sp);
 }
 
 static uint64_t now_ns(void)
@@ -321,6 +340,7 @@ static void resume(coop_task *t)
 			s.o.on_slow(t, ran);
 	}
 	if (t->done) {
+		stack_forget(t->ctx.sp);
 		s.owner = NULL;
 		coro_destroy(&t->ctx);
 		free(t->save);
