@@ -201,9 +201,8 @@ void coro_init(coro *c, const coro_stack *s, void (*entry)(void *), void *arg)
 	uintptr_t top = ((uintptr_t)s->lo + s->size) & ~(uintptr_t)15;
 #if defined(__x86_64__)
 	/* Frame popped by coro__swap: r15 r14 r13 r12 rbx rbp, then the return address.
-	 * After the ret, rsp = top: 16-byte aligned, so the trampoline's call enters
-	 * coro__start with rsp = 8 mod 16, as a function entry expects (movaps on the
-	 * stack faults otherwise). */
+	 * After the ret, rsp = top, 16-byte aligned, so the trampoline's call enters
+	 * coro__start with the alignment the ABI promises a function entry. */
 	void **sp = (void **)top;
 	*--sp = (void *)coro__trampoline;
 	*--sp = NULL;      /* rbp */
