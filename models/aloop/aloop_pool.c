@@ -143,8 +143,7 @@ void aloop_pool_reap(aloop_pool *p)
 
 ssize_t aloop_pool_read(int fd, void *buf, size_t n)
 {
-	aloop_job j = {.op = JOB_READ, .fd = fd, .n = n};
-	/* the job record itself must not live on the run stack either */
+	/* the job record must not live on the run stack either */
 	aloop_job *jp = malloc(sizeof *jp);
 	int bounce = coop_on_stack(buf, n);
 	void *b = bounce ? malloc(n ? n : 1) : buf;
@@ -155,8 +154,7 @@ ssize_t aloop_pool_read(int fd, void *buf, size_t n)
 		errno = ENOMEM;
 		return -1;
 	}
-	j.buf = b;
-	*jp = j;
+	*jp = (aloop_job){.op = JOB_READ, .fd = fd, .n = n, .buf = b};
 	await_job(&aloop_g.pool, jp);
 	ssize_t r = jp->res;
 	int err = jp->err;

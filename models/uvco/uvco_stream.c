@@ -83,7 +83,8 @@ static uvco_fd *stream_get(int fd, int want_file_ok)
 	if (r != 0) {
 		free(f);
 		close(d);
-		return (void)fail(r), NULL;
+		errno = -r;
+		return NULL;
 	}
 	f->h.handle.data = f;
 	r = ty == UV_TCP ? uv_tcp_open(&f->h.tcp, d) : uv_pipe_open(&f->h.pipe, d);
