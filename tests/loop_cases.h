@@ -84,6 +84,53 @@ Test(LOOP_SUITE, timers_fire_in_order, .timeout = 20)
 	cr_assert_eq(lc_run(lc_timers_root, NULL, 0, NULL, 0), 1);
 }
 
+/* Many timers with scattered durations: they wake in deadline order (the heap is right). */
+typedef struct { cb_chan *out; uint64_t ms; } lc_stamp_arg;
+
+static uint64_t lc_stamped_sleeper(void *arg, size_t len)
+{
+	(void)len;
+	lc_stamp_arg a;
+	memcpy(&a, arg, sizeof a);
+	/* whole ms, as uv rounds them, so both loops see the same deadlines */
+	uint64_t deadline = lc_now() / 1000000u + a.ms;
+	cb_sleep_ns(a.ms * 1000000u);
+	cb_chan_send(a.out, &deadline);
+	return 1;
+}
+
+static uint64_t lc_many_timers_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	enum { N = 600 };
+	cb_chan *out = cb_chan_make(sizeof(uint64_t), N);
+	cb_task **t = malloc(N * sizeof *t);
+	uint32_t x = 12345;
+	for (int i = 0; i < N; i++) {
+		x = x * 1103515245u + 12345u;
+		lc_stamp_arg a = {out, 2 + (x >> 16) % 40};
+		t[i] = cb_spawn(lc_stamped_sleeper, &a, sizeof a);
+	}
+	uint64_t prev = 0, n = 0;
+	for (int i = 0; i < N; i++) {
+		uint64_t d;
+		cr_assert_eq(cb_chan_recv(out, &d), CB_OK);
+		/* a deadline may precede the previous one by the 1 ms the clock was read apart */
+		cr_assert_geq(d + 1, prev, "deadline %lu woke after %lu", (unsigned long)d, (unsigned long)prev);
+		prev = d > prev ? d : prev;
+	}
+	for (int i = 0; i < N; i++)
+		n += cb_join(t[i]);
+	free(t);
+	cb_chan_free(out);
+	return n;
+}
+
+Test(LOOP_SUITE, many_timers_wake_in_deadline_order, .timeout = 20)
+{
+	cr_assert_eq(lc_run(lc_many_timers_root, NULL, 0, NULL, 0), 600);
+}
+
 /* ---- a task blocked on a socket does not block the others -------------------------- */
 
 static int lc_seq, lc_reader_done_at, lc_ticker_done_at;
