@@ -31,7 +31,6 @@
  * Scheduling is FIFO; coop_opts chooses what differs between asyncio and Node: draining
  * only the tasks ready at the start of a round (asyncio) or until empty (microtasks), and
  * whether spawn starts the child at once (a JS async call runs until its first await). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
