@@ -31,12 +31,19 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(ASM_SRC:%.S=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all build deps fuzz refs test test-run test-asan test-tsan test-valgrind bench clean
+.PHONY: all build deps fuzz refs test test-run test-asan test-tsan test-valgrind bench clean uv_echo
 all: build
 build: $(BUILD)/bench $(TEST_BIN)
 $(BUILD)/bench: $(BUILD)/runners/main.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 	@ln -sf $(BUILD)/bench bench
+
+# Reference echo server (plain libuv callbacks) that io.echo on uv is compared with.
+uv_echo: $(BUILD)/uv_echo
+	@:
+$(BUILD)/uv_echo: workloads/ref/c/uv_echo.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(OPT) $(WARN) $(SAN) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS)
 
 $(BUILD)/libconcbench.a: $(LIB_OBJ)
 	@rm -f $@
@@ -113,7 +120,7 @@ bench: deps
 
 # Go twins of the workloads (workloads/ref/go/<name>/main.go) -> build/ref/go/<name>.
 GO_TWINS := $(patsubst workloads/ref/go/%/main.go,$(BUILD)/ref/go/%,$(wildcard workloads/ref/go/*/main.go))
-refs: $(GO_TWINS)
+refs: $(GO_TWINS) $(BUILD)/uv_echo
 $(BUILD)/ref/go/%: workloads/ref/go/%/main.go
 	@mkdir -p $(dir $@)
 	cd workloads/ref/go/$* && GOFLAGS=-mod=mod GO111MODULE=off go build -o $(CURDIR)/$@ .
