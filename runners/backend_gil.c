@@ -1,7 +1,8 @@
 /* backend_gil.c: `gil`, CPython threads: the 1:1 thread backend (thr.h) with every task's
  * interpreter code serialized by CPython's GIL (models/gil). A task holds the GIL while it
  * runs, drops it around blocking calls, sleeps and native regions (Py_BEGIN/END_ALLOW_THREADS)
- * and, at safe points, when a waiter's drop request raised cb_eval_breaker. */
+ * and, at safe points, when a waiter's drop request raised cb_eval_breaker. Spawning waits
+ * for the new thread to run (wait_start), as threading.Thread.start() waits for _started. */
 #include <stdio.h>
 #include <stdlib.h>
 
