@@ -3,8 +3,6 @@
  * runs, drops it around blocking calls, sleeps and native regions (Py_BEGIN/END_ALLOW_THREADS)
  * and, at safe points, when a waiter's drop request raised cb_eval_breaker. Spawning waits
  * for the new thread to run (wait_start), as threading.Thread.start() waits for _started. */
-#include <stdio.h>
-#include <stdlib.h>
 
 #include "gil/gil.h"
 #include "thr.h"
