@@ -201,9 +201,9 @@ void coro_init(coro *c, const coro_stack *s, void (*entry)(void *), void *arg)
 	uintptr_t top = ((uintptr_t)s->lo + s->size) & ~(uintptr_t)15;
 #if defined(__x86_64__)
 	/* Frame popped by coro__swap: r15 r14 r13 r12 rbx rbp, then the return address.
-	 * After the ret, rsp = top - 8, i.e. 16-byte aligned minus the call's push, as a
-	 * function entry expects. */
-	void **sp = (void **)(top - 8);
+	 * After the ret, rsp = top, 16-byte aligned, so the trampoline's call enters
+	 * coro__start with the alignment the ABI promises a function entry. */
+	void **sp = (void **)top;
 	*--sp = (void *)coro__trampoline;
 	*--sp = NULL;      /* rbp */
 	*--sp = (void *)c; /* rbx */
