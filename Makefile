@@ -16,7 +16,7 @@ CRIT_CFLAGS := $(shell pkg-config --cflags criterion 2>/dev/null)
 CRIT_LIBS   := $(shell pkg-config --libs criterion 2>/dev/null)
 
 CFLAGS  += $(CSTD) $(OPT) $(WARN) $(SAN) -Irunners -Iworkloads -Imodels $(PKG_CFLAGS) $(PY_CFLAGS) \
-           -DCB_VERSION=\"$(VERSION)\" -DCB_GIT_REV=\"$(GIT_REV)\" -MMD -MP
+           -DCB_VERSION=\"$(VERSION)\" -DCB_GIT_REV=\"$(GIT_REV)\" -DCB_CFLAGS="\"$(OPT) $(SAN)\"" -MMD -MP
 LDLIBS  += $(PKG_LIBS) $(PY_LIBS) -lpthread -lm
 LDFLAGS += $(SAN)
 
@@ -36,7 +36,7 @@ all: bench
 
 bench: $(BUILD)/bench
 	@:
-$(BUILD)/bench: $(BUILD)/runners/main.o $(BUILD)/libconcbench.a
+$(BUILD)/bench: $(BUILD)/runners/main.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 	@ln -sf $(BUILD)/bench bench
 
@@ -51,9 +51,9 @@ $(BUILD)/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libconcbench.a
+$(BUILD)/tests/%: tests/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CRIT_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libconcbench.a $(CRIT_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(CRIT_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(CRIT_LIBS) $(LDLIBS)
 
 deps:
 	@sh scripts/deps.sh

@@ -25,7 +25,8 @@ typedef struct cb_rep {
 	uint64_t ops;              /* units of work done (see the workload's unit) */
 	int has_lat;               /* p50/p99/max below are meaningful */
 	uint64_t p50_ns, p99_ns, max_ns;
-	int64_t extra_bytes;       /* workload-measured memory, e.g. resident bytes per idle task */
+	double rate;               /* ops per second measured by the workload itself (e.g. the
+	                            * load generator's window); 0: ops / wall */
 	char note[200];            /* appended to the row's note */
 	char twin[256];            /* key=value;... set by prepare for reference runtimes (the
 	                            * Python/Go/JS twins): fds and ports the twin must use */
@@ -36,9 +37,12 @@ typedef struct cb_workload {
 	const char *unit;          /* what ops counts: "tasks", "switches", "round trips", ... */
 	const char *summary;
 	const char *tasks_doc;  int64_t tasks_def, tasks_max;
+	int tasks_zero_ok;         /* --tasks 0 is meaningful (no hogs) */
 	const char *size_doc;   int64_t size_def,  size_max;
 	const cb_param_def *params; /* {NULL}-terminated */
 	const char *serial_doc;    /* how it behaves on a non-concurrent backend */
+	/* NULL if the parameters make sense, else what is wrong (bad input: exit status 2). */
+	const char *(*check)(const cb_cell *c, char *buf, size_t n);
 	/* NULL if the cell can run, else a reason (written into buf) for status unsupported. */
 	const char *(*refuse)(const cb_cell *c, char *buf, size_t n);
 	int64_t (*peak_tasks)(const cb_cell *c); /* tasks alive at once, for backend limits */
@@ -52,7 +56,8 @@ typedef struct cb_workload {
 } cb_workload;
 
 /* Registry (runners/registry.c). */
-extern const cb_backend *const cb_backends[];
+extern const cb_backend *const cb_backends[]; /* cb_nbackends entries, NULL = not built */
+extern const size_t cb_nbackends;
 extern const cb_workload *const cb_workloads[];
 const cb_backend *cb_backend_find(const char *name);
 const cb_workload *cb_workload_find(const char *name);
