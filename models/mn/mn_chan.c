@@ -231,10 +231,8 @@ int mn_select(mn_case *cases, int n, int nonblock)
 		perm[i] = i;
 	}
 	qsort(order, (size_t)n, sizeof order[0], mn_chan_cmp);
-	uint64_t r = (uint64_t)(uintptr_t)&perm ^ self->id * 0x9e3779b97f4a7c15ull;
 	for (int i = n - 1; i > 0; i--) { /* poll order: random, so no case starves */
-		r = r * 6364136223846793005ull + 1442695040888963407ull;
-		int j = (int)((r >> 33) % (uint64_t)(i + 1)), t = perm[i];
+		int j = (int)(mn__fastrand() % (uint32_t)(i + 1)), t = perm[i];
 		perm[i] = perm[j];
 		perm[j] = t;
 	}

@@ -181,6 +181,11 @@ static uint32_t mn_rand(mn_m *m)
 	return (uint32_t)(m->rnd >> 32);
 }
 
+uint32_t mn__fastrand(void)
+{
+	return mn_rand(mn_getm());
+}
+
 static _Noreturn void mn_fatal(const char *msg)
 {
 	fprintf(stderr, "mn: fatal: %s\n", msg);
@@ -1400,6 +1405,7 @@ uint64_t mn_main(const mn_config *cfg, mn_fn root, const void *arg, size_t len)
 			mn_pidle_put(p);
 	}
 	mn_m *m0 = mn_newm();
+	m0->thread = pthread_self(); /* M0 is the caller: not joined at the end */
 	mn__unlock(&mn_sched.lk);
 	if (mn__netpoll_init())
 		mn_fatal("cannot create the netpoller");
