@@ -555,7 +555,9 @@ static mn_g *mn_galloc(mn_p *p)
 			p->ngfree++;
 		}
 	} else {
-		mn_g *block = aligned_alloc(64, sizeof(mn_g) * MN_GBLOCK);
+		mn_g *block = NULL;
+		if (posix_memalign((void **)&block, 64, sizeof(mn_g) * MN_GBLOCK))
+			block = NULL;
 		if (!block || (mn_sched.nallg == mn_sched.allgcap &&
 			       !(mn_sched.allgcap = mn_sched.allgcap ? 2 * mn_sched.allgcap : 64,
 				 mn_sched.allg_blocks = realloc(mn_sched.allg_blocks,
@@ -1389,8 +1391,7 @@ uint64_t mn_main(const mn_config *cfg, mn_fn root, const void *arg, size_t len)
 	mn_sched.syscall_ns = cfg->syscall_ns ? cfg->syscall_ns : 20000;
 	mn_sched.poll_until = INT64_MAX;
 	mn_sched.gid = 1;
-	mn_sched.allp = aligned_alloc(64, sizeof(mn_p) * (size_t)mn_sched.nprocs);
-	if (!mn_sched.allp)
+	if (posix_memalign((void **)&mn_sched.allp, 64, sizeof(mn_p) * (size_t)mn_sched.nprocs))
 		mn_fatal("out of memory for Ps");
 	memset(mn_sched.allp, 0, sizeof(mn_p) * (size_t)mn_sched.nprocs);
 	mn__lock(&mn_sched.lk);
