@@ -19,18 +19,24 @@
 
 enum { FD_UNKNOWN, FD_POLL, FD_FILE };
 
+/* Poll descriptors are type-stable: a closed fd's descriptor goes to a free list, never
+ * back to malloc, until the run ends. An epoll event read just before the close may still
+ * point to it; at worst it bumps a sequence number and wakes waiters of the fd that reused
+ * it, who simply retry their call. */
 typedef struct mn_pd {
 	int kind;
 	int lk;
 	_Atomic uint32_t rseq, wseq;
 	mn_waitq rq, wq;
+	struct mn_pd *all, *free;
 } mn_pd;
 
 static int mn_epfd = -1, mn_evfd = -1;
 static _Atomic(mn_pd *) *mn_fds;
 static int mn_nfds;
 static _Atomic int mn_nwaiters;
-static int mn_fdlk;
+static int mn_fdlk;             /* the table, the free list and the list of all pds */
+static mn_pd *mn_pd_all, *mn_pd_free;
 
 int mn__netpoll_init(void)
 {
@@ -48,8 +54,11 @@ int mn__netpoll_init(void)
 
 void mn__netpoll_close(void)
 {
-	for (int i = 0; mn_fds && i < mn_nfds; i++)
-		free(atomic_load(&mn_fds[i]));
+	for (mn_pd *pd = mn_pd_all, *n; pd; pd = n) {
+		n = pd->all;
+		free(pd);
+	}
+	mn_pd_all = mn_pd_free = NULL;
 	free(mn_fds);
 	mn_fds = NULL;
 	if (mn_epfd >= 0)
@@ -122,9 +131,19 @@ static mn_pd *mn_pd_get(int fd)
 	mn_pd *pd = atomic_load_explicit(&mn_fds[fd], memory_order_acquire);
 	if (pd)
 		return pd;
-	pd = calloc(1, sizeof *pd);
-	if (!pd)
-		return NULL;
+	mn__lock(&mn_fdlk);
+	if ((pd = mn_pd_free))
+		mn_pd_free = pd->free;
+	mn__unlock(&mn_fdlk);
+	if (!pd) {
+		pd = calloc(1, sizeof *pd);
+		if (!pd)
+			return NULL;
+		mn__lock(&mn_fdlk);
+		pd->all = mn_pd_all;
+		mn_pd_all = pd;
+		mn__unlock(&mn_fdlk);
+	}
 	struct stat st;
 	pd->kind = FD_FILE;
 	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) &&
@@ -141,8 +160,9 @@ static mn_pd *mn_pd_get(int fd)
 	mn__lock(&mn_fdlk);
 	mn_pd *old = atomic_load(&mn_fds[fd]);
 	if (old) { /* another G registered it first */
+		pd->free = mn_pd_free;
+		mn_pd_free = pd;
 		mn__unlock(&mn_fdlk);
-		free(pd);
 		return old;
 	}
 	atomic_store_explicit(&mn_fds[fd], pd, memory_order_release);
@@ -258,7 +278,13 @@ int mn_close(int fd)
 		mn__unlock(&mn_fdlk);
 		if (pd && pd->kind == FD_POLL)
 			epoll_ctl(mn_epfd, EPOLL_CTL_DEL, fd, NULL);
-		free(pd); /* closing an fd another G waits on is a workload bug, as in Go */
+		if (pd) {
+			/* closing an fd another G waits on is a workload bug, as in Go */
+			mn__lock(&mn_fdlk);
+			pd->free = mn_pd_free;
+			mn_pd_free = pd;
+			mn__unlock(&mn_fdlk);
+		}
 	}
 	int r = close(fd);
 	int e = errno;
