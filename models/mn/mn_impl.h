@@ -113,6 +113,7 @@ void mn__lock(int *lk);
 void mn__unlock(int *lk);
 void mn__unlock_hook(mn_g *prev, void *lk);
 int64_t mn__now(void);
+int *mn__errno(void);                     /* errno of the thread running now */
 uint32_t mn__fastrand(void);              /* per-M xorshift */
 static inline void mn__enter(mn_g *g) { g->in_rt++; }
 static inline void mn__leave(mn_g *g) { g->in_rt--; }

@@ -189,11 +189,14 @@ int mn_open(const char *path, int flags, int mode)
 {
 	mn_entersyscall();
 	int fd = open(path, flags | O_CLOEXEC, mode);
+	int e = *mn__errno();
 	mn_exitsyscall();
+	*mn__errno() = e;
 	return fd;
 }
 
-/* One I/O call, parked on the netpoller on EAGAIN, or run as a blocking syscall. */
+/* One I/O call, parked on the netpoller on EAGAIN, or run as a blocking syscall. errno is
+ * read and written through mn__errno: the G may come back on another thread. */
 #define MN_IO(fd, write, call)                                                             \
 	do {                                                                               \
 		mn_g *self_ = mn__getg();                                                  \
@@ -202,19 +205,19 @@ int mn_open(const char *path, int flags, int mode)
 		if (!pd_ || pd_->kind == FD_FILE) {                                        \
 			mn_entersyscall();                                                 \
 			ssize_t r_ = (call);                                               \
-			int e_ = errno;                                                    \
+			int e_ = *mn__errno();                                             \
 			mn_exitsyscall();                                                  \
 			mn__leave(self_);                                                  \
-			errno = e_;                                                        \
+			*mn__errno() = e_;                                                 \
 			return r_;                                                         \
 		}                                                                          \
 		for (;;) {                                                                 \
 			uint32_t seq_ = atomic_load((write) ? &pd_->wseq : &pd_->rseq);   \
 			ssize_t r_ = (call);                                               \
-			if (r_ >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {        \
-				int e_ = errno;                                            \
+			int e_ = *mn__errno();                                             \
+			if (r_ >= 0 || (e_ != EAGAIN && e_ != EWOULDBLOCK)) {              \
 				mn__leave(self_);                                          \
-				errno = e_;                                                \
+				*mn__errno() = e_;                                         \
 				return r_;                                                 \
 			}                                                                  \
 			mn_pd_wait(pd_, (write), seq_);                                    \
@@ -243,10 +246,10 @@ int mn_connect(int fd, const struct sockaddr *addr, socklen_t len)
 	mn_pd *pd = mn_pd_get(fd);
 	uint32_t seq = pd ? atomic_load(&pd->wseq) : 0;
 	int r = connect(fd, addr, len);
-	if (r == 0 || errno != EINPROGRESS || !pd || pd->kind != FD_POLL) {
-		int e = errno;
+	int e = *mn__errno();
+	if (r == 0 || e != EINPROGRESS || !pd || pd->kind != FD_POLL) {
 		mn__leave(self);
-		errno = e;
+		*mn__errno() = e;
 		return r;
 	}
 	for (;;) {
@@ -255,14 +258,15 @@ int mn_connect(int fd, const struct sockaddr *addr, socklen_t len)
 		int err = 0;
 		socklen_t sl = sizeof err;
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0)
-			err = errno;
+			err = *mn__errno();
 		struct sockaddr_storage peer;
 		socklen_t pl = sizeof peer;
-		if (!err && getpeername(fd, (struct sockaddr *)&peer, &pl) < 0 && errno == ENOTCONN)
+		if (!err && getpeername(fd, (struct sockaddr *)&peer, &pl) < 0 &&
+		    *mn__errno() == ENOTCONN)
 			continue; /* an early event (registration), not the connect's */
 		if (err != EINPROGRESS && err != EALREADY) {
 			mn__leave(self);
-			errno = err;
+			*mn__errno() = err;
 			return err ? -1 : 0;
 		}
 	}
@@ -287,8 +291,6 @@ int mn_close(int fd)
 		}
 	}
 	int r = close(fd);
-	int e = errno;
 	mn__leave(self);
-	errno = e;
-	return r;
+	return r; /* no switch since close: errno is this thread's */
 }

@@ -117,6 +117,14 @@ __attribute__((noipa)) mn_g *mn__getg(void)
 	return m ? m->curg : NULL;
 }
 
+/* errno's address belongs to the thread: glibc declares __errno_location const, so the
+ * compiler may reuse its result across a call that switched the G to another M. Code that
+ * touches errno after a possible switch goes through this, which it cannot reuse. */
+__attribute__((noipa)) int *mn__errno(void)
+{
+	return &errno;
+}
+
 int64_t mn__now(void)
 {
 	struct timespec ts;
@@ -444,6 +452,14 @@ static mn_m *mn_newm(void) /* sched.lk held */
 static void mn_startm(mn_p *p, int spinning)
 {
 	mn__lock(&mn_sched.lk);
+	if (atomic_load(&mn_sched.stopping)) {
+		if (p)
+			mn_pidle_put(p);
+		mn__unlock(&mn_sched.lk);
+		if (spinning)
+			atomic_fetch_sub(&mn_sched.nmspinning, 1);
+		return;
+	}
 	if (!p) {
 		p = mn_pidle_get();
 		if (!p) {
@@ -454,31 +470,31 @@ static void mn_startm(mn_p *p, int spinning)
 		}
 	}
 	mn_m *m = mn_sched.midle;
-	int fresh = 0;
 	if (m) {
 		mn_sched.midle = m->link;
 		mn_sched.nmidle--;
-	} else {
-		m = mn_newm();
-		fresh = 1;
-	}
-	m->nextp = p;
-	m->spinning = spinning;
-	mn__unlock(&mn_sched.lk);
-	if (fresh) {
-		pthread_attr_t at;
-		pthread_attr_init(&at);
-		pthread_attr_setstacksize(&at, 256 * 1024);
-		if (pthread_create(&m->thread, &at, mn_m_thread, m) != 0)
-			mn_fatal("cannot create an M thread");
-		pthread_attr_destroy(&at);
-		m->has_thread = 1;
-		if (mn_sched.cfg.on_thread)
-			mn_sched.cfg.on_thread(+1);
-	} else {
+		m->nextp = p;
+		m->spinning = spinning;
+		mn__unlock(&mn_sched.lk);
 		atomic_store(&m->park, 1);
 		mn_futex_wake(&m->park);
+		return;
 	}
+	/* A new M. Created under the lock (rare: Ms are reused) so that teardown, which
+	 * takes the lock to stop, sees every M that will ever exist. */
+	m = mn_newm();
+	m->nextp = p;
+	m->spinning = spinning;
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, 256 * 1024);
+	if (pthread_create(&m->thread, &at, mn_m_thread, m) != 0)
+		mn_fatal("cannot create an M thread");
+	pthread_attr_destroy(&at);
+	m->has_thread = 1;
+	mn__unlock(&mn_sched.lk);
+	if (mn_sched.cfg.on_thread)
+		mn_sched.cfg.on_thread(+1);
 }
 
 /* Start a spinning M if there are idle Ps and nobody is already looking for work. */
@@ -1228,7 +1244,7 @@ static void mn_sigurg(int sig, siginfo_t *si, void *uc)
 {
 	(void)sig;
 	(void)si;
-	int saved = errno;
+	int saved = *mn__errno();
 	mn_m *m = mn_tls_m;
 	mn_g *g = m ? m->curg : NULL;
 	mn_p *p = m ? m->p : NULL;
@@ -1236,7 +1252,7 @@ static void mn_sigurg(int sig, siginfo_t *si, void *uc)
 	    atomic_load(&p->status) != P_RUNNING || !atomic_load(&p->preempt_req) ||
 	    atomic_load(&p->preempt_tick) != atomic_load(&p->schedtick) ||
 	    !mn_in_text(mn_sig_pc(uc))) {
-		errno = saved;
+		*mn__errno() = saved;
 		return;
 	}
 	atomic_store(&p->preempt_req, 0);
@@ -1244,7 +1260,7 @@ static void mn_sigurg(int sig, siginfo_t *si, void *uc)
 	g->status = G_RUNNABLE;
 	mn_switch(g, mn_next_local(p), mn_preempt_hook, NULL);
 	g->in_rt = 0;
-	errno = saved;
+	*mn__errno() = saved; /* the G's errno, on whichever thread resumed it */
 }
 
 static void mn_sigsegv(int sig, siginfo_t *si, void *uc)
@@ -1426,18 +1442,21 @@ uint64_t mn_main(const mn_config *cfg, mn_fn root, const void *arg, size_t len)
 	mn_runq_put(m0->p, g, 1);
 	mn_schedule(m0);
 
-	/* stopping: every G has ended; collect the Ms */
-	for (mn_m *m = mn_sched.allm; m; m = m->alllink)
-		if (m->has_thread) {
-			pthread_join(m->thread, NULL);
-			if (cfg->on_thread)
-				cfg->on_thread(-1);
-		}
+	/* stopping: every G has ended. sysmon first (it may start Ms), then the Ms. */
 	atomic_store(&mn_sysmon_word, 1);
 	mn_futex_wake(&mn_sysmon_word);
 	pthread_join(mn_sysmon_thread, NULL);
 	if (cfg->on_thread)
 		cfg->on_thread(-1);
+	mn__lock(&mn_sched.lk);
+	mn_m *allm = mn_sched.allm;
+	mn__unlock(&mn_sched.lk);
+	for (mn_m *m = allm; m; m = m->alllink)
+		if (m->has_thread) {
+			pthread_join(m->thread, NULL);
+			if (cfg->on_thread)
+				cfg->on_thread(-1);
+		}
 	mn_sysmon_word = 0;
 	uint64_t r = g->result;
 	stack_t ss = {.ss_flags = SS_DISABLE};
