@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#define MN_ARG_MAX 256  /* bytes of by-value argument a G carries */
+#define MN_ARG_INLINE 64 /* argument bytes kept inside the G; longer ones are malloc'd */
 #define MN_ELEM_MAX 256 /* largest channel element */
 
 typedef struct mn_g mn_g;
@@ -31,8 +31,8 @@ typedef struct mn_config {
  * once every G has finished. Tears everything down: may be called again. */
 uint64_t mn_main(const mn_config *cfg, mn_fn root, const void *arg, size_t len);
 
-/* Gs. mn_go copies len bytes of arg (<= MN_ARG_MAX) into the new G; it returns NULL with
- * errno ENOMEM when no stack can be had. Every G is joined exactly once: mn_join waits for
+/* Gs. mn_go copies the len bytes of arg for the new G; it returns NULL with errno ENOMEM
+ * when out of memory. Every G is joined exactly once: mn_join waits for
  * it, returns its result and recycles it. */
 mn_g *mn_go(mn_fn fn, const void *arg, size_t len);
 uint64_t mn_join(mn_g *g);

@@ -45,7 +45,8 @@ struct mn_g {
 	int64_t when;
 	int heap_idx;
 	mn_p *timer_p;
-	unsigned char arg[MN_ARG_MAX] __attribute__((aligned(16)));
+	unsigned char *argp;      /* arg, or a malloc'd copy of a long argument */
+	unsigned char arg[MN_ARG_INLINE] __attribute__((aligned(16)));
 };
 #define MN_JOIN_DONE ((uintptr_t)1)
 

@@ -809,8 +809,10 @@ static void mn_g_entry(void *arg)
 	mn_g *g = arg;
 	mn_run_hook(g->m);
 	g->in_rt = 0;
-	uint64_t r = g->fn(g->arg, g->len);
+	uint64_t r = g->fn(g->argp, g->len);
 	g->in_rt = 1;
+	if (g->argp != g->arg)
+		free(g->argp);
 	g->result = r;
 	mn_m *m = g->m;
 	mn_p *p = m->p;
@@ -830,12 +832,14 @@ static void mn_g_entry(void *arg)
 
 static mn_g *mn_newg(mn_p *p, mn_fn fn, const void *arg, size_t len)
 {
-	if (len > MN_ARG_MAX) {
-		errno = EINVAL;
-		return NULL;
-	}
 	mn_g *g = mn_galloc(p);
 	if (!g) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	g->argp = g->arg;
+	if (len > MN_ARG_INLINE && !(g->argp = malloc(len))) {
+		mn_gfree(p, g);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -847,7 +851,7 @@ static mn_g *mn_newg(mn_p *p, mn_fn fn, const void *arg, size_t len)
 	g->fn = fn;
 	g->len = len;
 	if (len)
-		memcpy(g->arg, arg, len);
+		memcpy(g->argp, arg, len);
 	g->in_rt = 1; /* until its entry has run the pending hook */
 	g->has_stack = 0;
 	g->wake = NULL;
