@@ -109,12 +109,10 @@ void mn__timers_free(mn_p *p)
 static void mn_sleep_hook(mn_g *prev, void *arg)
 {
 	(void)arg;
-	mn_g *self = mn__getg();
-	mn_p *p = self ? self->m->p : NULL;
-	if (!p) /* hook on g0: the M still holds the P the sleeper ran on */
-		p = prev->m->p;
-	mn__timers_add(p, prev);
-	if (prev->when < atomic_load(&mn_sched.poll_until))
+	/* hooks run on the sleeper's M right after the switch: its P is still this M's */
+	mn__timers_add(prev->m->p, prev);
+	if (atomic_load_explicit(&mn_sched.polling, memory_order_relaxed) &&
+	    prev->when < atomic_load(&mn_sched.poll_until))
 		mn__netpoll_break(); /* the poller sleeps past this deadline */
 }
 
