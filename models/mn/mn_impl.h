@@ -16,6 +16,14 @@ enum { P_IDLE, P_RUNNING, P_SYSCALL };
 typedef struct mn_m mn_m;
 typedef struct mn_p mn_p;
 
+/* A slice of the global run queue: G pointers in an array, so that moving a batch between
+ * a P and the global queue copies pointers without touching the Gs themselves. */
+typedef struct mn_gbatch {
+	struct mn_gbatch *next;
+	int head, n;
+	mn_g *g[MN_RUNQ / 2 + 1];
+} mn_gbatch;
+
 /* A goroutine-style waiter on a channel, mutex or fd: lives on the waiting G's stack,
  * which never moves, so other threads may write through elem while the G is parked. */
 typedef struct mn_sudog {
@@ -149,7 +157,8 @@ struct mn_sched {
 	int nmidle;
 	int mcount;
 	mn_m *allm;
-	mn_g *gq_head, *gq_tail;   /* global run queue */
+	struct mn_gbatch *gq_first, *gq_last; /* global run queue: arrays of G pointers */
+	struct mn_gbatch *gq_free;
 	_Atomic int gq_n;
 	mn_g *root;
 	_Atomic int root_done;

@@ -254,17 +254,50 @@ static int mn_runq_empty(mn_p *p)
 	       !atomic_load_explicit(&p->runnext, memory_order_acquire);
 }
 
-static void mn_gq_put_list(mn_g *head, mn_g *tail, int n)
+/* Append n Gs to the global queue, filling the last batch before starting a new one. */
+static void mn_gq_put(mn_g *const *gs, int n)
 {
+	const int cap = MN_RUNQ / 2 + 1;
+	mn_gbatch *spare = NULL;
 	mn__lock(&mn_sched.lk);
-	if (mn_sched.gq_tail)
-		mn_sched.gq_tail->link = head;
-	else
-		mn_sched.gq_head = head;
-	mn_sched.gq_tail = tail;
-	tail->link = NULL;
 	atomic_fetch_add(&mn_sched.gq_n, n);
+	while (n > 0) {
+		mn_gbatch *b = mn_sched.gq_last;
+		if (!b || b->head + b->n == cap) {
+			if (!(b = mn_sched.gq_free)) {
+				/* malloc outside the spinlock */
+				mn__unlock(&mn_sched.lk);
+				spare = malloc(sizeof *spare);
+				if (!spare)
+					mn_fatal("out of memory for the global run queue");
+				mn__lock(&mn_sched.lk);
+				spare->next = mn_sched.gq_free;
+				mn_sched.gq_free = spare;
+				continue;
+			}
+			mn_sched.gq_free = b->next;
+			b->next = NULL;
+			b->head = b->n = 0;
+			if (mn_sched.gq_last)
+				mn_sched.gq_last->next = b;
+			else
+				mn_sched.gq_first = b;
+			mn_sched.gq_last = b;
+		}
+		int k = cap - (b->head + b->n);
+		if (k > n)
+			k = n;
+		memcpy(&b->g[b->head + b->n], gs, sizeof(mn_g *) * (size_t)k);
+		b->n += k;
+		gs += k;
+		n -= k;
+	}
 	mn__unlock(&mn_sched.lk);
+}
+
+static void mn_gq_put1(mn_g *g)
+{
+	mn_gq_put(&g, 1);
 }
 
 /* The ring is full: move half of it plus g to the global queue in one batch. */
@@ -278,9 +311,7 @@ static int mn_runq_put_slow(mn_p *p, mn_g *g, uint32_t h, uint32_t t)
 						     memory_order_relaxed))
 		return 0;
 	batch[n] = g;
-	for (uint32_t i = 0; i < n; i++)
-		batch[i]->link = batch[i + 1];
-	mn_gq_put_list(batch[0], g, (int)n + 1);
+	mn_gq_put(batch, (int)n + 1);
 	return 1;
 }
 
@@ -365,35 +396,33 @@ static mn_g *mn_gq_get(mn_p *p, int max)
 {
 	if (!atomic_load_explicit(&mn_sched.gq_n, memory_order_relaxed))
 		return NULL;
+	mn_g *got[MN_RUNQ / 2 + 1];
 	mn__lock(&mn_sched.lk);
-	int n = atomic_load(&mn_sched.gq_n);
-	int want = n / mn_sched.nprocs + 1;
-	if (want > n)
-		want = n;
-	if (max && want > max)
-		want = max;
-	if (want > MN_RUNQ / 2)
-		want = MN_RUNQ / 2;
-	mn_g *g = mn_sched.gq_head, *rest = NULL, *last = NULL;
-	if (!g) {
+	mn_gbatch *b = mn_sched.gq_first;
+	if (!b) {
 		mn__unlock(&mn_sched.lk);
 		return NULL;
 	}
-	rest = g->link;
-	last = g;
-	for (int i = 1; i < want; i++)
-		last = last->link;
-	mn_sched.gq_head = last->link;
-	if (!mn_sched.gq_head)
-		mn_sched.gq_tail = NULL;
+	int want = atomic_load(&mn_sched.gq_n) / mn_sched.nprocs + 1;
+	if (max && want > max)
+		want = max;
+	if (want > b->n)
+		want = b->n; /* one batch at a time: at most half a ring */
+	memcpy(got, &b->g[b->head], sizeof(mn_g *) * (size_t)want);
+	b->head += want;
+	b->n -= want;
+	if (!b->n) {
+		mn_sched.gq_first = b->next;
+		if (!mn_sched.gq_first)
+			mn_sched.gq_last = NULL;
+		b->next = mn_sched.gq_free;
+		mn_sched.gq_free = b;
+	}
 	atomic_fetch_sub(&mn_sched.gq_n, want);
 	mn__unlock(&mn_sched.lk);
-	for (int i = 1; i < want; i++) {
-		mn_g *next = rest->link;
-		mn_runq_put(p, rest, 0);
-		rest = next;
-	}
-	return g;
+	for (int i = 1; i < want; i++)
+		mn_runq_put(p, got[i], 0);
+	return got[0];
 }
 
 /* ---- Ps and Ms ----------------------------------------------------------------------- */
@@ -754,8 +783,7 @@ void mn__ready(mn_g *g, int next)
 	mn_m *m = mn_getm();
 	g->status = G_RUNNABLE;
 	if (!m || !m->p) {
-		g->link = NULL;
-		mn_gq_put_list(g, g, 1);
+		mn_gq_put1(g);
 		mn_wakep();
 		return;
 	}
@@ -776,14 +804,21 @@ void mn__inject(mn_g *list)
 		}
 		return;
 	}
-	int n = 0;
-	mn_g *tail = list;
-	for (mn_g *g = list; g; g = g->link, n++) {
+	int n = 0, total = 0;
+	mn_g *chunk[64];
+	for (mn_g *g = list; g; g = g->link) {
 		g->status = G_RUNNABLE;
-		tail = g;
+		chunk[n++] = g;
+		if (n == 64) {
+			mn_gq_put(chunk, n);
+			total += n;
+			n = 0;
+		}
 	}
-	mn_gq_put_list(list, tail, n);
-	for (int i = 0; i < n && atomic_load(&mn_sched.npidle); i++)
+	if (n)
+		mn_gq_put(chunk, n);
+	total += n;
+	for (int i = 0; i < total && atomic_load(&mn_sched.npidle); i++)
 		mn_wakep();
 }
 
@@ -952,8 +987,7 @@ void mn_entersyscall(void)
 static void mn_exitsyscall_hook(mn_g *prev, void *arg)
 {
 	(void)arg;
-	prev->link = NULL;
-	mn_gq_put_list(prev, prev, 1);
+	mn_gq_put1(prev);
 	mn_wakep();
 }
 
@@ -1074,7 +1108,7 @@ top:
 
 	/* Nothing: give the P back. */
 	mn__lock(&mn_sched.lk);
-	if ((g = mn_sched.gq_head)) {
+	if (mn_sched.gq_first) {
 		mn__unlock(&mn_sched.lk);
 		if ((g = mn_gq_get(p, 0)))
 			return g;
@@ -1240,8 +1274,7 @@ static const void *mn_sig_pc(void *ucv)
 static void mn_preempt_hook(mn_g *prev, void *arg)
 {
 	(void)arg;
-	prev->link = NULL;
-	mn_gq_put_list(prev, prev, 1); /* like Go: a preempted G goes to the global queue */
+	mn_gq_put1(prev); /* like Go: a preempted G goes to the global queue */
 }
 
 static void mn_sigurg(int sig, siginfo_t *si, void *uc)
@@ -1389,6 +1422,10 @@ static void mn_free_all(void)
 	for (int i = 0; i < mn_sched.nallg; i++)
 		free(mn_sched.allg_blocks[i]);
 	free(mn_sched.allg_blocks);
+	for (mn_gbatch *b = mn_sched.gq_free, *n; b; b = n) {
+		n = b->next;
+		free(b);
+	}
 	for (int i = 0; i < mn_sched.nprocs; i++) {
 		free(mn_sched.allp[i].stacks);
 		mn__timers_free(&mn_sched.allp[i]);
