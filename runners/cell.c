@@ -7,6 +7,8 @@
  * reaped, so nothing outlives the cell. Rows travel as single lines below PIPE_BUF, so a row
  * is either whole or absent. */
 #include <errno.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -102,6 +104,20 @@ void cb_cell_params(const cb_cell *c, char *buf, size_t n)
 
 /* ---- the child: repetitions ---------------------------------------------------------- */
 
+/* What says which cell and repetition a row is; measurements are left zero. */
+static void row_identity(cb_row *row, const cb_cell *c, int rep)
+{
+	memset(row, 0, sizeof *row);
+	cb_utc_now(row->utc, sizeof row->utc);
+	row->backend = c->be->name;
+	row->workload = c->wl->name;
+	row->tasks = c->tasks;
+	row->workers = c->cfg.workers;
+	row->size = c->size;
+	cb_cell_params(c, row->params, sizeof row->params);
+	row->rep = rep;
+}
+
 static int64_t tv_ns(struct timeval tv) { return (int64_t)tv.tv_sec * 1000000000 + tv.tv_usec * 1000; }
 
 static void send_line(const char *s, size_t len)
@@ -142,8 +158,11 @@ static void child_main(const cb_cell *c, const cb_run_opts *o, int wfd)
 		memset(&r, 0, sizeof r);
 		r.cell = c;
 		char err[300] = "";
-		if (c->wl->prepare && c->wl->prepare(&r, err, sizeof err) < 0)
+		if (c->wl->prepare && c->wl->prepare(&r, err, sizeof err) < 0) {
+			if (c->wl->cleanup)
+				c->wl->cleanup(&r);
 			cb_abort("error", "prepare: %s", err);
+		}
 		struct rusage s0, s1, c0, c1;
 		cb_stat_reset();
 		getrusage(RUSAGE_SELF, &s0);
@@ -162,16 +181,8 @@ static void child_main(const cb_cell *c, const cb_run_opts *o, int wfd)
 		if (rep < 0)
 			continue;
 
-		memset(&row, 0, sizeof row);
-		cb_utc_now(row.utc, sizeof row.utc);
-		row.backend = c->be->name;
-		row.workload = c->wl->name;
-		row.tasks = c->tasks;
-		row.workers = c->cfg.workers;
-		row.size = c->size;
-		cb_cell_params(c, row.params, sizeof row.params);
-		row.rep = rep;
-		row.wall_ns = (int64_t)(t1 - t0);
+		row_identity(&row, c, rep);
+		row.wall_ns = (int64_t)(r.wall_ns ? r.wall_ns : t1 - t0);
 		row.user_ns = tv_ns(s1.ru_utime) - tv_ns(s0.ru_utime) + tv_ns(c1.ru_utime) - tv_ns(c0.ru_utime);
 		row.sys_ns = tv_ns(s1.ru_stime) - tv_ns(s0.ru_stime) + tv_ns(c1.ru_stime) - tv_ns(c0.ru_stime);
 		row.maxrss_kb = s1.ru_maxrss > c1.ru_maxrss ? s1.ru_maxrss : c1.ru_maxrss;
@@ -216,15 +227,7 @@ static void synth_row(const cb_cell *c, const cb_run_opts *o, int rep, const cha
 		      const char *note, cb_cell_result *res)
 {
 	cb_row row;
-	memset(&row, 0, sizeof row);
-	cb_utc_now(row.utc, sizeof row.utc);
-	row.backend = c->be->name;
-	row.workload = c->wl->name;
-	row.tasks = c->tasks;
-	row.workers = c->cfg.workers;
-	row.size = c->size;
-	cb_cell_params(c, row.params, sizeof row.params);
-	row.rep = rep;
+	row_identity(&row, c, rep);
 	row.status = status;
 	snprintf(row.note, sizeof row.note, "%s", note);
 	char line[4000];
@@ -272,9 +275,24 @@ static void handle_line(char *l, const cb_cell *c, const cb_run_opts *o, cb_cell
 	}
 }
 
+/* Remove a cell's temporary folder and whatever it left there (a killed cell cannot). */
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	remove(path);
+	return 0;
+}
+
 int cb_cell_run(const cb_cell *c, const cb_run_opts *o, cb_cell_result *res)
 {
 	memset(res, 0, sizeof *res);
+	/* Each cell gets a private TMPDIR, removed after it whatever the cell's fate. */
+	const char *base = getenv("TMPDIR");
+	char tmp[512];
+	snprintf(tmp, sizeof tmp, "%.400s/concbench-cell-XXXXXX", base && *base ? base : "/tmp");
+	if (!mkdtemp(tmp))
+		cb_usage_error("cannot create a temporary folder under %s: %s",
+			       base && *base ? base : "/tmp", strerror(errno));
 	int p[2];
 	if (pipe(p) < 0)
 		cb_usage_error("pipe: %s", strerror(errno));
@@ -288,6 +306,7 @@ int cb_cell_run(const cb_cell *c, const cb_run_opts *o, cb_cell_result *res)
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		setenv("TMPDIR", tmp, 1);
 		close(p[0]);
 		child_main(c, o, p[1]);
 	}
@@ -351,6 +370,7 @@ int cb_cell_run(const cb_cell *c, const cb_run_opts *o, cb_cell_result *res)
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
 	close(p[0]);
+	nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 
 	int rc = 0;
 	if (cb_interrupted) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -40,22 +41,14 @@ static int cmd_list(int argc, char **argv)
 	puts("workloads:");
 	for (size_t i = 0; cb_workloads[i]; i++) {
 		const cb_workload *w = cb_workloads[i];
+		if (w->hidden)
+			continue;
 		printf("  %-14s unit=%s  --tasks %" PRId64 " (%s)  --size %" PRId64 " (%s)  %s\n", w->name,
 		       w->unit, w->tasks_def, w->tasks_doc, w->size_def, w->size_doc, w->summary);
 		print_params(w->params, "      ");
 		printf("      on serial: %s\n", w->serial_doc ? w->serial_doc : "runs as is");
 	}
 	return 0;
-}
-
-static int64_t num_arg(const char *opt, const char *v, int64_t lo, int64_t hi)
-{
-	int64_t x;
-	if (cb_parse_int(v, &x) < 0)
-		cb_usage_error("%s %s: not a number", opt, v);
-	if (x < lo || x > hi)
-		cb_usage_error("%s %s: out of range %" PRId64 "..%" PRId64, opt, v, lo, hi);
-	return x;
 }
 
 static const char run_usage[] =
@@ -87,12 +80,12 @@ static int cmd_run(int argc, char **argv)
 		switch (o) {
 		case 'b': bname = optarg; break;
 		case 'w': wname = optarg; break;
-		case 't': tasks = num_arg("--tasks", optarg, 0, INT64_MAX); break;
-		case 's': size = num_arg("--size", optarg, 1, INT64_MAX); break;
-		case 'W': workers = num_arg("--workers", optarg, 1, 4096); break;
-		case 'r': reps = num_arg("--reps", optarg, 1, 10000); break;
-		case 'u': warmup = num_arg("--warmup", optarg, 0, 10000); break;
-		case 'T': timeout = num_arg("--timeout", optarg, 1, 7 * 86400); break;
+		case 't': tasks = cb_num_arg("--tasks", optarg, 0, INT64_MAX); break;
+		case 's': size = cb_num_arg("--size", optarg, 1, INT64_MAX); break;
+		case 'W': workers = cb_num_arg("--workers", optarg, 1, 4096); break;
+		case 'r': reps = cb_num_arg("--reps", optarg, 1, 10000); break;
+		case 'u': warmup = cb_num_arg("--warmup", optarg, 0, 10000); break;
+		case 'T': timeout = cb_num_arg("--timeout", optarg, 1, 7 * 86400); break;
 		case 'c': csv = optarg; break;
 		case 'p':
 			if (nsp == 64)
@@ -183,8 +176,20 @@ static void usage(FILE *f)
 	      "options: --help, --version\n", f);
 }
 
+/* Echo servers with thousands of connections need thousands of fds: the soft limit goes up
+ * to the hard one, as a server operator would set it. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int cb_main(int argc, char **argv)
 {
+	raise_fd_limit();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

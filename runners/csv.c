@@ -141,8 +141,14 @@ int cb_csv_check_writable(const char *path, char *why, size_t n)
 	if (stat(path, &st) == 0) {
 		if (S_ISDIR(st.st_mode))
 			return snprintf(why, n, "is a directory"), -1;
-		if (access(path, W_OK) != 0)
+		/* Opening for append (without creating or writing) is the only honest test:
+		 * access() says yes to root for files that refuse every write, like /proc's. */
+		int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+		if (fd < 0)
 			return snprintf(why, n, "%s", strerror(errno)), -1;
+		close(fd);
+		if (!S_ISREG(st.st_mode) || strncmp(path, "/proc/", 6) == 0 || strncmp(path, "/sys/", 5) == 0)
+			return snprintf(why, n, "not a regular file"), -1;
 		return 0;
 	}
 	if (errno != ENOENT)

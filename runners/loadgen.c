@@ -57,16 +57,6 @@ static void usage(void)
 	     "requests, errors, bytes, p50_ns, p99_ns, max_ns, elapsed_ns (to --report-fd or stdout).");
 }
 
-static int64_t num_opt(const char *name, const char *v, int64_t lo, int64_t hi)
-{
-	int64_t x;
-	if (cb_parse_int(v, &x) < 0)
-		cb_usage_error("loadgen --%s %s: not a number", name, v);
-	if (x < lo || x > hi)
-		cb_usage_error("loadgen --%s %s: out of range %" PRId64 "..%" PRId64, name, v, lo, hi);
-	return x;
-}
-
 int cb_loadgen_main(int argc, char **argv)
 {
 	int port = 0, conns = 1, msg = 64, go_fd = -1, rep_fd = 1;
@@ -80,13 +70,13 @@ int cb_loadgen_main(int argc, char **argv)
 	optind = 1;
 	while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (o) {
-		case 'p': port = (int)num_opt("port", optarg, 1, 65535); break;
-		case 'c': conns = (int)num_opt("conns", optarg, 1, 100000); break;
-		case 'm': msg = (int)num_opt("msg", optarg, 1, 1 << 24); break;
-		case 'n': count = num_opt("count", optarg, 1, INT64_MAX / 2); break;
-		case 'd': duration_ms = num_opt("duration-ms", optarg, 1, 86400000); break;
-		case 'g': go_fd = (int)num_opt("go-fd", optarg, 0, 1 << 20); break;
-		case 'r': rep_fd = (int)num_opt("report-fd", optarg, 0, 1 << 20); break;
+		case 'p': port = (int)cb_num_arg("loadgen --port", optarg, 1, 65535); break;
+		case 'c': conns = (int)cb_num_arg("loadgen --conns", optarg, 1, 100000); break;
+		case 'm': msg = (int)cb_num_arg("loadgen --msg", optarg, 1, 1 << 24); break;
+		case 'n': count = cb_num_arg("loadgen --count", optarg, 1, INT64_MAX / 2); break;
+		case 'd': duration_ms = cb_num_arg("loadgen --duration-ms", optarg, 1, 86400000); break;
+		case 'g': go_fd = (int)cb_num_arg("loadgen --go-fd", optarg, 0, 1 << 20); break;
+		case 'r': rep_fd = (int)cb_num_arg("loadgen --report-fd", optarg, 0, 1 << 20); break;
 		case 'h': usage(); return 0;
 		case ':': cb_usage_error("loadgen: %s needs a value", argv[optind - 1]);
 		default: cb_usage_error("loadgen: unknown option %s", argv[optind - 1]);

@@ -87,7 +87,7 @@ static void check_list(const char *csv, int backends)
 		return;
 	char *copy = strdup(csv), *save = NULL;
 	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-		if (backends ? !cb_backend_find(t) : !cb_workload_find(t))
+		if (backends ? !cb_backend_find(t) : !cb_workload_find(t) || cb_workload_find(t)->hidden)
 			cb_usage_error("suite: unknown %s %s (see bench list)", backends ? "backend" : "workload", t);
 	if (!*csv || csv[strlen(csv) - 1] == ',')
 		cb_usage_error("suite: empty name in --%s %s", backends ? "backends" : "workloads", csv);

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,16 @@ void cb_usage_error(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	exit(2);
+}
+
+int64_t cb_num_arg(const char *opt, const char *v, int64_t lo, int64_t hi)
+{
+	int64_t x;
+	if (cb_parse_int(v, &x) < 0)
+		cb_usage_error("%s %s: not a number", opt, v);
+	if (x < lo || x > hi)
+		cb_usage_error("%s %s: out of range %" PRId64 "..%" PRId64, opt, v, lo, hi);
+	return x;
 }
 
 int cb_ncpu(void)

@@ -17,6 +17,9 @@ static inline uint64_t cb_now_ns(void)
  * success, -1 if s is not such a number or overflows. */
 int cb_parse_int(const char *s, int64_t *out);
 
+/* The value of option opt, a number in lo..hi, or a usage error naming both. */
+int64_t cb_num_arg(const char *opt, const char *v, int64_t lo, int64_t hi);
+
 /* Print "bench: <message>" on one line and exit with status 2 (bad input). */
 _Noreturn void cb_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

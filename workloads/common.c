@@ -253,3 +253,36 @@ int wl_served_accept(const wl_served *s)
 		cb_abort("error", "accept: %s", strerror(errno));
 	return fd;
 }
+
+uint64_t wl_spawn_sum(cb_fn fn, const void *arg, size_t len, int64_t n)
+{
+	cb_task **t = malloc((size_t)(n ? n : 1) * sizeof *t);
+	if (!t)
+		cb_abort("unsupported", "cannot allocate %lld task handles", (long long)n);
+	for (int64_t i = 0; i < n; i++)
+		t[i] = cb_spawn(fn, arg, len);
+	uint64_t sum = 0;
+	for (int64_t i = 0; i < n; i++)
+		sum += cb_join(t[i]);
+	free(t);
+	return sum;
+}
+
+int wl_served_report(cb_rep *r, cb_loadgen_report *lg, char *err, size_t n)
+{
+	wl_served *s = r->priv;
+	int rc = cb_loadgen_finish(s->pid, s->report_fd, lg, err, n);
+	s->pid = -1;
+	s->report_fd = -1;
+	if (rc < 0)
+		return -1;
+	r->ops = lg->requests;
+	r->has_lat = 1;
+	r->p50_ns = lg->p50_ns;
+	r->p99_ns = lg->p99_ns;
+	r->max_ns = lg->max_ns;
+	if (lg->errors)
+		snprintf(r->note, sizeof r->note, "client saw %llu bad or missing echoes",
+			 (unsigned long long)lg->errors);
+	return 0;
+}

@@ -44,6 +44,10 @@ void wl_rep_latency(cb_rep *r, const struct cb_hist *h);
 ssize_t wl_read_full(int fd, void *buf, size_t n);
 ssize_t wl_write_full(int fd, const void *buf, size_t n);
 
+/* Spawn n tasks of fn, each with its own copy of the same argument; join them in order and
+ * return the sum of their results. */
+uint64_t wl_spawn_sum(cb_fn fn, const void *arg, size_t len, int64_t n);
+
 /* Task: echo everything read from the fd in its argument back to it until EOF, then close
  * it. Returns the bytes echoed. Shared by io.echo and mix.convoy. */
 uint64_t wl_echo_task(void *arg, size_t len);
@@ -54,6 +58,10 @@ typedef struct wl_served {
 } wl_served;
 int wl_served_start(cb_rep *r, int conns, int msg, int64_t count, int64_t duration_ms, char *err, size_t n);
 void wl_served_stop(cb_rep *r);
+/* After the run: the client's report into the rep (ops, round-trip percentiles, a note on
+ * bad echoes); the client is reaped. 0, or -1 with err. */
+struct cb_loadgen_report;
+int wl_served_report(cb_rep *r, struct cb_loadgen_report *lg, char *err, size_t n);
 /* Root side: release the load generator and accept one connection. */
 void wl_served_go(const wl_served *s);
 int wl_served_accept(const wl_served *s);

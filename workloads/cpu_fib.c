@@ -1,7 +1,5 @@
 /* cpu.fib: T tasks each compute recursive fib(n). Parallelism: with W cores the wall time
  * should fall by W; under a GIL it does not. */
-#include <stdlib.h>
-
 #include "common.h"
 
 static uint64_t fib_task(void *arg, size_t len)
@@ -16,15 +14,8 @@ static uint64_t fib_root(void *arg, size_t len)
 {
 	(void)len;
 	const cb_cell *c = wl_rep(arg)->cell;
-	cb_task **t = malloc((size_t)c->tasks * sizeof *t);
 	int32_t n = (int32_t)c->size;
-	for (int64_t i = 0; i < c->tasks; i++)
-		t[i] = cb_spawn(fib_task, &n, sizeof n);
-	uint64_t sum = 0;
-	for (int64_t i = 0; i < c->tasks; i++)
-		sum += cb_join(t[i]);
-	free(t);
-	return sum;
+	return wl_spawn_sum(fib_task, &n, sizeof n, c->tasks);
 }
 
 static int fib_finish(cb_rep *r, uint64_t result, char *err, size_t n)

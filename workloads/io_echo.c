@@ -4,6 +4,7 @@
  * come from the client's side, as a user would see them. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "common.h"
 #include "harness.h"
@@ -40,24 +41,12 @@ static uint64_t echo_root(void *arg, size_t len)
 
 static int echo_finish(cb_rep *r, uint64_t result, char *err, size_t n)
 {
-	wl_served *s = r->priv;
 	cb_loadgen_report lg;
-	int rc = cb_loadgen_finish(s->pid, s->report_fd, &lg, err, n);
-	s->pid = -1;
-	s->report_fd = -1;
-	if (rc < 0)
+	if (wl_served_report(r, &lg, err, n) < 0)
 		return -1;
 	const cb_cell *c = r->cell;
 	r->checksum = result;
 	r->expected = (uint64_t)c->tasks * (uint64_t)c->p[0] * (uint64_t)c->size;
-	r->ops = lg.requests;
-	r->has_lat = 1;
-	r->p50_ns = lg.p50_ns;
-	r->p99_ns = lg.p99_ns;
-	r->max_ns = lg.max_ns;
-	if (lg.errors)
-		snprintf(r->note, sizeof r->note, "client saw %llu bad or missing echoes",
-			 (unsigned long long)lg.errors);
 	return 0;
 }
 
@@ -71,6 +60,17 @@ static const char *echo_check(const cb_cell *c, char *buf, size_t n)
 	return NULL;
 }
 
+static const char *echo_refuse(const cb_cell *c, char *buf, size_t n)
+{
+	struct rlimit rl;
+	/* One fd per connection in the server's process (and as many in the client's). */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)c->tasks + 64 > rl.rlim_cur)
+		return snprintf(buf, n, "%lld connections need more fds than RLIMIT_NOFILE = %llu allows",
+				(long long)c->tasks, (unsigned long long)rl.rlim_cur), buf;
+	return NULL;
+}
+
 static int64_t echo_peak(const cb_cell *c) { return c->tasks + 1; }
 
 const cb_workload cb_wl_io_echo = {
@@ -80,6 +80,6 @@ const cb_workload cb_wl_io_echo = {
 	.size_doc = "message bytes", .size_def = 1024, .size_max = 1 << 20,
 	.params = echo_params,
 	.serial_doc = "iterative server: connections are served one after another",
-	.check = echo_check, .peak_tasks = echo_peak, .prepare = echo_prepare, .root = echo_root,
+	.check = echo_check, .refuse = echo_refuse, .peak_tasks = echo_peak, .prepare = echo_prepare, .root = echo_root,
 	.finish = echo_finish, .cleanup = wl_served_stop,
 };

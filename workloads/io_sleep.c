@@ -18,17 +18,8 @@ static uint64_t sleep_root(void *arg, size_t len)
 {
 	(void)len;
 	const cb_cell *c = wl_rep(arg)->cell;
-	cb_task **t = malloc((size_t)c->tasks * sizeof *t);
-	if (!t)
-		cb_abort("unsupported", "cannot allocate %lld task handles", (long long)c->tasks);
 	uint64_t ns = (uint64_t)c->size * 1000000u;
-	for (int64_t i = 0; i < c->tasks; i++)
-		t[i] = cb_spawn(sleep_task, &ns, sizeof ns);
-	uint64_t sum = 0;
-	for (int64_t i = 0; i < c->tasks; i++)
-		sum += cb_join(t[i]);
-	free(t);
-	return sum;
+	return wl_spawn_sum(sleep_task, &ns, sizeof ns, c->tasks);
 }
 
 static int sleep_finish(cb_rep *r, uint64_t result, char *err, size_t n)

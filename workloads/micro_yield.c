@@ -18,14 +18,7 @@ static uint64_t yield_root(void *arg, size_t len)
 {
 	(void)len;
 	const cb_cell *c = wl_rep(arg)->cell;
-	cb_task **t = malloc((size_t)c->tasks * sizeof *t);
-	for (int64_t i = 0; i < c->tasks; i++)
-		t[i] = cb_spawn(yield_task, &c->size, sizeof c->size);
-	uint64_t sum = 0;
-	for (int64_t i = 0; i < c->tasks; i++)
-		sum += cb_join(t[i]);
-	free(t);
-	return sum;
+	return wl_spawn_sum(yield_task, &c->size, sizeof c->size, c->tasks);
 }
 
 static int yield_finish(cb_rep *r, uint64_t result, char *err, size_t n)

@@ -63,26 +63,14 @@ static uint64_t convoy_root(void *arg, size_t len)
 
 static int convoy_finish(cb_rep *r, uint64_t result, char *err, size_t n)
 {
-	wl_served *s = r->priv;
 	cb_loadgen_report lg;
-	int rc = cb_loadgen_finish(s->pid, s->report_fd, &lg, err, n);
-	s->pid = -1;
-	s->report_fd = -1;
-	if (rc < 0)
+	if (wl_served_report(r, &lg, err, n) < 0)
 		return -1;
 	const cb_cell *c = r->cell;
 	/* Bytes echoed, as counted by the independent client, plus one per correct hog. */
 	r->checksum = result;
 	r->expected = lg.requests * (uint64_t)c->size + (uint64_t)c->tasks;
-	r->ops = lg.requests;
 	r->rate = lg.elapsed_ns ? (double)lg.requests * 1e9 / (double)lg.elapsed_ns : 0;
-	r->has_lat = 1;
-	r->p50_ns = lg.p50_ns;
-	r->p99_ns = lg.p99_ns;
-	r->max_ns = lg.max_ns;
-	if (lg.errors)
-		snprintf(r->note, sizeof r->note, "client saw %llu bad or missing echoes",
-			 (unsigned long long)lg.errors);
 	return 0;
 }
 

@@ -25,6 +25,8 @@ typedef struct cb_rep {
 	uint64_t ops;              /* units of work done (see the workload's unit) */
 	int has_lat;               /* p50/p99/max below are meaningful */
 	uint64_t p50_ns, p99_ns, max_ns;
+	uint64_t wall_ns;          /* 0: the harness's clock; else the workload's own measurement
+	                            * (reference programs exclude their runtime's start-up) */
 	double rate;               /* ops per second measured by the workload itself (e.g. the
 	                            * load generator's window); 0: ops / wall */
 	char note[200];            /* appended to the row's note */
@@ -50,6 +52,7 @@ typedef struct cb_workload {
 	/* The root task; arg holds the cb_rep * (by value). It returns the checksum; a root that
 	 * measures latencies stores them in the rep (has_lat, p50_ns...) before returning. */
 	uint64_t (*root)(void *arg, size_t len);
+	int hidden;                /* test-only: not in bench list nor in the suite */
 	int independent;           /* the root's children never talk to each other (pool-able) */
 	int (*finish)(cb_rep *r, uint64_t result, char *err, size_t n); /* untimed */
 	void (*cleanup)(cb_rep *r);                              /* optional */
