@@ -90,7 +90,7 @@ struct mn_p {
 	_Atomic int preempt_req;
 	/* sysmon's view */
 	uint32_t sm_tick, sm_sctick;
-	int64_t sm_when;
+	int64_t sm_when, sm_signalled;
 	_Atomic int64_t syscall_when;
 };
 
@@ -105,6 +105,7 @@ struct mn_m {
 	mn_m *link;                /* idle list */
 	pthread_t thread;
 	int has_thread;
+	_Atomic int tid;           /* kernel thread id, set by the thread itself (preemption) */
 	mn_hook hook;
 	void *hook_arg;
 	mn_g *hook_g;

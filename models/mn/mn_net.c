@@ -187,11 +187,14 @@ static void mn_pd_wait(mn_pd *pd, int write, uint32_t seq)
 
 int mn_open(const char *path, int flags, int mode)
 {
+	mn_g *self = mn__getg();
+	mn__enter(self);
 	mn_entersyscall();
 	int fd = open(path, flags | O_CLOEXEC, mode);
 	int e = *mn__errno();
 	mn_exitsyscall();
 	*mn__errno() = e;
+	mn__leave(self);
 	return fd;
 }
 
@@ -207,8 +210,8 @@ int mn_open(const char *path, int flags, int mode)
 			ssize_t r_ = (call);                                               \
 			int e_ = *mn__errno();                                             \
 			mn_exitsyscall();                                                  \
-			mn__leave(self_);                                                  \
 			*mn__errno() = e_;                                                 \
+			mn__leave(self_);                                                  \
 			return r_;                                                         \
 		}                                                                          \
 		for (;;) {                                                                 \
@@ -216,8 +219,8 @@ int mn_open(const char *path, int flags, int mode)
 			ssize_t r_ = (call);                                               \
 			int e_ = *mn__errno();                                             \
 			if (r_ >= 0 || (e_ != EAGAIN && e_ != EWOULDBLOCK)) {              \
-				mn__leave(self_);                                          \
 				*mn__errno() = e_;                                         \
+				mn__leave(self_);                                          \
 				return r_;                                                 \
 			}                                                                  \
 			mn_pd_wait(pd_, (write), seq_);                                    \
@@ -248,8 +251,8 @@ int mn_connect(int fd, const struct sockaddr *addr, socklen_t len)
 	int r = connect(fd, addr, len);
 	int e = *mn__errno();
 	if (r == 0 || e != EINPROGRESS || !pd || pd->kind != FD_POLL) {
-		mn__leave(self);
 		*mn__errno() = e;
+		mn__leave(self);
 		return r;
 	}
 	for (;;) {
@@ -265,8 +268,8 @@ int mn_connect(int fd, const struct sockaddr *addr, socklen_t len)
 		    *mn__errno() == ENOTCONN)
 			continue; /* an early event (registration), not the connect's */
 		if (err != EINPROGRESS && err != EALREADY) {
-			mn__leave(self);
 			*mn__errno() = err;
+			mn__leave(self);
 			return err ? -1 : 0;
 		}
 	}

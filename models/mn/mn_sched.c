@@ -48,21 +48,27 @@
  *     by sending its M a SIGURG; polls the network when nobody has for 10 ms; and starts
  *     an M when timers are overdue or queues are not empty while Ps sit idle.
  *
- * Async preemption safety. The SIGURG handler runs on the G's own stack and, when it
- * decides to preempt, switches away from inside the handler; the G resumes later (maybe on
- * another M) by returning from the handler, and sigreturn restores every register. The
- * handler preempts only when all of these hold:
- *   1. the G is not inside the runtime: every mn entry point raises g->in_rt, and a G is
- *      resumed inside the runtime, so runtime locks, half-updated queues and the switch
- *      itself are never interrupted;
+ * Async preemption safety. The SIGURG handler runs on the G's own stack (SIGURG blocked)
+ * and, when it decides to preempt, switches away from inside the handler; the G resumes
+ * later, maybe on another M, by returning from the handler, and sigreturn restores every
+ * register (the handler first rewrites the saved signal mask and alternate stack to those
+ * of the thread it now runs on). The handler preempts only when all of these hold:
+ *   1. the G is not inside the runtime: every mn entry point raises g->in_rt before it
+ *      touches shared state and lowers it as its last act, and a G is always resumed
+ *      inside the runtime, so runtime locks, half-updated queues and the switch itself are
+ *      never interrupted. The two lookups a G makes before raising in_rt (its M and G from
+ *      thread-local storage) live in a linker section, mn_nopreempt, that the handler
+ *      treats as runtime code;
  *   2. the interrupted PC lies in the executable's own text, and libc (with malloc and
  *      its locks) is a separate shared object: a G inside libc, the vDSO or any shared
- *      library is left alone and sysmon retries on its next tick. When malloc resolves
+ *      library is left alone and sysmon signals again 1 ms later. When malloc resolves
  *      inside the executable (static libc, a statically linked sanitizer runtime) async
  *      preemption is switched off altogether;
- *   3. the G is running, not in a syscall, and is the one sysmon asked to preempt.
- * Workload code that caches the address of a thread-local variable across a loop could
- * see another thread's copy after migrating: workloads use no thread-local state.
+ *   3. the G is running, not in a syscall, and is the one sysmon asked to preempt (its P's
+ *      schedule tick has not moved since).
+ * Workload code that keeps the address of a thread-local variable (errno included: glibc
+ * declares __errno_location const) in a register across a preemption could use another
+ * thread's copy after migrating; the task API keeps errno inside the runtime's calls.
  *
  * Invariants.
  *   - A G is on at most one of: a run queue, runnext, the global queue, a wait list, an
@@ -103,24 +109,31 @@ static _Thread_local mn_m *mn_tls_m;
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
-/* The M of the calling thread. Never inlined or analysed across calls: a G that switches
- * may resume on another thread, and the compiler must not reuse a TLS address computed
- * before the switch. */
-__attribute__((noipa)) static mn_m *mn_getm(void)
+/* Thread-local lookups. They are never inlined or analysed across calls: a G that
+ * switches may resume on another thread, and the compiler must not reuse a TLS address
+ * computed before the switch. They are called by a G before it has entered the runtime
+ * (g->in_rt is still 0), so their code lives in a section of its own that the preemption
+ * handler refuses to interrupt: preempted between loading the M and loading its current
+ * G, mn__getg would resume on another thread holding the old thread's M. */
+#define MN_NOPREEMPT __attribute__((noipa, section("mn_nopreempt")))
+extern const char __start_mn_nopreempt[], __stop_mn_nopreempt[];
+
+MN_NOPREEMPT static mn_m *mn_getm(void)
 {
 	return mn_tls_m;
 }
 
-__attribute__((noipa)) mn_g *mn__getg(void)
+MN_NOPREEMPT mn_g *mn__getg(void)
 {
 	mn_m *m = mn_tls_m;
 	return m ? m->curg : NULL;
 }
 
-/* errno's address belongs to the thread: glibc declares __errno_location const, so the
- * compiler may reuse its result across a call that switched the G to another M. Code that
- * touches errno after a possible switch goes through this, which it cannot reuse. */
-__attribute__((noipa)) int *mn__errno(void)
+/* errno's address belongs to the thread, and glibc declares __errno_location const, so
+ * the compiler may reuse its result across a call that switched the G to another M. Code
+ * that touches errno after a possible switch goes through this, inside the runtime
+ * (in_rt > 0) so that no preemption falls between taking the address and using it. */
+MN_NOPREEMPT int *mn__errno(void)
 {
 	return &errno;
 }
@@ -1190,6 +1203,7 @@ static void mn_schedule(mn_m *m)
 static void mn_m_init(mn_m *m)
 {
 	mn_tls_m = m;
+	atomic_store(&m->tid, (int)syscall(SYS_gettid));
 	coro_init_thread(&m->g0);
 	mn_m_signals(m);
 }
@@ -1241,6 +1255,8 @@ static int mn_phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
 
 static int mn_in_text(const void *pc)
 {
+	if ((const char *)pc >= __start_mn_nopreempt && (const char *)pc < __stop_mn_nopreempt)
+		return 0;
 	for (int i = 0; i < mn_ntext; i++)
 		if (pc >= mn_text_lo[i] && pc < mn_text_hi[i])
 			return 1;
@@ -1275,12 +1291,22 @@ static void mn_preempt_hook(mn_g *prev, void *arg)
 {
 	(void)arg;
 	mn_gq_put1(prev); /* like Go: a preempted G goes to the global queue */
+	/* This thread left its SIGURG handler by switching G, so the kernel never unblocked
+	 * SIGURG for it: do it now, or none of its next Gs could be preempted. */
+	sigset_t urg;
+	sigemptyset(&urg);
+	sigaddset(&urg, SIGURG);
+	pthread_sigmask(SIG_UNBLOCK, &urg, NULL);
 }
 
-static void mn_sigurg(int sig, siginfo_t *si, void *uc)
+/* SIGURG, SIGURG blocked while it runs. Checks everything listed in the design comment,
+ * then parks the G from inside the handler; when the G is resumed (maybe on another M) the
+ * handler returns and sigreturn restores the interrupted registers. */
+static void mn_sigurg(int sig, siginfo_t *si, void *ucv)
 {
 	(void)sig;
 	(void)si;
+	ucontext_t *uc = ucv;
 	int saved = *mn__errno();
 	mn_m *m = mn_tls_m;
 	mn_g *g = m ? m->curg : NULL;
@@ -1296,8 +1322,14 @@ static void mn_sigurg(int sig, siginfo_t *si, void *uc)
 	g->in_rt = 1;
 	g->status = G_RUNNABLE;
 	mn_switch(g, mn_next_local(p), mn_preempt_hook, NULL);
-	g->in_rt = 0;
+	/* Resumed, perhaps on another thread: sigreturn must restore this thread's own signal
+	 * mask and alternate stack, not those of the thread the signal was taken on. */
+	mn_m *now = g->m;
+	pthread_sigmask(SIG_SETMASK, NULL, &uc->uc_sigmask);
+	sigdelset(&uc->uc_sigmask, SIGURG);
+	uc->uc_stack = (stack_t){.ss_sp = now->altstack, .ss_size = 64 * 1024};
 	*mn__errno() = saved; /* the G's errno, on whichever thread resumed it */
+	g->in_rt = 0;         /* last: from here on a new preemption is harmless */
 }
 
 static void mn_sigsegv(int sig, siginfo_t *si, void *uc)
@@ -1366,14 +1398,18 @@ static void *mn_sysmon(void *arg)
 			} else if (st == P_RUNNING) {
 				uint32_t t = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
 				mn_m *pm = atomic_load(&p->m);
+				int tid = pm ? atomic_load(&pm->tid) : 0;
 				if (p->sm_tick != t) {
 					p->sm_tick = t;
 					p->sm_when = now;
-				} else if (mn_sched.preempt_ns > 0 && pm &&
-					   now - p->sm_when >= mn_sched.preempt_ns) {
+				} else if (mn_sched.preempt_ns > 0 && tid &&
+					   now - p->sm_when >= mn_sched.preempt_ns &&
+					   now - p->sm_signalled >= 1000000) {
+					/* again every 1 ms while the G sits somewhere unsafe */
 					atomic_store(&p->preempt_tick, t);
 					atomic_store(&p->preempt_req, 1);
-					pthread_kill(pm->thread, SIGURG);
+					p->sm_signalled = now;
+					syscall(SYS_tgkill, (int)getpid(), tid, SIGURG);
 					acted = 1;
 				}
 				if (!mn_runq_empty(p) && atomic_load(&mn_sched.npidle) &&
@@ -1402,9 +1438,8 @@ static void mn_install_signals(void)
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_sigaction = mn_sigurg;
-	/* not SA_ONSTACK: the handler may switch Gs, so it must run on the G's stack;
-	 * SA_NODEFER: the M goes on running other Gs before this handler "returns" */
-	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
+	/* not SA_ONSTACK: the handler may switch Gs, so it must run on the G's stack */
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigaction(SIGURG, &sa, &mn_old_urg);
 	sa.sa_sigaction = mn_sigsegv;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
@@ -1463,7 +1498,6 @@ uint64_t mn_main(const mn_config *cfg, mn_fn root, const void *arg, size_t len)
 			mn_pidle_put(p);
 	}
 	mn_m *m0 = mn_newm();
-	m0->thread = pthread_self(); /* M0 is the caller: not joined at the end */
 	mn__unlock(&mn_sched.lk);
 	if (mn__netpoll_init())
 		mn_fatal("cannot create the netpoller");
