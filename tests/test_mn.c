@@ -403,6 +403,45 @@ Test(mn, tight_loop_is_preempted_on_one_p, .timeout = 20)
 	cr_assert_eq(mn_main(&c, preempt_root, NULL, 0), 2);
 }
 
+/* Frequent preemptions (every 200 us) while Gs go in and out of the runtime: no G may
+ * resume with another thread's state, and every result must survive. */
+static uint64_t churn(void *arg, size_t len)
+{
+	(void)len;
+	uint64_t v;
+	memcpy(&v, arg, sizeof v);
+	volatile uint64_t x = v;
+	for (int i = 0; i < 2000; i++)
+		x = x * 6364136223846793005ull + 1;
+	mn_yield();
+	return v + 1;
+}
+
+static uint64_t churn_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	const uint64_t n = 200000;
+	mn_g **g = malloc(n * sizeof *g);
+	uint64_t sum = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		g[i] = mn_go(churn, &i, sizeof i);
+		volatile uint64_t spin = 0; /* give the signal something to land on */
+		for (int k = 0; k < 200; k++)
+			spin += (uint64_t)k;
+	}
+	for (uint64_t i = 0; i < n; i++)
+		sum += mn_join(g[i]);
+	free(g);
+	return sum;
+}
+
+Test(mn, frequent_preemption_keeps_gs_intact, .timeout = 60)
+{
+	mn_config c = {.procs = 2, .preempt_ns = 200000};
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(mn_main(&c, churn_root, NULL, 0), 200000ull * 200001ull / 2);
+}
+
 /* ---- netpoller and syscalls ------------------------------------------------------------- */
 
 typedef struct {
