@@ -40,14 +40,16 @@ void mn_chan_free(mn_chan *c)
 	free(c);
 }
 
-static void mn_chan_copy(mn_chan *c, void *dst, const void *src)
+static inline void mn_chan_copy(mn_chan *c, void *dst, const void *src)
 {
-	if (dst && c->elem) {
-		if (src)
-			memcpy(dst, src, c->elem);
-		else
-			memset(dst, 0, c->elem);
-	}
+	if (!dst || !c->elem)
+		return;
+	if (!src)
+		memset(dst, 0, c->elem);
+	else if (c->elem == sizeof(uint64_t))
+		memcpy(dst, src, sizeof(uint64_t)); /* the common case, inlined */
+	else
+		memcpy(dst, src, c->elem);
 }
 
 /* Try the operation without waiting. Lock held. Returns 1 done (*res set), 0 would block. */
@@ -132,7 +134,7 @@ static int mn_chan_op(mn_chan *c, void *elem, int send, int block)
 	}
 	mn_sudog sd = {.g = self, .elem = elem, .c = c};
 	mn__wq_push(send ? &c->sendq : &c->recvq, &sd);
-	mn__park(mn__unlock_hook, &c->lk);
+	mn__park(self, mn__unlock_hook, &c->lk);
 	mn__leave(self);
 	return sd.success ? MN_OK : MN_CLOSED;
 }
@@ -266,7 +268,7 @@ int mn_select(mn_case *cases, int n, int nonblock)
 	}
 	self->wake = NULL;
 	mn_sel_locks locks = {order, n};
-	mn__park(mn_sel_unlock_hook, &locks);
+	mn__park(self, mn_sel_unlock_hook, &locks);
 	/* woken by one case: withdraw from the others */
 	mn_sudog *won = self->wake;
 	mn_sel_lock(order, n);

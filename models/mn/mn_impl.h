@@ -116,7 +116,7 @@ struct mn_m {
 
 /* Scheduler internals used by the other files. */
 mn_g *mn__getg(void);
-void mn__park(mn_hook hook, void *arg);   /* switch away from the current G */
+void mn__park(mn_g *self, mn_hook hook, void *arg); /* switch away from self, the running G */
 void mn__ready(mn_g *g, int next);        /* make g runnable (runnext if next) */
 void mn__inject(mn_g *list);              /* ready a list from outside any P */
 void mn__lock(int *lk);

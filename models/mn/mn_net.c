@@ -182,7 +182,7 @@ static void mn_pd_wait(mn_pd *pd, int write, uint32_t seq)
 	mn_sudog sd = {.g = self};
 	mn__wq_push(write ? &pd->wq : &pd->rq, &sd);
 	atomic_fetch_add(&mn_nwaiters, 1);
-	mn__park(mn__unlock_hook, &pd->lk);
+	mn__park(self, mn__unlock_hook, &pd->lk);
 }
 
 int mn_open(const char *path, int flags, int mode)

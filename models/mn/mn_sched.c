@@ -382,7 +382,21 @@ static mn_g *mn_runq_steal(mn_p *p, mn_p *victim, int stealnext)
 			if (!stealnext)
 				return NULL;
 			mn_g *g = atomic_load(&victim->runnext);
-			if (g && atomic_compare_exchange_strong(&victim->runnext, &g, NULL))
+			if (!g)
+				return NULL;
+			if (atomic_load(&victim->status) == P_RUNNING) {
+				/* The running G readied it and is probably about to block (a channel
+				 * handoff): give the owner ~3 us to run it itself, as Go does, or
+				 * the pair would bounce between cores. */
+				uint32_t tick = atomic_load_explicit(&victim->schedtick,
+								     memory_order_relaxed);
+				int64_t until = mn__now() + 3000;
+				while (mn__now() < until)
+					mn_cpu_relax();
+				if (atomic_load_explicit(&victim->schedtick, memory_order_relaxed) != tick)
+					return NULL;
+			}
+			if (atomic_compare_exchange_strong(&victim->runnext, &g, NULL))
 				return g;
 			return NULL;
 		}
@@ -784,9 +798,8 @@ static mn_g *mn_next_local(mn_p *p)
 	return mn_runq_get(p);
 }
 
-void mn__park(mn_hook hook, void *arg)
+void mn__park(mn_g *g, mn_hook hook, void *arg)
 {
-	mn_g *g = mn__getg();
 	g->status = G_WAITING;
 	mn_switch(g, mn_next_local(g->m->p), hook, arg);
 }
@@ -942,7 +955,7 @@ uint64_t mn_join(mn_g *g)
 	mn_g *self = mn__getg();
 	mn__enter(self);
 	if (atomic_load(&g->join) != MN_JOIN_DONE)
-		mn__park(mn_join_hook, g);
+		mn__park(self, mn_join_hook, g);
 	uint64_t r = g->result;
 	mn_gfree(self->m->p, g);
 	mn__leave(self);
@@ -1399,7 +1412,8 @@ static void *mn_sysmon(void *arg)
 				uint32_t t = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
 				mn_m *pm = atomic_load(&p->m);
 				int tid = pm ? atomic_load(&pm->tid) : 0;
-				if (p->sm_tick != t) {
+				int stuck = p->sm_tick == t; /* same G as at the last look */
+				if (!stuck) {
 					p->sm_tick = t;
 					p->sm_when = now;
 				} else if (mn_sched.preempt_ns > 0 && tid &&
@@ -1412,9 +1426,9 @@ static void *mn_sysmon(void *arg)
 					syscall(SYS_tgkill, (int)getpid(), tid, SIGURG);
 					acted = 1;
 				}
-				if (!mn_runq_empty(p) && atomic_load(&mn_sched.npidle) &&
+				if (stuck && !mn_runq_empty(p) && atomic_load(&mn_sched.npidle) &&
 				    !atomic_load(&mn_sched.nmspinning)) {
-					mn_wakep(); /* a handoff in runnext waited a whole tick */
+					mn_wakep(); /* work queued behind a G that kept the P a tick */
 					acted = 1;
 				}
 			}

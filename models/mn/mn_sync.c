@@ -16,7 +16,7 @@ void mn_mutex_lock(mn_mutex *mu)
 	}
 	mn_sudog sd = {.g = self};
 	mn__wq_push(&mu->q, &sd);
-	mn__park(mn__unlock_hook, &mu->lk);
+	mn__park(self, mn__unlock_hook, &mu->lk);
 	/* the unlocker handed us the mutex: locked stayed 1 */
 	mn__leave(self);
 }
@@ -66,6 +66,6 @@ void mn_wg_wait(mn_wg *w)
 	}
 	mn_sudog sd = {.g = self};
 	mn__wq_push(&w->q, &sd);
-	mn__park(mn__unlock_hook, &w->lk);
+	mn__park(self, mn__unlock_hook, &w->lk);
 	mn__leave(self);
 }

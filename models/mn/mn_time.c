@@ -125,6 +125,6 @@ void mn_sleep_ns(uint64_t ns)
 	mn_g *g = mn__getg();
 	mn__enter(g);
 	g->when = mn__now() + (int64_t)ns;
-	mn__park(mn_sleep_hook, NULL);
+	mn__park(g, mn_sleep_hook, NULL);
 	mn__leave(g);
 }
