@@ -136,6 +136,31 @@ int coro_stack_alloc_many(coro_stack *out, size_t n, size_t size, void **region,
 	return 0;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+void coro_stack_populate_top(const coro_stack *s, size_t n)
+{
+	size_t page = coro_page();
+	int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	size_t done = 0;
+	while (pidfd >= 0 && done < n) {
+		struct iovec iov[1024];
+		size_t k = n - done < 1024 ? n - done : 1024;
+		for (size_t i = 0; i < k; i++)
+			iov[i] = (struct iovec){(char *)s[done + i].lo + s[done + i].size - page, page};
+		if (syscall(SYS_process_madvise, pidfd, iov, k, MADV_POPULATE_WRITE, 0) < 0)
+			break;
+		done += k;
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	for (; done < n; done++) /* older kernels: one call each, or nothing */
+		if (madvise((char *)s[done].lo + s[done].size - page, page, MADV_POPULATE_WRITE))
+			break;
+}
+
 int coro_stack_alloc(coro_stack *s, size_t size)
 {
 	return coro_stack_alloc_many(s, 1, size, NULL, NULL);

@@ -687,6 +687,7 @@ static int mn_stack_get(mn_p *p, coro_stack *out)
 		size_t rsize;
 		if (coro_stack_alloc_many(fresh, MN_SLAB, mn_sched.stack_size, &region, &rsize))
 			return -1;
+		coro_stack_populate_top(fresh, MN_SLAB); /* each will be used: fault in bulk */
 		mn__lock(&mn_sched.slk);
 		if (mn_sched.nslabs == mn_sched.slabcap) {
 			int cap = mn_sched.slabcap ? 2 * mn_sched.slabcap : 64;
