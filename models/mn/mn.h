@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#define MN_ARG_INLINE 64 /* argument bytes kept inside the G; longer ones are malloc'd */
+#define MN_ARG_INLINE 48 /* argument bytes kept inside the G; longer ones are malloc'd */
 #define MN_ELEM_MAX 256 /* largest channel element */
 
 typedef struct mn_g mn_g;

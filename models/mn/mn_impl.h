@@ -36,27 +36,32 @@ typedef struct mn_sudog {
 	int idx;           /* select case index */
 } mn_sudog;
 
-struct mn_g {
+struct mn_g { /* 192 bytes: three cache lines, the fields of spawn, run and join first */
 	coro ctx;
 	mn_m *m;                  /* M running it (valid while running) */
 	mn_g *link;               /* global queue, free lists, ready lists */
 	int status;
 	int in_rt;                /* >0: inside the runtime; async preemption must not switch */
+	int has_stack;
+	uint32_t len;             /* argument bytes */
 	uint64_t id;
 	mn_fn fn;
-	size_t len;
-	uint64_t result;
+	union {
+		uint64_t result;  /* once it has ended */
+		mn_sudog *wake;   /* while it runs: the select case that woke it */
+	};
 	_Atomic(uintptr_t) join;  /* 0, MN_JOIN_DONE, or the joining G */
-	mn_sudog *wake;           /* select: the sudog that won */
-	int has_stack;
-	/* sleep timer */
-	int64_t when;
-	int heap_idx;
-	mn_p *timer_p;
 	unsigned char *argp;      /* arg, or a malloc'd copy of a long argument */
 	unsigned char arg[MN_ARG_INLINE] __attribute__((aligned(16)));
 };
+_Static_assert(sizeof(mn_g) % 64 == 0, "a G spans whole cache lines");
 #define MN_JOIN_DONE ((uintptr_t)1)
+
+/* A sleeping G in its P's timer heap (the deadline kept inline for the comparisons). */
+typedef struct mn_timer {
+	int64_t when;
+	mn_g *g;
+} mn_timer;
 
 /* Hook run right after a switch, on the context switched to: it publishes the G that was
  * switched away from (now safely off its stack), e.g. unlocks the channel it waits on. */
@@ -80,7 +85,7 @@ struct mn_p {
 	int nstacks;
 	/* timers of Gs sleeping, a binary min-heap on when */
 	int tlk;
-	mn_g **theap;
+	struct mn_timer *theap;
 	int tn, tcap;
 	_Atomic int64_t tnext;     /* earliest when, INT64_MAX if none */
 	uint64_t gid_next, gid_end; /* batch of G ids */
@@ -134,7 +139,6 @@ mn_sudog *mn__wq_pop(mn_waitq *q);           /* skips select waiters already dec
 void mn__wq_remove(mn_waitq *q, mn_sudog *s);
 
 /* Timers (mn_time.c). */
-void mn__timers_add(mn_p *p, mn_g *g);
 int mn__timers_run(mn_p *p, int64_t now, int to_global); /* Gs readied */
 int64_t mn__timers_next(void);               /* earliest over all Ps */
 void mn__timers_free(mn_p *p);

@@ -900,6 +900,11 @@ static mn_g *mn_newg(mn_p *p, mn_fn fn, const void *arg, size_t len)
 		return NULL;
 	}
 	g->argp = g->arg;
+	if (len > UINT32_MAX) {
+		mn_gfree(p, g);
+		errno = EINVAL;
+		return NULL;
+	}
 	if (len > MN_ARG_INLINE && !(g->argp = malloc(len))) {
 		mn_gfree(p, g);
 		errno = ENOMEM;
@@ -911,14 +916,13 @@ static mn_g *mn_newg(mn_p *p, mn_fn fn, const void *arg, size_t len)
 	}
 	g->id = p->gid_next++;
 	g->fn = fn;
-	g->len = len;
+	g->len = (uint32_t)len;
 	if (len)
 		memcpy(g->argp, arg, len);
 	g->in_rt = 1; /* until its entry has run the pending hook */
 	g->has_stack = 0;
 	g->wake = NULL;
 	g->link = NULL;
-	g->heap_idx = -1;
 	atomic_store_explicit(&g->join, 0, memory_order_relaxed);
 	g->status = G_RUNNABLE;
 	atomic_store_explicit(&p->live, atomic_load_explicit(&p->live, memory_order_relaxed) + 1,

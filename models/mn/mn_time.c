@@ -8,48 +8,42 @@
 
 #include "mn_impl.h"
 
-static void mn_heap_set(mn_p *p, int i, mn_g *g)
-{
-	p->theap[i] = g;
-	g->heap_idx = i;
-}
-
 static void mn_heap_up(mn_p *p, int i)
 {
-	mn_g *g = p->theap[i];
+	mn_timer t = p->theap[i];
 	while (i > 0) {
 		int parent = (i - 1) / 2;
-		if (p->theap[parent]->when <= g->when)
+		if (p->theap[parent].when <= t.when)
 			break;
-		mn_heap_set(p, i, p->theap[parent]);
+		p->theap[i] = p->theap[parent];
 		i = parent;
 	}
-	mn_heap_set(p, i, g);
+	p->theap[i] = t;
 }
 
 static void mn_heap_down(mn_p *p, int i)
 {
-	mn_g *g = p->theap[i];
+	mn_timer t = p->theap[i];
 	for (;;) {
 		int c = 2 * i + 1;
 		if (c >= p->tn)
 			break;
-		if (c + 1 < p->tn && p->theap[c + 1]->when < p->theap[c]->when)
+		if (c + 1 < p->tn && p->theap[c + 1].when < p->theap[c].when)
 			c++;
-		if (p->theap[c]->when >= g->when)
+		if (p->theap[c].when >= t.when)
 			break;
-		mn_heap_set(p, i, p->theap[c]);
+		p->theap[i] = p->theap[c];
 		i = c;
 	}
-	mn_heap_set(p, i, g);
+	p->theap[i] = t;
 }
 
-void mn__timers_add(mn_p *p, mn_g *g)
+static void mn__timers_add(mn_p *p, mn_g *g, int64_t when)
 {
 	mn__lock(&p->tlk);
 	if (p->tn == p->tcap) {
 		int cap = p->tcap ? 2 * p->tcap : 64;
-		mn_g **h = realloc(p->theap, sizeof(mn_g *) * (size_t)cap);
+		mn_timer *h = realloc(p->theap, sizeof(mn_timer) * (size_t)cap);
 		if (!h) {
 			mn__unlock(&p->tlk);
 			mn__ready(g, 0); /* no room: wake it early rather than never */
@@ -58,10 +52,9 @@ void mn__timers_add(mn_p *p, mn_g *g)
 		p->theap = h;
 		p->tcap = cap;
 	}
-	g->timer_p = p;
-	mn_heap_set(p, p->tn++, g);
+	p->theap[p->tn++] = (mn_timer){when, g};
 	mn_heap_up(p, p->tn - 1);
-	atomic_store(&p->tnext, p->theap[0]->when);
+	atomic_store(&p->tnext, p->theap[0].when);
 	mn__unlock(&p->tlk);
 }
 
@@ -71,18 +64,17 @@ int mn__timers_run(mn_p *p, int64_t now, int to_global)
 	int n = 0;
 	(void)to_global;
 	mn__lock(&p->tlk);
-	while (p->tn > 0 && p->theap[0]->when <= now) {
-		mn_g *g = p->theap[0];
-		g->heap_idx = -1;
+	while (p->tn > 0 && p->theap[0].when <= now) {
+		mn_g *g = p->theap[0].g;
 		if (--p->tn > 0) {
-			mn_heap_set(p, 0, p->theap[p->tn]);
+			p->theap[0] = p->theap[p->tn];
 			mn_heap_down(p, 0);
 		}
 		g->link = list;
 		list = g;
 		n++;
 	}
-	atomic_store(&p->tnext, p->tn ? p->theap[0]->when : INT64_MAX);
+	atomic_store(&p->tnext, p->tn ? p->theap[0].when : INT64_MAX);
 	mn__unlock(&p->tlk);
 	mn__inject(list);
 	return n;
@@ -108,11 +100,11 @@ void mn__timers_free(mn_p *p)
 
 static void mn_sleep_hook(mn_g *prev, void *arg)
 {
-	(void)arg;
+	int64_t when = *(const int64_t *)arg; /* on the sleeper's stack, which stays put */
 	/* hooks run on the sleeper's M right after the switch: its P is still this M's */
-	mn__timers_add(prev->m->p, prev);
+	mn__timers_add(prev->m->p, prev, when);
 	if (atomic_load_explicit(&mn_sched.polling, memory_order_relaxed) &&
-	    prev->when < atomic_load(&mn_sched.poll_until))
+	    when < atomic_load(&mn_sched.poll_until))
 		mn__netpoll_break(); /* the poller sleeps past this deadline */
 }
 
@@ -124,7 +116,7 @@ void mn_sleep_ns(uint64_t ns)
 	}
 	mn_g *g = mn__getg();
 	mn__enter(g);
-	g->when = mn__now() + (int64_t)ns;
-	mn__park(g, mn_sleep_hook, NULL);
+	int64_t when = mn__now() + (int64_t)ns;
+	mn__park(g, mn_sleep_hook, &when);
 	mn__leave(g);
 }
