@@ -37,9 +37,11 @@
  *     its P when there is one, and to g0 otherwise. The parked G is published (put on a
  *     wait list, its channel unlocked...) by a hook that runs on the next context, after
  *     the switch has saved its registers, so no other M can resume it half-saved.
- *   - Stacks are mmap'd with a guard page, committed lazily by the kernel, and cached per
- *     P (and globally beyond 64 per P); a G gets its stack when it first runs, so Gs that
- *     are only queued cost their 400-byte descriptor. Gs are recycled the same way.
+ *   - Stacks are mmap'd 64 at a time with a guard page each (a guard region that costs no
+ *     VMA where the kernel has them), committed lazily by the kernel except their top page,
+ *     faulted in for the whole batch by one call, and cached per P (and globally beyond 64
+ *     per P); a G gets its stack when it first runs, so Gs that are only queued cost their
+ *     192-byte descriptor (three cache lines). Gs are recycled the same way.
  *   - Blocking system calls are bracketed by entersyscall/exitsyscall: the P is marked
  *     as in a syscall, and sysmon, a thread of its own, hands it to another M if the call
  *     lasts more than ~20 us. exitsyscall gets the P back if nobody took it, else any idle
