@@ -9,7 +9,7 @@
 enum { MN_P_STACK_KB, MN_P_PREEMPT_MS, MN_P_SYSCALL_US };
 
 static const cb_param_def mn_params[] = {
-	{"stack_kb", 64, 8, 65536, "usable stack per G, KiB (reserved; committed on touch)"},
+	{"stack_kb", 64, 16, 65536, "usable stack per G, KiB (reserved; committed on touch)"},
 	{"preempt_ms", 10, 0, 10000, "async preemption of a G running this long, ms (0: off)"},
 	{"syscall_us", 20, 1, 1000000, "sysmon retakes a P blocked in a syscall after, us"},
 	{NULL, 0, 0, 0, NULL},
