@@ -46,7 +46,8 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
-#if defined(__x86_64__) || defined(__aarch64__)
+/* CORO_FORCE_UCONTEXT builds the portable path on any target (to test it). */
+#if (defined(__x86_64__) || defined(__aarch64__)) && !defined(CORO_FORCE_UCONTEXT)
 #define CORO_ASM 1
 void coro__swap(void **save_sp, void *new_sp);
 void coro__trampoline(void);
@@ -224,7 +225,7 @@ void coro_init(coro *c, const coro_stack *s, void (*entry)(void *), void *arg)
 	c->tsan_fiber = __tsan_create_fiber(0);
 #endif
 	uintptr_t top = ((uintptr_t)s->lo + s->size) & ~(uintptr_t)15;
-#if defined(__x86_64__)
+#if defined(CORO_ASM) && defined(__x86_64__)
 	/* Frame popped by coro__swap: r15 r14 r13 r12 rbx rbp, then the return address.
 	 * After the ret, rsp = top, 16-byte aligned, so the trampoline's call enters
 	 * coro__start with the alignment the ABI promises a function entry. */
@@ -237,7 +238,7 @@ void coro_init(coro *c, const coro_stack *s, void (*entry)(void *), void *arg)
 	*--sp = NULL;      /* r14 */
 	*--sp = NULL;      /* r15 */
 	c->sp = sp;
-#elif defined(__aarch64__)
+#elif defined(CORO_ASM) && defined(__aarch64__)
 	void **sp = (void **)(top - 176);
 	memset(sp, 0, 176);
 	sp[0] = (void *)c;                 /* x19 */
