@@ -475,11 +475,25 @@ static mn_p *mn_pidle_get(void) /* sched.lk held */
 	return p;
 }
 
+static _Atomic int mn_sysmon_word, mn_sysmon_asleep;
+
+/* sysmon sleeps without a timeout while every P is idle; the first P to get busy again
+ * wakes it. */
+static void mn_sysmon_wake(void)
+{
+	if (atomic_exchange(&mn_sysmon_asleep, 0)) {
+		atomic_store(&mn_sysmon_word, 1);
+		mn_futex_wake(&mn_sysmon_word);
+	}
+}
+
 static void mn_acquirep(mn_m *m, mn_p *p)
 {
 	m->p = p;
 	atomic_store(&p->m, m);
 	atomic_store(&p->status, P_RUNNING);
+	if (atomic_load_explicit(&mn_sysmon_asleep, memory_order_relaxed))
+		mn_sysmon_wake();
 }
 
 static void *mn_m_thread(void *arg);
@@ -1251,7 +1265,6 @@ static void *mn_m_thread(void *arg)
 /* ---- sysmon and signals ------------------------------------------------------------------ */
 
 static pthread_t mn_sysmon_thread;
-static _Atomic int mn_sysmon_word;
 static const void *mn_text_lo[8], *mn_text_hi[8];
 static int mn_ntext, mn_preempt_ok;
 
@@ -1384,7 +1397,23 @@ static void *mn_sysmon(void *arg)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	while (!atomic_load(&mn_sched.stopping)) {
-		mn_futex_wait(&mn_sysmon_word, 0, delay);
+		int64_t wait = delay;
+		if (atomic_load(&mn_sched.npidle) == mn_sched.nprocs) {
+			/* nothing runs: nothing to preempt or retake; a blocked poller owns the
+			 * timers. Sleep until a P is acquired (or the run stops). */
+			atomic_store(&mn_sysmon_asleep, 1);
+			if (atomic_load(&mn_sched.npidle) == mn_sched.nprocs)
+				wait = -1;
+			else
+				atomic_store(&mn_sysmon_asleep, 0);
+		}
+		mn_futex_wait(&mn_sysmon_word, 0, wait);
+		atomic_store(&mn_sysmon_word, 0);
+		if (wait < 0) {
+			atomic_store(&mn_sysmon_asleep, 0);
+			delay = 20000;
+			idle = 0;
+		}
 		if (atomic_load(&mn_sched.stopping))
 			break;
 		int64_t now = mn__now();
@@ -1539,6 +1568,7 @@ uint64_t mn_main(const mn_config *cfg, mn_fn root, const void *arg, size_t len)
 	mn_schedule(m0);
 
 	/* stopping: every G has ended. sysmon first (it may start Ms), then the Ms. */
+	atomic_store(&mn_sysmon_asleep, 0);
 	atomic_store(&mn_sysmon_word, 1);
 	mn_futex_wake(&mn_sysmon_word);
 	pthread_join(mn_sysmon_thread, NULL);
