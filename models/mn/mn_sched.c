@@ -47,8 +47,10 @@
  *     lasts more than ~20 us. exitsyscall gets the P back if nobody took it, else any idle
  *     P, else queues the G globally and parks the M.
  *   - sysmon also preempts a G that has run 10 ms (the P's schedule tick has not moved)
- *     by sending its M a SIGURG; polls the network when nobody has for 10 ms; and starts
- *     an M when timers are overdue or queues are not empty while Ps sit idle.
+ *     by sending its M a SIGURG, and one that has run 1 ms while a timer of its P is
+ *     overdue (Go would let the sleeper wait out the 10 ms); polls the network when nobody
+ *     has for 10 ms; starts an M when timers are overdue or queues are not empty while Ps
+ *     sit idle; and sleeps for good while every P is idle.
  *
  * Async preemption safety. The SIGURG handler runs on the G's own stack (SIGURG blocked)
  * and, when it decides to preempt, switches away from inside the handler; the G resumes
@@ -1389,8 +1391,9 @@ static void *mn_sysmon(void *arg)
 	(void)arg;
 	int64_t delay = 20000, cap = 10000000;
 	int idle = 0;
-	if (mn_sched.preempt_ns > 0 && mn_sched.preempt_ns / 2 < cap)
-		cap = mn_sched.preempt_ns / 2;
+	/* a G is preempted at most 1/5 of the limit late (Go: up to the full 10 ms tick) */
+	if (mn_sched.preempt_ns > 0 && mn_sched.preempt_ns / 5 < cap)
+		cap = mn_sched.preempt_ns / 5;
 	if (cap < 20000)
 		cap = 20000;
 	sigset_t all;
@@ -1453,7 +1456,11 @@ static void *mn_sysmon(void *arg)
 					p->sm_tick = t;
 					p->sm_when = now;
 				} else if (mn_sched.preempt_ns > 0 && tid &&
-					   now - p->sm_when >= mn_sched.preempt_ns &&
+					   (now - p->sm_when >= mn_sched.preempt_ns ||
+					    /* a sleeper's deadline passed behind a G that
+					     * has had 1 ms: do not make it wait 10 */
+					    (atomic_load(&p->tnext) <= now &&
+					     now - p->sm_when >= 1000000)) &&
 					   now - p->sm_signalled >= 1000000) {
 					/* again every 1 ms while the G sits somewhere unsafe */
 					atomic_store(&p->preempt_tick, t);
