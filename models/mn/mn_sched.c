@@ -1098,6 +1098,20 @@ static mn_g *mn_steal_work(mn_m *m, mn_p *p)
 	return NULL;
 }
 
+/* Work a thief could take now: rings and the global queue, not runnext handoffs. */
+static int mn_any_queued(void)
+{
+	if (atomic_load_explicit(&mn_sched.gq_n, memory_order_relaxed))
+		return 1;
+	for (int i = 0; i < mn_sched.nprocs; i++) {
+		mn_p *v = &mn_sched.allp[i];
+		if (atomic_load_explicit(&v->head, memory_order_relaxed) !=
+		    atomic_load_explicit(&v->tail, memory_order_relaxed))
+			return 1;
+	}
+	return 0;
+}
+
 static int mn_any_work(void)
 {
 	if (atomic_load(&mn_sched.gq_n))
@@ -1153,6 +1167,18 @@ top:
 		}
 		if ((g = mn_steal_work(m, p)))
 			return g;
+		/* Others are running and may queue work any moment (the next batch of a
+		 * spawn loop, a reply): watch for ~20 us before paying for a futex sleep and
+		 * wake-up. Only the spinning M does this, and only while some P is busy. */
+		if (busy > 1) {
+			int64_t until = mn__now() + 20000;
+			while (mn__now() < until && !mn_any_queued() &&
+			       !atomic_load_explicit(&mn_sched.stopping, memory_order_relaxed))
+				for (int i = 0; i < 32; i++)
+					mn_cpu_relax();
+			if (mn_any_queued())
+				goto top;
+		}
 	}
 
 	/* Nothing: give the P back. */
