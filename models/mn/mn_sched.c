@@ -29,7 +29,8 @@
  *     busy P cannot starve it.
  *   - An M out of work looks at: its timers, runnext and ring, the global queue, the
  *     netpoller (without blocking), then steals from the Ps in random order. At most half
- *     the busy Ps' worth of Ms spin like this at once. An M that finds nothing gives its P
+ *     the busy Ps' worth of Ms spin like this at once, and a spinner watches the queues
+ *     for ~20 us more while other Ps are busy. An M that finds nothing gives its P
  *     back to the idle list and either blocks in epoll (one M at a time, with a timeout
  *     set to the earliest timer) or sleeps on a futex until startm hands it a P. Whenever
  *     work is queued while Ps are idle and nobody spins, wakep starts one spinning M.
