@@ -139,7 +139,7 @@ mn_sudog *mn__wq_pop(mn_waitq *q);           /* skips select waiters already dec
 void mn__wq_remove(mn_waitq *q, mn_sudog *s);
 
 /* Timers (mn_time.c). */
-int mn__timers_run(mn_p *p, int64_t now, int to_global); /* Gs readied */
+int mn__timers_run(mn_p *p, int64_t now); /* ready the expired sleepers of p; how many */
 int64_t mn__timers_next(void);               /* earliest over all Ps */
 void mn__timers_free(mn_p *p);
 

@@ -1003,7 +1003,7 @@ void mn_yield(void)
 		if (++p->yields % 64 == 0) {
 			int64_t now = mn__now();
 			if (atomic_load(&p->tnext) <= now)
-				mn__timers_run(p, now, 0);
+				mn__timers_run(p, now);
 			if (mn__netpoll_waiters() && !atomic_load(&mn_sched.polling))
 				mn__inject(mn__netpoll(0));
 		}
@@ -1087,7 +1087,7 @@ static mn_g *mn_steal_work(mn_m *m, mn_p *p)
 				continue;
 			int64_t now;
 			if (atomic_load_explicit(&v->tnext, memory_order_relaxed) <= (now = mn__now()))
-				mn__timers_run(v, now, 0); /* its owner is busy or away */
+				mn__timers_run(v, now); /* its owner is busy or away */
 			mn_g *g = mn_runq_get(p);
 			if (g)
 				return g;
@@ -1146,7 +1146,7 @@ top:
 	mn_p *p = m->p;
 	int64_t now = mn__now();
 	if (atomic_load_explicit(&p->tnext, memory_order_relaxed) <= now)
-		mn__timers_run(p, now, 0);
+		mn__timers_run(p, now);
 	mn_g *g;
 	if (atomic_load_explicit(&p->schedtick, memory_order_relaxed) % 61 == 0 &&
 	    (g = mn_gq_get(p, 1)))

@@ -58,11 +58,10 @@ static void mn__timers_add(mn_p *p, mn_g *g, int64_t when)
 	mn__unlock(&p->tlk);
 }
 
-int mn__timers_run(mn_p *p, int64_t now, int to_global)
+int mn__timers_run(mn_p *p, int64_t now)
 {
 	mn_g *list = NULL;
 	int n = 0;
-	(void)to_global;
 	mn__lock(&p->tlk);
 	while (p->tn > 0 && p->theap[0].when <= now) {
 		mn_g *g = p->theap[0].g;
