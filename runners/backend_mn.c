@@ -15,9 +15,10 @@ static const cb_param_def mn_params[] = {
 	{NULL, 0, 0, 0, NULL},
 };
 
+/* The row says which task overflowed (status error) rather than a bare "killed by signal 11". */
 static _Noreturn void mn_be_overflow(const char *msg)
 {
-	cb_abort("crash", "%s", msg);
+	cb_abort("error", "%s", msg);
 }
 
 static uint64_t mn_be_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size_t len)
