@@ -46,7 +46,8 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
-#if defined(__x86_64__) || defined(__aarch64__)
+/* CORO_FORCE_UCONTEXT builds the portable path on any target (to test it). */
+#if (defined(__x86_64__) || defined(__aarch64__)) && !defined(CORO_FORCE_UCONTEXT)
 #define CORO_ASM 1
 void coro__swap(void **save_sp, void *new_sp);
 void coro__trampoline(void);
@@ -136,6 +137,31 @@ int coro_stack_alloc_many(coro_stack *out, size_t n, size_t size, void **region,
 	return 0;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+void coro_stack_populate_top(const coro_stack *s, size_t n)
+{
+	size_t page = coro_page();
+	int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	size_t done = 0;
+	while (pidfd >= 0 && done < n) {
+		struct iovec iov[1024];
+		size_t k = n - done < 1024 ? n - done : 1024;
+		for (size_t i = 0; i < k; i++)
+			iov[i] = (struct iovec){(char *)s[done + i].lo + s[done + i].size - page, page};
+		if (syscall(SYS_process_madvise, pidfd, iov, k, MADV_POPULATE_WRITE, 0) < 0)
+			break;
+		done += k;
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	for (; done < n; done++) /* older kernels: one call each, or nothing */
+		if (madvise((char *)s[done].lo + s[done].size - page, page, MADV_POPULATE_WRITE))
+			break;
+}
+
 int coro_stack_alloc(coro_stack *s, size_t size)
 {
 	return coro_stack_alloc_many(s, 1, size, NULL, NULL);
@@ -199,7 +225,7 @@ void coro_init(coro *c, const coro_stack *s, void (*entry)(void *), void *arg)
 	c->tsan_fiber = __tsan_create_fiber(0);
 #endif
 	uintptr_t top = ((uintptr_t)s->lo + s->size) & ~(uintptr_t)15;
-#if defined(__x86_64__)
+#if defined(CORO_ASM) && defined(__x86_64__)
 	/* Frame popped by coro__swap: r15 r14 r13 r12 rbx rbp, then the return address.
 	 * After the ret, rsp = top, 16-byte aligned, so the trampoline's call enters
 	 * coro__start with the alignment the ABI promises a function entry. */
@@ -212,7 +238,7 @@ void coro_init(coro *c, const coro_stack *s, void (*entry)(void *), void *arg)
 	*--sp = NULL;      /* r14 */
 	*--sp = NULL;      /* r15 */
 	c->sp = sp;
-#elif defined(__aarch64__)
+#elif defined(CORO_ASM) && defined(__aarch64__)
 	void **sp = (void **)(top - 176);
 	memset(sp, 0, 176);
 	sp[0] = (void *)c;                 /* x19 */

@@ -33,6 +33,10 @@ void coro_stack_free(coro_stack *s);
  * Returns 0 or -1 with errno. */
 int coro_stack_alloc_many(coro_stack *out, size_t n, size_t size, void **region,
 			  size_t *region_size);
+/* Commit the top page of each of n stacks now, in one system call where the kernel allows
+ * (MADV_POPULATE_WRITE): the page every coroutine touches first, faulted in bulk instead of
+ * one trap each. The rest of each stack stays lazily committed. Best effort. */
+void coro_stack_populate_top(const coro_stack *s, size_t n);
 /* Does addr fall in the guard page of s? (stack-overflow reporting) */
 int coro_stack_guard_hit(const coro_stack *s, const void *addr);
 

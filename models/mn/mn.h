@@ -1,0 +1,98 @@
+/* mn.h: a Go-style M:N scheduler. G tasks (stackful coroutines) run on P processors, each
+ * P driven by one M (OS thread) at a time; see mn_sched.c for the design. Every call below
+ * except mn_main must be made from inside a G. */
+#ifndef MN_H
+#define MN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#define MN_ARG_INLINE 48 /* argument bytes kept inside the G; longer ones are malloc'd */
+#define MN_ELEM_MAX 256 /* largest channel element */
+
+typedef struct mn_g mn_g;
+typedef struct mn_chan mn_chan;
+typedef uint64_t (*mn_fn)(void *arg, size_t len);
+
+typedef struct mn_config {
+	int procs;               /* Ps; <= 0: online CPUs */
+	size_t stack_size;       /* usable bytes per G stack; 0: 64 KiB */
+	int64_t preempt_ns;      /* async preemption after a G ran this long; 0: 10 ms, <0: off */
+	int64_t syscall_ns;      /* sysmon retakes a P blocked in a syscall this long; 0: 20 us */
+	/* Called (from a signal handler) when a G overflows its stack; msg names the G. NULL:
+	 * print msg and die of SIGSEGV. */
+	void (*on_stack_overflow)(const char *msg);
+	void (*on_thread)(int delta); /* an M (OS thread) started (+1) or ended (-1) */
+} mn_config;
+
+/* Run root(arg) as the first G on the calling thread (it becomes M0) and return its result
+ * once every G has finished. Tears everything down: may be called again. */
+uint64_t mn_main(const mn_config *cfg, mn_fn root, const void *arg, size_t len);
+
+/* Gs. mn_go copies the len bytes of arg for the new G; it returns NULL with errno ENOMEM
+ * when out of memory. Every G is joined exactly once: mn_join waits for
+ * it, returns its result and recycles it. */
+mn_g *mn_go(mn_fn fn, const void *arg, size_t len);
+uint64_t mn_join(mn_g *g);
+uint64_t mn_g_id(const mn_g *g);
+void mn_yield(void);
+void mn_sleep_ns(uint64_t ns);
+int mn_procs(void);
+
+/* Channels: cap 0 is a rendezvous. Results: */
+enum { MN_OK = 0, MN_CLOSED = -1, MN_EMPTY = -2 };
+mn_chan *mn_chan_make(size_t elem, size_t cap);
+int mn_chan_send(mn_chan *c, const void *elem);  /* MN_OK, or MN_CLOSED: closed channel */
+int mn_chan_recv(mn_chan *c, void *elem);        /* MN_OK, or MN_CLOSED once drained */
+int mn_chan_try_recv(mn_chan *c, void *elem);    /* MN_OK, MN_EMPTY or MN_CLOSED */
+void mn_chan_close(mn_chan *c);
+void mn_chan_free(mn_chan *c);
+
+typedef struct mn_case {
+	mn_chan *c;
+	int send;   /* 1: send *elem, 0: receive into elem (may be NULL) */
+	void *elem;
+	int result; /* out: MN_OK or MN_CLOSED for the chosen case */
+} mn_case;
+/* Wait until one case can proceed and do it; returns its index. With nonblock set, returns
+ * -1 at once when none can (Go's select with a default case). Ready cases are chosen at
+ * random so that none starves. */
+int mn_select(mn_case *cases, int n, int nonblock);
+
+/* Blocking system calls: between these the G keeps its M but gives up its P, which sysmon
+ * hands to another M if the call lasts. */
+void mn_entersyscall(void);
+void mn_exitsyscall(void);
+
+/* File descriptors, blocking for the G only: sockets and pipes are switched to
+ * non-blocking mode and parked on the netpoller; regular files go through entersyscall. */
+int mn_open(const char *path, int flags, int mode);
+ssize_t mn_read(int fd, void *buf, size_t n);
+ssize_t mn_write(int fd, const void *buf, size_t n);
+int mn_accept(int fd);
+int mn_connect(int fd, const struct sockaddr *addr, socklen_t len);
+int mn_close(int fd);
+
+/* A mutex and a wait group that park Gs, never Ms. Zero-initialised = ready to use. */
+typedef struct mn_waitq {
+	struct mn_sudog *head, *tail;
+} mn_waitq;
+typedef struct mn_mutex {
+	int locked;
+	int lk;       /* spinlock over the fields */
+	mn_waitq q;
+} mn_mutex;
+void mn_mutex_lock(mn_mutex *m);
+void mn_mutex_unlock(mn_mutex *m);
+
+typedef struct mn_wg {
+	int64_t count;
+	int lk;
+	mn_waitq q;
+} mn_wg;
+void mn_wg_add(mn_wg *w, int64_t delta);
+void mn_wg_wait(mn_wg *w);
+
+#endif

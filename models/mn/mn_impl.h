@@ -1,0 +1,190 @@
+/* mn_impl.h: the scheduler's structures, shared by the files of models/mn only. */
+#ifndef MN_IMPL_H
+#define MN_IMPL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "coro/coro.h"
+#include "mn.h"
+
+#define MN_RUNQ 256 /* local run queue slots per P (Go's size) */
+
+enum { G_IDLE, G_RUNNABLE, G_RUNNING, G_WAITING, G_SYSCALL, G_DEAD };
+enum { P_IDLE, P_RUNNING, P_SYSCALL };
+
+typedef struct mn_m mn_m;
+typedef struct mn_p mn_p;
+
+/* A slice of the global run queue: G pointers in an array, so that moving a batch between
+ * a P and the global queue copies pointers without touching the Gs themselves. */
+typedef struct mn_gbatch {
+	struct mn_gbatch *next;
+	int head, n;
+	mn_g *g[MN_RUNQ / 2 + 1];
+} mn_gbatch;
+
+/* A goroutine-style waiter on a channel, mutex or fd: lives on the waiting G's stack,
+ * which never moves, so other threads may write through elem while the G is parked. */
+typedef struct mn_sudog {
+	mn_g *g;
+	void *elem;
+	struct mn_sudog *next, *prev;
+	mn_chan *c;
+	atomic_int *sel;   /* select: shared "decided" flag; NULL for a plain wait */
+	int success;       /* set by the waker: 1 done, 0 woken by close */
+	int idx;           /* select case index */
+} mn_sudog;
+
+struct mn_g { /* 192 bytes: three cache lines, the fields of spawn, run and join first */
+	coro ctx;
+	mn_m *m;                  /* M running it (valid while running) */
+	mn_g *link;               /* global queue, free lists, ready lists */
+	int status;
+	int in_rt;                /* >0: inside the runtime; async preemption must not switch */
+	int has_stack;
+	uint32_t len;             /* argument bytes */
+	uint64_t id;
+	mn_fn fn;
+	union {
+		uint64_t result;  /* once it has ended */
+		mn_sudog *wake;   /* while it runs: the select case that woke it */
+	};
+	_Atomic(uintptr_t) join;  /* 0, MN_JOIN_DONE, or the joining G */
+	unsigned char *argp;      /* arg, or a malloc'd copy of a long argument */
+	unsigned char arg[MN_ARG_INLINE] __attribute__((aligned(16)));
+};
+_Static_assert(sizeof(mn_g) % 64 == 0, "a G spans whole cache lines");
+#define MN_JOIN_DONE ((uintptr_t)1)
+
+/* A sleeping G in its P's timer heap (the deadline kept inline for the comparisons). */
+typedef struct mn_timer {
+	int64_t when;
+	mn_g *g;
+} mn_timer;
+
+/* Hook run right after a switch, on the context switched to: it publishes the G that was
+ * switched away from (now safely off its stack), e.g. unlocks the channel it waits on. */
+typedef void (*mn_hook)(mn_g *prev, void *arg);
+
+struct mn_p {
+	int id;
+	_Atomic int status;
+	_Atomic(mn_m *) m;         /* M holding it (sysmon signals it) */
+	_Atomic uint32_t schedtick; /* Gs started on this P */
+	_Atomic uint32_t syscalltick;
+	_Atomic uint32_t head;     /* run queue: consumers CAS head */
+	_Atomic uint32_t tail;     /* only the owner stores tail */
+	_Atomic(mn_g *) runq[MN_RUNQ];
+	_Atomic(mn_g *) runnext;
+	mn_p *link;                /* idle list */
+	/* caches: no lock, owner only */
+	mn_g *gfree;
+	int ngfree;
+	coro_stack *stacks;
+	int nstacks;
+	/* timers of Gs sleeping, a binary min-heap on when */
+	int tlk;
+	struct mn_timer *theap;
+	int tn, tcap;
+	_Atomic int64_t tnext;     /* earliest when, INT64_MAX if none */
+	uint64_t gid_next, gid_end; /* batch of G ids */
+	_Atomic int64_t live;      /* Gs spawned minus Gs ended on this P (owner writes) */
+	uint32_t yields;           /* mn_yield calls that found nothing else to run */
+	_Atomic uint32_t preempt_tick; /* sysmon asks the G started at this tick to yield */
+	_Atomic int preempt_req;
+	/* sysmon's view */
+	uint32_t sm_tick, sm_sctick;
+	int64_t sm_when, sm_signalled;
+	_Atomic int64_t syscall_when;
+};
+
+struct mn_m {
+	coro g0;                   /* the thread's own stack: runs the scheduler */
+	mn_g *curg;
+	mn_p *p;
+	mn_p *nextp;               /* handed over by startm */
+	int spinning;
+	int id;
+	_Atomic int park;          /* futex word */
+	mn_m *link;                /* idle list */
+	pthread_t thread;
+	int has_thread;
+	_Atomic int tid;           /* kernel thread id, set by the thread itself (preemption) */
+	mn_hook hook;
+	void *hook_arg;
+	mn_g *hook_g;
+	uint64_t rnd;
+	void *altstack;
+	mn_m *alllink;
+};
+
+/* Scheduler internals used by the other files. */
+mn_g *mn__getg(void);
+void mn__park(mn_g *self, mn_hook hook, void *arg); /* switch away from self, the running G */
+void mn__ready(mn_g *g, int next);        /* make g runnable (runnext if next) */
+void mn__inject(mn_g *list);              /* ready a list from outside any P */
+void mn__lock(int *lk);
+void mn__unlock(int *lk);
+void mn__unlock_hook(mn_g *prev, void *lk);
+int64_t mn__now(void);
+int *mn__errno(void);                     /* errno of the thread running now */
+uint32_t mn__fastrand(void);              /* per-M xorshift */
+static inline void mn__enter(mn_g *g) { g->in_rt++; }
+static inline void mn__leave(mn_g *g) { g->in_rt--; }
+
+/* Waiter queues (FIFO). */
+void mn__wq_push(mn_waitq *q, mn_sudog *s);
+mn_sudog *mn__wq_pop(mn_waitq *q);           /* skips select waiters already decided */
+void mn__wq_remove(mn_waitq *q, mn_sudog *s);
+
+/* Timers (mn_time.c). */
+int mn__timers_run(mn_p *p, int64_t now); /* ready the expired sleepers of p; how many */
+int64_t mn__timers_next(void);               /* earliest over all Ps */
+void mn__timers_free(mn_p *p);
+
+/* Netpoller (mn_net.c). */
+int mn__netpoll_init(void);
+void mn__netpoll_close(void);
+mn_g *mn__netpoll(int64_t timeout_ns);       /* ready Gs; timeout < 0 blocks */
+void mn__netpoll_break(void);
+int mn__netpoll_waiters(void);
+
+extern struct mn_sched mn_sched;
+struct mn_sched {
+	int lk;
+	int nprocs;
+	mn_p *allp;
+	mn_p *pidle;
+	_Atomic int npidle;
+	_Atomic int nmspinning;
+	mn_m *midle;
+	int nmidle;
+	int mcount;
+	mn_m *allm;
+	struct mn_gbatch *gq_first, *gq_last; /* global run queue: arrays of G pointers */
+	struct mn_gbatch *gq_free;
+	_Atomic int gq_n;
+	mn_g *root;
+	_Atomic int root_done;
+	_Atomic int stopping;
+	_Atomic int polling;       /* an M is blocked in the netpoller */
+	_Atomic int64_t poll_until;
+	_Atomic int64_t last_poll;
+	_Atomic uint64_t gid;
+	size_t stack_size;
+	int64_t preempt_ns, syscall_ns;
+	mn_config cfg;
+	void **slabs;              /* stack regions, unmapped at teardown */
+	size_t *slab_sizes;
+	int nslabs, slabcap;
+	int slk;
+	coro_stack *gstacks;       /* stacks beyond the per-P caches */
+	int ngstacks, gstackcap;
+	mn_g *gfree;               /* Gs beyond the per-P caches */
+	int ngfree;
+	mn_g **allg_blocks;        /* G allocations freed at teardown */
+	int nallg, allgcap;
+};
+
+#endif

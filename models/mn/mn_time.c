@@ -1,0 +1,121 @@
+/* mn_time.c: sleeping Gs. Each P keeps a binary min-heap of the Gs sleeping on it, under
+ * a spinlock, with its earliest deadline published in p->tnext so that schedulers, thieves,
+ * sysmon and the poller's timeout can all see it without the lock. A P's own scheduler
+ * runs its expired timers; an M looking for work runs any P's (its owner may be busy in a
+ * long G or gone into a syscall); the M blocking in epoll uses the earliest of all of them
+ * as its timeout. */
+#include <stdlib.h>
+
+#include "mn_impl.h"
+
+static void mn_heap_up(mn_p *p, int i)
+{
+	mn_timer t = p->theap[i];
+	while (i > 0) {
+		int parent = (i - 1) / 2;
+		if (p->theap[parent].when <= t.when)
+			break;
+		p->theap[i] = p->theap[parent];
+		i = parent;
+	}
+	p->theap[i] = t;
+}
+
+static void mn_heap_down(mn_p *p, int i)
+{
+	mn_timer t = p->theap[i];
+	for (;;) {
+		int c = 2 * i + 1;
+		if (c >= p->tn)
+			break;
+		if (c + 1 < p->tn && p->theap[c + 1].when < p->theap[c].when)
+			c++;
+		if (p->theap[c].when >= t.when)
+			break;
+		p->theap[i] = p->theap[c];
+		i = c;
+	}
+	p->theap[i] = t;
+}
+
+static void mn__timers_add(mn_p *p, mn_g *g, int64_t when)
+{
+	mn__lock(&p->tlk);
+	if (p->tn == p->tcap) {
+		int cap = p->tcap ? 2 * p->tcap : 64;
+		mn_timer *h = realloc(p->theap, sizeof(mn_timer) * (size_t)cap);
+		if (!h) {
+			mn__unlock(&p->tlk);
+			mn__ready(g, 0); /* no room: wake it early rather than never */
+			return;
+		}
+		p->theap = h;
+		p->tcap = cap;
+	}
+	p->theap[p->tn++] = (mn_timer){when, g};
+	mn_heap_up(p, p->tn - 1);
+	atomic_store(&p->tnext, p->theap[0].when);
+	mn__unlock(&p->tlk);
+}
+
+int mn__timers_run(mn_p *p, int64_t now)
+{
+	mn_g *list = NULL;
+	int n = 0;
+	mn__lock(&p->tlk);
+	while (p->tn > 0 && p->theap[0].when <= now) {
+		mn_g *g = p->theap[0].g;
+		if (--p->tn > 0) {
+			p->theap[0] = p->theap[p->tn];
+			mn_heap_down(p, 0);
+		}
+		g->link = list;
+		list = g;
+		n++;
+	}
+	atomic_store(&p->tnext, p->tn ? p->theap[0].when : INT64_MAX);
+	mn__unlock(&p->tlk);
+	mn__inject(list);
+	return n;
+}
+
+int64_t mn__timers_next(void)
+{
+	int64_t next = INT64_MAX;
+	for (int i = 0; i < mn_sched.nprocs; i++) {
+		int64_t t = atomic_load_explicit(&mn_sched.allp[i].tnext, memory_order_relaxed);
+		if (t < next)
+			next = t;
+	}
+	return next;
+}
+
+void mn__timers_free(mn_p *p)
+{
+	free(p->theap);
+	p->theap = NULL;
+	p->tn = p->tcap = 0;
+}
+
+static void mn_sleep_hook(mn_g *prev, void *arg)
+{
+	int64_t when = *(const int64_t *)arg; /* on the sleeper's stack, which stays put */
+	/* hooks run on the sleeper's M right after the switch: its P is still this M's */
+	mn__timers_add(prev->m->p, prev, when);
+	if (atomic_load_explicit(&mn_sched.polling, memory_order_relaxed) &&
+	    when < atomic_load(&mn_sched.poll_until))
+		mn__netpoll_break(); /* the poller sleeps past this deadline */
+}
+
+void mn_sleep_ns(uint64_t ns)
+{
+	if (ns == 0) {
+		mn_yield();
+		return;
+	}
+	mn_g *g = mn__getg();
+	mn__enter(g);
+	int64_t when = mn__now() + (int64_t)ns;
+	mn__park(g, mn_sleep_hook, &when);
+	mn__leave(g);
+}

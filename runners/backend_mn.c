@@ -1,0 +1,115 @@
+/* backend_mn.c: the `mn` backend, Go's runtime model: tasks are Gs of the M:N scheduler in
+ * models/mn (work-stealing Ps, Ms created around blocking calls, netpoller, timers, async
+ * preemption). --workers sets the number of Ps, like GOMAXPROCS. */
+#include <stdio.h>
+
+#include "mn/mn.h"
+#include "task.h"
+
+enum { MN_P_STACK_KB, MN_P_PREEMPT_MS, MN_P_SYSCALL_US };
+
+static const cb_param_def mn_params[] = {
+	{"stack_kb", 64, 16, 65536, "usable stack per G, KiB (reserved; committed on touch)"},
+	{"preempt_ms", 10, 0, 10000, "async preemption of a G running this long, ms (0: off)"},
+	{"syscall_us", 20, 1, 1000000, "sysmon retakes a P blocked in a syscall after, us"},
+	{NULL, 0, 0, 0, NULL},
+};
+
+/* The row says which task overflowed (status error) rather than a bare "killed by signal 11". */
+static _Noreturn void mn_be_overflow(const char *msg)
+{
+	cb_abort("error", "%s", msg);
+}
+
+static uint64_t mn_be_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size_t len)
+{
+	mn_config c = {
+		.procs = cfg->workers,
+		.stack_size = (size_t)cfg->p[MN_P_STACK_KB] * 1024,
+		.preempt_ns = cfg->p[MN_P_PREEMPT_MS] ? cfg->p[MN_P_PREEMPT_MS] * 1000000 : -1,
+		.syscall_ns = cfg->p[MN_P_SYSCALL_US] * 1000,
+		.on_stack_overflow = mn_be_overflow,
+		.on_thread = cb_stat_thread,
+	};
+	return mn_main(&c, root, arg, len);
+}
+
+static int64_t mn_be_max_tasks(const cb_backend_cfg *cfg, const char **why)
+{
+	(void)cfg;
+	(void)why;
+	return 0; /* bounded by memory only: a live G costs its descriptor and touched pages */
+}
+
+static cb_task *mn_be_spawn(cb_fn fn, const void *arg, size_t len)
+{
+	return (cb_task *)mn_go(fn, arg, len);
+}
+
+static uint64_t mn_be_join(cb_task *t)
+{
+	return mn_join((mn_g *)t);
+}
+
+static cb_chan *mn_be_chan_make(size_t elem, size_t cap)
+{
+	return (cb_chan *)mn_chan_make(elem, cap);
+}
+
+static int mn_be_chan_send(cb_chan *c, const void *elem)
+{
+	if (mn_chan_send((mn_chan *)c, elem) == MN_CLOSED)
+		cb_abort("error", "send on a closed channel");
+	return CB_OK;
+}
+
+/* mn's MN_OK/MN_CLOSED/MN_EMPTY have the same values as CB_OK/CB_CLOSED/CB_EMPTY. */
+_Static_assert((int)MN_OK == (int)CB_OK && (int)MN_CLOSED == (int)CB_CLOSED &&
+		       (int)MN_EMPTY == (int)CB_EMPTY,
+	       "channel results differ");
+
+static int mn_be_chan_recv(cb_chan *c, void *elem)
+{
+	return mn_chan_recv((mn_chan *)c, elem);
+}
+
+static int mn_be_chan_try_recv(cb_chan *c, void *elem)
+{
+	return mn_chan_try_recv((mn_chan *)c, elem);
+}
+
+static void mn_be_chan_close(cb_chan *c)
+{
+	mn_chan_close((mn_chan *)c);
+}
+
+static void mn_be_chan_free(cb_chan *c)
+{
+	mn_chan_free((mn_chan *)c);
+}
+
+const cb_backend cb_backend_mn = {
+	.name = "mn",
+	.summary = "Go runtime model: G tasks on P processors (--workers) run by M threads; work "
+		   "stealing, netpoller, timers, async preemption",
+	.params = mn_params,
+	.concurrent = 1,
+	.max_tasks = mn_be_max_tasks,
+	.run = mn_be_run,
+	.spawn = mn_be_spawn,
+	.join = mn_be_join,
+	.yield = mn_yield,
+	.sleep_ns = mn_sleep_ns,
+	.chan_make = mn_be_chan_make,
+	.chan_send = mn_be_chan_send,
+	.chan_recv = mn_be_chan_recv,
+	.chan_try_recv = mn_be_chan_try_recv,
+	.chan_close = mn_be_chan_close,
+	.chan_free = mn_be_chan_free,
+	.open = mn_open,
+	.read = mn_read,
+	.write = mn_write,
+	.accept = mn_accept,
+	.connect = mn_connect,
+	.close = mn_close,
+};

@@ -1,0 +1,751 @@
+/* test_mn.c: the M:N scheduler on its own: spawn/join at scale, channel and select
+ * semantics, work stealing, async preemption, the netpoller, blocking system calls, stack
+ * overflow reports, and a randomized stress over many seeds. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mn/mn.h"
+
+static uint64_t run(int procs, mn_fn root, const void *arg, size_t len)
+{
+	mn_config c = {.procs = procs};
+	return mn_main(&c, root, arg, len);
+}
+
+/* ---- 1M Gs ---------------------------------------------------------------------------- */
+
+static uint64_t echo_id(void *arg, size_t len)
+{
+	(void)len;
+	uint64_t v;
+	memcpy(&v, arg, sizeof v);
+	return v * 2 + 1;
+}
+
+static uint64_t million_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	const uint64_t n = 1000000;
+	mn_g **g = malloc(n * sizeof *g);
+	for (uint64_t i = 0; i < n; i++) {
+		g[i] = mn_go(echo_id, &i, sizeof i);
+		if (!g[i])
+			return 0;
+	}
+	uint64_t sum = 0;
+	for (uint64_t i = 0; i < n; i++)
+		sum += mn_join(g[i]);
+	free(g);
+	return sum;
+}
+
+Test(mn, million_gs_spawned_and_joined, .timeout = 60)
+{
+	/* sum of 2i+1 for i < n is n^2 */
+	cr_assert_eq(run(2, million_root, NULL, 0), 1000000ull * 1000000ull);
+}
+
+/* ---- channels ------------------------------------------------------------------------- */
+
+typedef struct {
+	mn_chan *a, *b;
+	int n;
+} chans;
+
+static uint64_t sender(void *arg, size_t len)
+{
+	(void)len;
+	chans c;
+	memcpy(&c, arg, sizeof c);
+	for (int i = 0; i < c.n; i++)
+		if (mn_chan_send(c.a, &i) != MN_OK)
+			return 1000000;
+	mn_chan_close(c.a);
+	return 0;
+}
+
+static uint64_t rendezvous_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	chans c = {mn_chan_make(sizeof(int), 0), NULL, 1000};
+	mn_g *s = mn_go(sender, &c, sizeof c);
+	uint64_t bad = 0;
+	int v;
+	for (int i = 0; i < c.n; i++) {
+		if (mn_chan_recv(c.a, &v) != MN_OK || v != i)
+			bad++;
+	}
+	if (mn_chan_recv(c.a, &v) != MN_CLOSED)
+		bad++;
+	bad += mn_join(s);
+	mn_chan_free(c.a);
+	return bad;
+}
+
+Test(mn, rendezvous_in_order_then_closed, .timeout = 20)
+{
+	cr_assert_eq(run(2, rendezvous_root, NULL, 0), 0);
+}
+
+/* A rendezvous send completes only once a receiver took the value. */
+static uint64_t rv_probe(void *arg, size_t len)
+{
+	(void)len;
+	chans c;
+	memcpy(&c, arg, sizeof c);
+	int one = 1, flag;
+	mn_chan_send(c.a, &one);
+	/* by now the receiver has the value: report it via b */
+	flag = 7;
+	mn_chan_send(c.b, &flag);
+	return 0;
+}
+
+static uint64_t rv_sync_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	chans c = {mn_chan_make(sizeof(int), 0), mn_chan_make(sizeof(int), 1), 0};
+	mn_g *g = mn_go(rv_probe, &c, sizeof c);
+	for (int i = 0; i < 100; i++)
+		mn_yield();
+	int v;
+	uint64_t bad = 0;
+	/* the sender cannot have passed its send: nothing on b yet */
+	if (mn_chan_try_recv(c.b, &v) != MN_EMPTY)
+		bad++;
+	if (mn_chan_recv(c.a, &v) != MN_OK || v != 1)
+		bad++;
+	if (mn_chan_recv(c.b, &v) != MN_OK || v != 7)
+		bad++;
+	mn_join(g);
+	mn_chan_free(c.a);
+	mn_chan_free(c.b);
+	return bad;
+}
+
+Test(mn, rendezvous_send_waits_for_receiver, .timeout = 20)
+{
+	cr_assert_eq(run(1, rv_sync_root, NULL, 0), 0);
+	cr_assert_eq(run(2, rv_sync_root, NULL, 0), 0);
+}
+
+static uint64_t buffered_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	mn_chan *c = mn_chan_make(sizeof(int), 4);
+	uint64_t bad = 0;
+	int v;
+	for (int i = 0; i < 4; i++) /* fits without a receiver */
+		bad += mn_chan_send(c, &i) != MN_OK;
+	if (mn_chan_try_recv(c, &v) != MN_OK || v != 0)
+		bad++;
+	v = 4;
+	bad += mn_chan_send(c, &v) != MN_OK;
+	mn_chan_close(c);
+	for (int i = 1; i <= 4; i++) /* drained in order after close */
+		if (mn_chan_recv(c, &v) != MN_OK || v != i)
+			bad++;
+	if (mn_chan_recv(c, &v) != MN_CLOSED || mn_chan_try_recv(c, &v) != MN_CLOSED)
+		bad++;
+	if (mn_chan_send(c, &v) != MN_CLOSED)
+		bad++;
+	mn_chan_free(c);
+	return bad;
+}
+
+Test(mn, buffered_fifo_close_drains, .timeout = 20)
+{
+	cr_assert_eq(run(2, buffered_root, NULL, 0), 0);
+}
+
+/* Many blocked senders on a full channel are served in arrival order. */
+static uint64_t fifo_sender(void *arg, size_t len)
+{
+	(void)len;
+	chans c;
+	memcpy(&c, arg, sizeof c);
+	int ack = 0;
+	mn_chan_send(c.b, &ack); /* "I am about to block" */
+	mn_chan_send(c.a, &c.n);
+	return 0;
+}
+
+static uint64_t fifo_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	chans c = {mn_chan_make(sizeof(int), 0), mn_chan_make(sizeof(int), 0), 0};
+	mn_g *g[20];
+	int v;
+	for (int i = 0; i < 20; i++) {
+		c.n = i;
+		g[i] = mn_go(fifo_sender, &c, sizeof c);
+		mn_chan_recv(c.b, &v);
+		for (int k = 0; k < 10; k++) /* let it reach its send and park */
+			mn_yield();
+	}
+	uint64_t bad = 0;
+	for (int i = 0; i < 20; i++)
+		if (mn_chan_recv(c.a, &v) != MN_OK || v != i)
+			bad++;
+	for (int i = 0; i < 20; i++)
+		mn_join(g[i]);
+	mn_chan_free(c.a);
+	mn_chan_free(c.b);
+	return bad;
+}
+
+Test(mn, waiters_are_fifo, .timeout = 20)
+{
+	cr_assert_eq(run(1, fifo_root, NULL, 0), 0);
+}
+
+static uint64_t late_sender(void *arg, size_t len)
+{
+	(void)len;
+	chans c;
+	memcpy(&c, arg, sizeof c);
+	mn_sleep_ns(2000000);
+	int v = 42;
+	mn_chan_send(c.b, &v);
+	return 0;
+}
+
+static uint64_t select_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	chans c = {mn_chan_make(sizeof(int), 1), mn_chan_make(sizeof(int), 0), 0};
+	uint64_t bad = 0;
+	int va = -1, vb = -1;
+	mn_case cs[2] = {{.c = c.a, .elem = &va}, {.c = c.b, .elem = &vb}};
+	/* nothing ready: default */
+	if (mn_select(cs, 2, 1) != -1)
+		bad |= 1u << 1;
+	/* one ready */
+	int x = 5;
+	mn_chan_send(c.a, &x);
+	if (mn_select(cs, 2, 1) != 0 || va != 5 || cs[0].result != MN_OK)
+		bad |= 1u << 2;
+	/* block until a later send on b */
+	mn_g *g = mn_go(late_sender, &c, sizeof c);
+	if (mn_select(cs, 2, 0) != 1 || vb != 42)
+		bad |= 1u << 3;
+	mn_join(g);
+	/* a send case proceeds when there is room */
+	int y = 9;
+	mn_case sc[2] = {{.c = c.b, .send = 1, .elem = &y}, {.c = c.a, .send = 1, .elem = &y}};
+	if (mn_select(sc, 2, 0) != 1 || mn_chan_recv(c.a, &x) != MN_OK || x != 9)
+		bad |= 1u << 4;
+	/* closed channel: the receive case fires with MN_CLOSED */
+	mn_chan_close(c.b);
+	if (mn_select(cs, 2, 0) != 1 || cs[1].result != MN_CLOSED)
+		bad |= 1u << 5;
+	/* both ready: each gets picked over many tries */
+	mn_chan *d = mn_chan_make(sizeof(int), 1);
+	mn_case both[2] = {{.c = c.a, .elem = &va}, {.c = d, .elem = &vb}};
+	int hits[2] = {0, 0};
+	for (int i = 0; i < 200; i++) {
+		mn_chan_send(c.a, &x);
+		mn_chan_send(d, &x);
+		int k = mn_select(both, 2, 0);
+		hits[k]++;
+		mn_chan_recv(k ? c.a : d, &x); /* empty the other one */
+	}
+	if (hits[0] < 20 || hits[1] < 20)
+		bad |= 1u << 6;
+	mn_chan_free(c.a);
+	mn_chan_free(c.b);
+	mn_chan_free(d);
+	return bad;
+}
+
+Test(mn, select_default_ready_blocking_closed_fair, .timeout = 20)
+{
+	uint64_t r = run(2, select_root, NULL, 0);
+	cr_assert_eq(r, 0, "failed checks (bits): %#llx", (unsigned long long)r);
+}
+
+/* ---- mutex and wait group --------------------------------------------------------------- */
+
+typedef struct {
+	mn_mutex *mu;
+	mn_wg *wg;
+	uint64_t *counter;
+} shared;
+
+static uint64_t locker(void *arg, size_t len)
+{
+	(void)len;
+	shared s;
+	memcpy(&s, arg, sizeof s);
+	for (int i = 0; i < 1000; i++) {
+		mn_mutex_lock(s.mu);
+		uint64_t v = *s.counter;
+		if (i % 7 == 0)
+			mn_yield(); /* park while holding it */
+		*s.counter = v + 1;
+		mn_mutex_unlock(s.mu);
+	}
+	mn_wg_add(s.wg, -1);
+	return 0;
+}
+
+static uint64_t mutex_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	mn_mutex mu = {0};
+	mn_wg wg = {0};
+	uint64_t counter = 0;
+	shared s = {&mu, &wg, &counter};
+	mn_g *g[16];
+	mn_wg_add(&wg, 16);
+	for (int i = 0; i < 16; i++)
+		g[i] = mn_go(locker, &s, sizeof s);
+	mn_wg_wait(&wg);
+	uint64_t seen = counter;
+	for (int i = 0; i < 16; i++)
+		mn_join(g[i]);
+	return seen;
+}
+
+Test(mn, mutex_and_wait_group, .timeout = 20)
+{
+	cr_assert_eq(run(2, mutex_root, NULL, 0), 16000);
+}
+
+/* ---- work stealing ---------------------------------------------------------------------- */
+
+static uint64_t burn(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	struct timespec a, b;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+	volatile uint64_t x = 0;
+	for (uint64_t i = 0; i < 20000000; i++)
+		x += i ^ (x >> 3);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+	uint64_t cpu_us = (uint64_t)((b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000);
+	uint64_t tid = (uint64_t)syscall(SYS_gettid);
+	return tid << 32 | (cpu_us & 0xffffffff);
+}
+
+static uint64_t steal_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	enum { N = 8 };
+	mn_g *g[N];
+	for (int i = 0; i < N; i++) /* all queued on this P: the other P must steal */
+		g[i] = mn_go(burn, NULL, 0);
+	uint64_t tid[2] = {0, 0}, cpu[2] = {0, 0}, other = 0;
+	for (int i = 0; i < N; i++) {
+		uint64_t r = mn_join(g[i]);
+		uint64_t t = r >> 32, us = r & 0xffffffff;
+		int k = !tid[0] || tid[0] == t ? 0 : !tid[1] || tid[1] == t ? 1 : 2;
+		if (k == 2) {
+			other++;
+			continue;
+		}
+		tid[k] = t;
+		cpu[k] += us;
+	}
+	/* both threads did a fair share of the CPU work: at least a quarter each */
+	uint64_t total = cpu[0] + cpu[1];
+	return other == 0 && tid[1] && cpu[0] * 4 >= total && cpu[1] * 4 >= total;
+}
+
+Test(mn, work_stealing_uses_both_ps, .timeout = 60)
+{
+	mn_config c = {.procs = 2, .preempt_ns = -1}; /* no preemption: a task stays on its M */
+	cr_assert_eq(mn_main(&c, steal_root, NULL, 0), 1);
+}
+
+/* ---- async preemption ------------------------------------------------------------------- */
+
+static atomic_int spin_stop;
+
+static uint64_t tight_loop(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	uint64_t n = 0;
+	while (!atomic_load_explicit(&spin_stop, memory_order_relaxed))
+		n++; /* no call, no safe point */
+	return n > 0;
+}
+
+static uint64_t stopper(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	atomic_store(&spin_stop, 1);
+	return 1;
+}
+
+static uint64_t preempt_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	mn_g *hog = mn_go(tight_loop, NULL, 0);
+	mn_yield(); /* the hog runs first and never yields */
+	mn_g *s = mn_go(stopper, NULL, 0);
+	return mn_join(s) + mn_join(hog);
+}
+
+Test(mn, tight_loop_is_preempted_on_one_p, .timeout = 20)
+{
+	mn_config c = {.procs = 1, .preempt_ns = 5000000};
+	cr_assert_eq(mn_main(&c, preempt_root, NULL, 0), 2);
+}
+
+/* Frequent preemptions (every 200 us) while Gs go in and out of the runtime: no G may
+ * resume with another thread's state, and every result must survive. */
+static uint64_t churn(void *arg, size_t len)
+{
+	(void)len;
+	uint64_t v;
+	memcpy(&v, arg, sizeof v);
+	volatile uint64_t x = v;
+	for (int i = 0; i < 2000; i++)
+		x = x * 6364136223846793005ull + 1;
+	mn_yield();
+	return v + 1;
+}
+
+static uint64_t churn_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	const uint64_t n = 200000;
+	mn_g **g = malloc(n * sizeof *g);
+	uint64_t sum = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		g[i] = mn_go(churn, &i, sizeof i);
+		volatile uint64_t spin = 0; /* give the signal something to land on */
+		for (int k = 0; k < 200; k++)
+			spin += (uint64_t)k;
+	}
+	for (uint64_t i = 0; i < n; i++)
+		sum += mn_join(g[i]);
+	free(g);
+	return sum;
+}
+
+Test(mn, frequent_preemption_keeps_gs_intact, .timeout = 60)
+{
+	mn_config c = {.procs = 2, .preempt_ns = 200000};
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(mn_main(&c, churn_root, NULL, 0), 200000ull * 200001ull / 2);
+}
+
+/* ---- netpoller and syscalls ------------------------------------------------------------- */
+
+typedef struct {
+	int fd;
+} fdarg;
+
+static uint64_t pipe_reader(void *arg, size_t len)
+{
+	(void)len;
+	fdarg a;
+	memcpy(&a, arg, sizeof a);
+	char buf[16] = {0};
+	ssize_t n = mn_read(a.fd, buf, sizeof buf);
+	return n == 5 && memcmp(buf, "hello", 5) == 0;
+}
+
+static uint64_t pipe_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	int p[2];
+	if (pipe(p))
+		return 0;
+	fdarg a = {p[0]};
+	mn_g *r = mn_go(pipe_reader, &a, sizeof a);
+	/* one P: if the reader's read() held the P we would never get here again */
+	for (int i = 0; i < 100; i++)
+		mn_yield();
+	mn_sleep_ns(1000000);
+	if (mn_write(p[1], "hello", 5) != 5)
+		return 0;
+	uint64_t ok = mn_join(r);
+	mn_close(p[0]);
+	mn_close(p[1]);
+	return ok;
+}
+
+Test(mn, pipe_read_parks_the_g_not_the_p, .timeout = 20)
+{
+	cr_assert_eq(run(1, pipe_root, NULL, 0), 1);
+}
+
+/* A blocking system call gives up the P: with one P, the G that will unblock the call
+ * can only run if sysmon hands the P to another M. */
+static uint64_t blocking_reader(void *arg, size_t len)
+{
+	(void)len;
+	fdarg a;
+	memcpy(&a, arg, sizeof a);
+	char c = 0;
+	mn_entersyscall();
+	ssize_t n = read(a.fd, &c, 1); /* a blocking pipe: the M sleeps in the kernel */
+	mn_exitsyscall();
+	return n == 1 && c == 'x';
+}
+
+static uint64_t syscall_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	int p[2];
+	if (pipe(p))
+		return 0;
+	fdarg a = {p[0]};
+	mn_g *r = mn_go(blocking_reader, &a, sizeof a);
+	mn_sleep_ns(2000000); /* the reader is now inside read() */
+	uint64_t ok = write(p[1], "x", 1) == 1;
+	ok &= mn_join(r);
+	close(p[0]);
+	close(p[1]);
+	return ok;
+}
+
+Test(mn, blocking_syscall_does_not_stop_other_gs, .timeout = 20)
+{
+	cr_assert_eq(run(1, syscall_root, NULL, 0), 1);
+}
+
+/* Regular files take the syscall path (they cannot be polled): contents come through
+ * intact, in chunks, and the fd is released. */
+static uint64_t file_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	char path[] = "/tmp/test_mn_fileXXXXXX";
+	int wfd = mkstemp(path);
+	if (wfd < 0)
+		return 0;
+	static char data[1 << 20];
+	for (size_t i = 0; i < sizeof data; i++)
+		data[i] = (char)(i * 31);
+	if (write(wfd, data, sizeof data) != (ssize_t)sizeof data)
+		return 0;
+	close(wfd);
+	int fd = mn_open(path, O_RDONLY, 0);
+	uint64_t ok = fd >= 0;
+	static char back[1 << 20];
+	size_t got = 0;
+	for (ssize_t n; (n = mn_read(fd, back + got, 4096)) > 0;)
+		got += (size_t)n;
+	ok &= got == sizeof data && memcmp(back, data, sizeof data) == 0;
+	mn_close(fd);
+	unlink(path);
+	return ok;
+}
+
+Test(mn, regular_file_read_through_syscall_path, .timeout = 20)
+{
+	cr_assert_eq(run(1, file_root, NULL, 0), 1);
+}
+
+/* ---- stack overflow ------------------------------------------------------------------------ */
+
+static volatile int deep_limit = 1 << 30;
+
+static int deep(int d)
+{
+	volatile char pad[256];
+	pad[0] = (char)d;
+	if (d > deep_limit)
+		return 0;
+	return deep(d + 1) + pad[0];
+}
+
+static uint64_t overflow_g(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	return (uint64_t)deep(0);
+}
+
+static uint64_t overflow_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	return mn_join(mn_go(overflow_g, NULL, 0));
+}
+
+Test(mn, stack_overflow_is_reported_naming_the_g, .timeout = 20)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(p[1], 2);
+		mn_config c = {.procs = 2, .stack_size = 32 * 1024};
+		mn_main(&c, overflow_root, NULL, 0);
+		_exit(0);
+	}
+	close(p[1]);
+	char buf[1024] = {0};
+	size_t have = 0;
+	ssize_t n;
+	while (have < sizeof buf - 1 && (n = read(p[0], buf + have, sizeof buf - 1 - have)) > 0)
+		have += (size_t)n;
+	close(p[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "status %d", st);
+	cr_assert(strstr(buf, "task stack overflow: G 2 (entry") != NULL, "got: %s", buf);
+	cr_assert(strstr(buf, "32 KiB") != NULL, "got: %s", buf);
+}
+
+/* ---- teardown ------------------------------------------------------------------------------ */
+
+static int count_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	int n = 0;
+	while (d && readdir(d))
+		n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+Test(mn, repeated_runs_leave_no_threads_or_fds, .timeout = 30)
+{
+	int fds = count_dir("/proc/self/fd"), threads = count_dir("/proc/self/task");
+	for (int i = 0; i < 20; i++)
+		cr_assert_eq(run(2, rendezvous_root, NULL, 0), 0);
+	cr_assert_eq(count_dir("/proc/self/fd"), fds);
+	cr_assert_eq(count_dir("/proc/self/task"), threads);
+}
+
+/* ---- randomized stress ----------------------------------------------------------------------- */
+
+typedef struct {
+	uint64_t seed;
+	mn_chan *out;
+	int depth;
+} stress_arg;
+
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Each task sends a known value sequence over its channel, interleaved with yields,
+ * short sleeps and child tasks whose results it checks; the result is a checksum the
+ * parent recomputes from the seed alone. */
+static uint64_t stress_expected(uint64_t seed, int depth);
+
+static uint64_t stress_task(void *arg, size_t len)
+{
+	(void)len;
+	stress_arg a;
+	memcpy(&a, arg, sizeof a);
+	uint64_t s = a.seed | 1, sum = 0;
+	int steps = (int)(rnd(&s) % 20) + 1;
+	for (int i = 0; i < steps; i++) {
+		uint64_t r = rnd(&s);
+		switch (r % 5) {
+		case 0:
+			mn_yield();
+			break;
+		case 1:
+			mn_sleep_ns(r % 200000);
+			break;
+		case 2:
+			if (a.depth < 3) {
+				stress_arg c = {rnd(&s), NULL, a.depth + 1};
+				uint64_t want = stress_expected(c.seed, c.depth);
+				mn_g *g = mn_go(stress_task, &c, sizeof c);
+				sum += mn_join(g) == want ? want : 0xbad;
+			}
+			break;
+		default:
+			if (a.out) {
+				uint64_t v = r >> 8;
+				mn_chan_send(a.out, &v);
+				sum += v;
+			}
+		}
+	}
+	return sum;
+}
+
+/* Replays stress_task's choices without running anything. */
+static uint64_t stress_expected(uint64_t seed, int depth)
+{
+	uint64_t s = seed | 1, sum = 0;
+	int steps = (int)(rnd(&s) % 20) + 1;
+	for (int i = 0; i < steps; i++) {
+		uint64_t r = rnd(&s);
+		if (r % 5 == 2 && depth < 3) {
+			uint64_t cs = rnd(&s);
+			sum += stress_expected(cs, depth + 1);
+		}
+	}
+	return sum;
+}
+
+static uint64_t stress_expected_sent(uint64_t seed, uint64_t *count)
+{
+	uint64_t s = seed | 1, sum = 0;
+	int steps = (int)(rnd(&s) % 20) + 1;
+	for (int i = 0; i < steps; i++) {
+		uint64_t r = rnd(&s);
+		if (r % 5 == 2)
+			rnd(&s);
+		else if (r % 5 >= 3) {
+			sum += r >> 8;
+			++*count;
+		}
+	}
+	return sum;
+}
+
+static uint64_t stress_root(void *arg, size_t len)
+{
+	(void)len;
+	uint64_t seed;
+	memcpy(&seed, arg, sizeof seed);
+	uint64_t s = seed * 0x9e3779b97f4a7c15ull | 1;
+	int n = (int)(rnd(&s) % 40) + 2;
+	size_t cap = (size_t)(rnd(&s) % 4);
+	mn_chan *c = mn_chan_make(sizeof(uint64_t), cap);
+	mn_g *g[64];
+	uint64_t want_sent = 0, want_count = 0, want_result = 0, scratch = 0;
+	for (int i = 0; i < n; i++) {
+		stress_arg a = {rnd(&s), c, 0};
+		want_sent += stress_expected_sent(a.seed, &want_count);
+		want_result += stress_expected(a.seed, 0) + stress_expected_sent(a.seed, &scratch);
+		g[i] = mn_go(stress_task, &a, sizeof a);
+	}
+	/* receive exactly what the senders will send, then join them */
+	uint64_t got = 0, v, results = 0;
+	for (uint64_t k = 0; k < want_count; k++) {
+		if (mn_chan_recv(c, &v) != MN_OK)
+			break;
+		got += v;
+	}
+	for (int i = 0; i < n; i++)
+		results += mn_join(g[i]);
+	mn_chan_free(c);
+	return got == want_sent && results == want_result;
+}
+
+Test(mn, randomized_stress_many_seeds, .timeout = 90)
+{
+	for (uint64_t seed = 1; seed <= 60; seed++) {
+		int procs = 1 + (int)(seed % 3);
+		uint64_t ok = run(procs, stress_root, &seed, sizeof seed);
+		cr_assert_eq(ok, 1, "seed %llu procs %d", (unsigned long long)seed, procs);
+	}
+}

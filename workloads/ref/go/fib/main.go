@@ -1,0 +1,43 @@
+// Go twin of cpu.fib: T goroutines each compute recursive fib(n).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+)
+
+func fib(n int) uint64 {
+	if n < 2 {
+		return uint64(n)
+	}
+	return fib(n-1) + fib(n-2)
+}
+
+func main() {
+	tasks := flag.Int64("tasks", 8, "goroutines")
+	size := flag.Int("size", 30, "n of fib(n)")
+	workers := flag.Int("workers", runtime.NumCPU(), "GOMAXPROCS")
+	flag.Parse()
+	runtime.GOMAXPROCS(*workers)
+
+	start := time.Now()
+	res := make([]uint64, *tasks)
+	var wg sync.WaitGroup
+	for t := int64(0); t < *tasks; t++ {
+		wg.Add(1)
+		go func(t int64) {
+			defer wg.Done()
+			res[t] = fib(*size)
+		}(t)
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	var sum uint64
+	for _, r := range res {
+		sum += r
+	}
+	fmt.Printf("wall_ns=%d ops=%d checksum=%d\n", wall.Nanoseconds(), *tasks, sum)
+}
