@@ -16,7 +16,7 @@ CRIT_CFLAGS := $(shell pkg-config --cflags criterion 2>/dev/null)
 CRIT_LIBS   := $(shell pkg-config --libs criterion 2>/dev/null)
 
 CFLAGS  += $(CSTD) $(OPT) $(WARN) $(SAN) -Irunners -Iworkloads -Imodels $(PKG_CFLAGS) $(PY_CFLAGS) \
-           -DCB_VERSION=\"$(VERSION)\" -DCB_GIT_REV=\"$(GIT_REV)\" -MMD -MP
+           -DCB_VERSION=\"$(VERSION)\" -DCB_GIT_REV=\"$(GIT_REV)\" -DCB_CFLAGS="\"$(OPT) $(SAN)\"" -MMD -MP
 LDLIBS  += $(PKG_LIBS) $(PY_LIBS) -lpthread -lm
 LDFLAGS += $(SAN)
 
@@ -31,12 +31,10 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(ASM_SRC:%.S=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test test-unit bench clean
-all: bench
-
-bench: $(BUILD)/bench
-	@:
-$(BUILD)/bench: $(BUILD)/runners/main.o $(BUILD)/libconcbench.a
+.PHONY: all build deps fuzz refs test test-run test-asan test-tsan test-valgrind bench clean
+all: build
+build: $(BUILD)/bench $(TEST_BIN)
+$(BUILD)/bench: $(BUILD)/runners/main.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 	@ln -sf $(BUILD)/bench bench
 
@@ -51,12 +49,74 @@ $(BUILD)/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libconcbench.a
+$(BUILD)/tests/%: tests/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CRIT_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libconcbench.a $(CRIT_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests -Iworkloads $(CRIT_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(CRIT_LIBS) $(LDLIBS)
 
 deps:
 	@sh scripts/deps.sh
+
+# Fuzzing (libFuzzer, clang): every tests/fuzz/fuzz_*.c defines LLVMFuzzerTestOneInput under
+# CB_FUZZ_MAIN. `make fuzz FUZZ_SECONDS=60` runs each for that long, growing its corpus in
+# tests/fuzz/corpus/<name>/; crashes land in build-fuzz/ and belong in the corpus once fixed.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+fuzz: deps
+	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz SAN="$(FUZZ_FLAGS)" \
+	  $(patsubst tests/fuzz/%.c,build-fuzz/fuzz/%,$(FUZZ_SRC))
+	@for f in $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC)); do \
+	  mkdir -p tests/fuzz/corpus/$$f; echo "== fuzz $$f for $(FUZZ_SECONDS) s"; \
+	  ASAN_OPTIONS=detect_leaks=0 build-fuzz/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) \
+	    -artifact_prefix=build-fuzz/ tests/fuzz/corpus/$$f || exit 1; done
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DCB_FUZZ_MAIN -fsanitize=fuzzer -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+# Tests: every tests/test_*.c is a Criterion binary; each test runs in its own process with
+# a timeout. deps first, then a build in a sub-make (so the flags see installed packages).
+test: deps
+	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory test-run
+
+# TESTS=test_x narrows the run to some binaries.
+TESTS ?= $(notdir $(TEST_BIN))
+test-run:
+	@fail=0; for t in $(TESTS); do echo "== $$t"; \
+	  CB_BENCH=$(BUILD)/bench $(TEST_WRAP) $(BUILD)/tests/$$t --jobs 2 $(TEST_ARGS) || fail=1; done; \
+	if [ $$fail = 0 ]; then echo "all test binaries passed"; else echo "some tests FAILED"; exit 1; fi
+
+# Sanitizer passes: the whole suite rebuilt in its own folder. Leaks inside libpython are
+# the interpreter's own (tests/lsan.supp).
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+test-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN="$(ASAN_FLAGS)" build
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=0 \
+	 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	 $(MAKE) --no-print-directory BUILD=build-asan SAN="$(ASAN_FLAGS)" test-run
+test-tsan: deps
+	@$(MAKE) --no-print-directory BUILD=build-tsan SAN="-fsanitize=thread" build
+	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	 $(MAKE) --no-print-directory BUILD=build-tsan SAN="-fsanitize=thread" test-run
+# memcheck over the serial, threads, gil and fork tests: bench itself runs under valgrind.
+test-valgrind: deps
+	@command -v valgrind >/dev/null || { echo "valgrind is not installed"; exit 1; }
+	@$(MAKE) --no-print-directory BUILD=build-vg build
+	@CB_VALGRIND=1 $(MAKE) --no-print-directory BUILD=build-vg TEST_WRAP=scripts/valgrind-test \
+	  TESTS="$(notdir $(filter %/test_harness %/test_threads %/test_gil %/test_mp %/test_e2e,$(TEST_BIN)))" test-run
+
+# The benchmark matrix into results/<host>-<utc>/ (QUICK=1 for the short matrix).
+bench: deps
+	@$(MAKE) --no-print-directory $(BUILD)/bench
+	@scripts/run-bench $(if $(QUICK),--quick) $(if $(BACKENDS),--backends $(BACKENDS)) $(if $(WORKLOADS),--workloads $(WORKLOADS))
+
+# Go twins of the workloads (workloads/ref/go/<name>/main.go) -> build/ref/go/<name>.
+GO_TWINS := $(patsubst workloads/ref/go/%/main.go,$(BUILD)/ref/go/%,$(wildcard workloads/ref/go/*/main.go))
+refs: $(GO_TWINS)
+$(BUILD)/ref/go/%: workloads/ref/go/%/main.go
+	@mkdir -p $(dir $@)
+	cd workloads/ref/go/$* && GOFLAGS=-mod=mod GO111MODULE=off go build -o $(CURDIR)/$@ .
 
 clean:
 	rm -rf $(BUILD) bench

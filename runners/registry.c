@@ -19,6 +19,8 @@ const cb_backend *const cb_backends[] = {
 	NULL,
 };
 
+const size_t cb_nbackends = sizeof cb_backends / sizeof *cb_backends - 1;
+
 const cb_workload *const cb_workloads[] = {
 #define BACKEND(id)
 #define WORKLOAD(id) &cb_wl_##id,
@@ -30,7 +32,7 @@ const cb_workload *const cb_workloads[] = {
 
 const cb_backend *cb_backend_find(const char *name)
 {
-	for (size_t i = 0; i + 1 < sizeof cb_backends / sizeof *cb_backends; i++)
+	for (size_t i = 0; i < cb_nbackends; i++)
 		if (cb_backends[i] && strcmp(cb_backends[i]->name, name) == 0)
 			return cb_backends[i];
 	return NULL;

@@ -25,7 +25,10 @@ typedef struct cb_chan cb_chan; /* a channel of fixed-size elements */
 /* A task body: gets its private copy of the argument, returns a 64-bit result. */
 typedef uint64_t (*cb_fn)(void *arg, size_t len);
 
-#define CB_ARG_MAX 256   /* largest by-value task argument, bytes */
+/* Arguments are copied bytes of any length: small ones (a few words) are the common case,
+ * large ones (cpu.hash buffers) must really travel, e.g. across a pipe for process backends.
+ * Backends may store arguments up to CB_ARG_INLINE bytes inline and copy larger ones. */
+#define CB_ARG_INLINE 64
 #define CB_ELEM_MAX 256  /* largest channel element, bytes */
 
 /* Channel and call results. */
@@ -53,6 +56,7 @@ ssize_t cb_write(int fd, const void *buf, size_t n);
 int cb_accept(int fd);
 int cb_connect(int fd, const struct sockaddr *addr, socklen_t len);
 int cb_close(int fd);
+/* fds handed to these calls may be blocking; backends that poll make them non-blocking. */
 
 /* Safe point: CPU loops call it every few thousand iterations. It costs one relaxed load
  * unless a backend raised the eval breaker (the GIL's drop request). */

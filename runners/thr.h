@@ -18,6 +18,8 @@ typedef struct cb_thr_lock {
 /* Run root under the thread backend with lock (NULL = none). */
 uint64_t cb_thr_run(const cb_thr_lock *lock, const cb_backend_cfg *cfg, cb_fn root, void *arg,
 		    size_t len);
+/* Stack size of threads created from now on (0 = system default). */
+void cb_thr_set_stack(size_t bytes);
 int64_t cb_thr_max_tasks(const cb_backend_cfg *cfg, const char **why);
 
 cb_task *cb_thr_spawn(cb_fn fn, const void *arg, size_t len);

@@ -25,7 +25,10 @@ typedef struct cb_rep {
 	uint64_t ops;              /* units of work done (see the workload's unit) */
 	int has_lat;               /* p50/p99/max below are meaningful */
 	uint64_t p50_ns, p99_ns, max_ns;
-	int64_t extra_bytes;       /* workload-measured memory, e.g. resident bytes per idle task */
+	uint64_t wall_ns;          /* 0: the harness's clock; else the workload's own measurement
+	                            * (reference programs exclude their runtime's start-up) */
+	double rate;               /* ops per second measured by the workload itself (e.g. the
+	                            * load generator's window); 0: ops / wall */
 	char note[200];            /* appended to the row's note */
 	char twin[256];            /* key=value;... set by prepare for reference runtimes (the
 	                            * Python/Go/JS twins): fds and ports the twin must use */
@@ -36,9 +39,12 @@ typedef struct cb_workload {
 	const char *unit;          /* what ops counts: "tasks", "switches", "round trips", ... */
 	const char *summary;
 	const char *tasks_doc;  int64_t tasks_def, tasks_max;
+	int tasks_zero_ok;         /* --tasks 0 is meaningful (no hogs) */
 	const char *size_doc;   int64_t size_def,  size_max;
 	const cb_param_def *params; /* {NULL}-terminated */
 	const char *serial_doc;    /* how it behaves on a non-concurrent backend */
+	/* NULL if the parameters make sense, else what is wrong (bad input: exit status 2). */
+	const char *(*check)(const cb_cell *c, char *buf, size_t n);
 	/* NULL if the cell can run, else a reason (written into buf) for status unsupported. */
 	const char *(*refuse)(const cb_cell *c, char *buf, size_t n);
 	int64_t (*peak_tasks)(const cb_cell *c); /* tasks alive at once, for backend limits */
@@ -46,13 +52,15 @@ typedef struct cb_workload {
 	/* The root task; arg holds the cb_rep * (by value). It returns the checksum; a root that
 	 * measures latencies stores them in the rep (has_lat, p50_ns...) before returning. */
 	uint64_t (*root)(void *arg, size_t len);
+	int hidden;                /* test-only: not in bench list nor in the suite */
 	int independent;           /* the root's children never talk to each other (pool-able) */
 	int (*finish)(cb_rep *r, uint64_t result, char *err, size_t n); /* untimed */
 	void (*cleanup)(cb_rep *r);                              /* optional */
 } cb_workload;
 
 /* Registry (runners/registry.c). */
-extern const cb_backend *const cb_backends[];
+extern const cb_backend *const cb_backends[]; /* cb_nbackends entries, NULL = not built */
+extern const size_t cb_nbackends;
 extern const cb_workload *const cb_workloads[];
 const cb_backend *cb_backend_find(const char *name);
 const cb_workload *cb_workload_find(const char *name);

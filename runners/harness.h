@@ -1,0 +1,65 @@
+/* harness.h: the harness's internal pieces: running one cell under a watchdog, the suite,
+ * the load generator and machine metadata. */
+#ifndef CB_HARNESS_H
+#define CB_HARNESS_H
+
+#include <stdint.h>
+
+#include "csv.h"
+#include "workload.h"
+
+extern int cb_status_fd; /* where cb_abort and rows go in a cell's process; -1 elsewhere */
+void cb_stat_reset(void);
+int cb_stat_threads_peak(void);
+int cb_stat_processes_peak(void);
+
+typedef struct cb_run_opts {
+	int reps, warmup;
+	int64_t timeout_s;       /* watchdog for the whole cell */
+	const char *csv;         /* NULL: no CSV */
+	const cb_meta *meta;
+	int verbose;             /* per-repetition lines and a summary on stdout */
+} cb_run_opts;
+
+/* What a cell produced, for summaries and progress. */
+typedef struct cb_cell_result {
+	int rows;                /* rows written */
+	int ok_rows;
+	char status[16];         /* last status seen */
+	char note[600];
+	double wall_med_ns, wall_min_ns, wall_max_ns;
+	double ops;              /* ops of one repetition */
+} cb_cell_result;
+
+/* Run one cell in a child process (own process group) under a watchdog; append its rows
+ * to o->csv. Returns 0 when every row is ok, 1 otherwise, 130 if interrupted. */
+int cb_cell_run(const cb_cell *cell, const cb_run_opts *o, cb_cell_result *res);
+/* Set by SIGINT/SIGTERM handlers installed by cb_cell_signals(). */
+extern volatile int cb_interrupted;
+void cb_cell_signals(void);
+
+/* "key=value;..." of every workload and backend parameter of the cell. */
+void cb_cell_params(const cb_cell *c, char *buf, size_t n);
+/* Fill a cell with defaults for be x wl. */
+void cb_cell_defaults(cb_cell *c, const cb_backend *be, const cb_workload *wl);
+/* Apply --param key=value: 0 ok, -1 unknown key, -2 bad value (why says which). */
+int cb_cell_set_param(cb_cell *c, const char *kv, char *why, size_t n);
+
+/* machine.json */
+int cb_machine_json(const char *path, const cb_meta *m);
+
+/* Load generator (bench loadgen), a separate process driving io.echo / mix.convoy. */
+int cb_loadgen_main(int argc, char **argv);
+typedef struct cb_loadgen_report {
+	uint64_t requests, errors, bytes;
+	uint64_t p50_ns, p99_ns, max_ns, elapsed_ns;
+} cb_loadgen_report;
+/* Start a load generator against 127.0.0.1:port; it connects everything, then waits for a
+ * byte on the returned go fd. Returns its pid, or -1. */
+int cb_loadgen_start(int port, int conns, int msg, int64_t count, int64_t duration_ms,
+		     int *go_fd, int *report_fd, char *err, size_t n);
+int cb_loadgen_finish(int pid, int report_fd, cb_loadgen_report *r, char *err, size_t n);
+
+int cb_suite_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,176 @@
+/* machine.c: machine.json, what a reader needs to compare two run folders: CPU model and
+ * flags, cores, caches, memory, kernel, governor, turbo, ASLR, load, compiler and library
+ * versions. Read from /proc and /sys; a value that cannot be read is null, never guessed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <uv.h>
+#include <gnu/libc-version.h>
+
+#include "harness.h"
+
+#if __has_include(<patchlevel.h>)
+#include <patchlevel.h>
+#endif
+
+static void json_str(FILE *f, const char *s)
+{
+	if (!s) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+/* First line of a file, trimmed, or NULL. */
+static char *read_line(const char *path, char *buf, size_t n)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	char *r = fgets(buf, (int)n, f);
+	fclose(f);
+	if (!r)
+		return NULL;
+	buf[strcspn(buf, "\n")] = 0;
+	return buf;
+}
+
+/* Value of "key : value" in /proc/cpuinfo or /proc/meminfo. */
+static char *proc_field(const char *path, const char *key, char *buf, size_t n)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	char line[8192];
+	char *found = NULL;
+	size_t kl = strlen(key);
+	while (fgets(line, sizeof line, f)) {
+		if (strncmp(line, key, kl) || (line[kl] != ' ' && line[kl] != '\t' && line[kl] != ':'))
+			continue;
+		char *c = strchr(line, ':');
+		if (!c)
+			continue;
+		c++;
+		while (*c == ' ' || *c == '\t')
+			c++;
+		c[strcspn(c, "\n")] = 0;
+		snprintf(buf, n, "%s", c);
+		found = buf;
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+int cb_machine_json(const char *path, const cb_meta *m)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return -1;
+	char b[8192], utc[32];
+	struct utsname u;
+	uname(&u);
+	cb_utc_now(utc, sizeof utc);
+	fputs("{\n  \"schema\": 1,\n  \"run_id\": ", f);
+	json_str(f, m->run_id);
+	fputs(",\n  \"utc\": ", f);
+	json_str(f, utc);
+	fputs(",\n  \"host\": ", f);
+	json_str(f, m->host);
+	fputs(",\n  \"cpu_model\": ", f);
+	json_str(f, m->cpu_model);
+	fputs(",\n  \"arch\": ", f);
+	json_str(f, u.machine);
+	fprintf(f, ",\n  \"ncpu_online\": %ld,\n  \"ncpu_configured\": %ld", sysconf(_SC_NPROCESSORS_ONLN),
+		sysconf(_SC_NPROCESSORS_CONF));
+	fputs(",\n  \"cpu_flags\": ", f);
+	json_str(f, proc_field("/proc/cpuinfo", "flags", b, sizeof b)
+			    ? b : proc_field("/proc/cpuinfo", "Features", b, sizeof b));
+	fputs(",\n  \"cpu_mhz\": ", f);
+	json_str(f, proc_field("/proc/cpuinfo", "cpu MHz", b, sizeof b));
+	fputs(",\n  \"caches\": {", f);
+	for (int i = 0, first = 1; i < 8; i++) {
+		char p[128], lvl[16], type[32], size[32];
+		snprintf(p, sizeof p, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+		if (!read_line(p, lvl, sizeof lvl))
+			break;
+		snprintf(p, sizeof p, "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
+		if (!read_line(p, type, sizeof type))
+			continue;
+		snprintf(p, sizeof p, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+		if (!read_line(p, size, sizeof size))
+			continue;
+		fprintf(f, "%s\"L%s %s\": ", first ? "" : ", ", lvl, type);
+		json_str(f, size);
+		first = 0;
+	}
+	fputs("},\n  \"mem_total\": ", f);
+	json_str(f, proc_field("/proc/meminfo", "MemTotal", b, sizeof b));
+	fputs(",\n  \"kernel\": ", f);
+	json_str(f, m->kernel);
+	fputs(",\n  \"kernel_version\": ", f);
+	json_str(f, u.version);
+	fputs(",\n  \"governor\": ", f);
+	json_str(f, read_line("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", b, sizeof b));
+	char boost[64];
+	const char *turbo = read_line("/sys/devices/system/cpu/intel_pstate/no_turbo", boost, sizeof boost);
+	fputs(",\n  \"intel_no_turbo\": ", f);
+	json_str(f, turbo);
+	fputs(",\n  \"cpufreq_boost\": ", f);
+	json_str(f, read_line("/sys/devices/system/cpu/cpufreq/boost", boost, sizeof boost));
+	/* Scaling is "on" when a cpufreq driver can move the clock; VMs often expose none. */
+	char gov[64];
+	const char *g = read_line("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", gov, sizeof gov);
+	fputs(",\n  \"cpu_scaling\": ", f);
+	fputs(!g ? "null" : strcmp(g, "performance") ? "true" : "false", f);
+	fputs(",\n  \"aslr\": ", f);
+	const char *aslr = read_line("/proc/sys/kernel/randomize_va_space", b, sizeof b);
+	fputs(!aslr ? "null" : strcmp(aslr, "0") ? "true" : "false", f);
+	double la[3] = {0};
+	fputs(",\n  \"loadavg\": ", f);
+	if (getloadavg(la, 3) == 3)
+		fprintf(f, "[%.2f, %.2f, %.2f]", la[0], la[1], la[2]);
+	else
+		fputs("null", f);
+	fputs(",\n  \"virtualization\": ", f);
+	json_str(f, proc_field("/proc/cpuinfo", "flags", b, sizeof b) && strstr(b, "hypervisor")
+			    ? "hypervisor" : "none seen");
+	fputs(",\n  \"cc\": ", f);
+	json_str(f, m->cc);
+	fputs(",\n  \"cflags\": ", f);
+	json_str(f, CB_CFLAGS);
+	fputs(",\n  \"git_rev\": ", f);
+	json_str(f, m->git_rev);
+	fputs(",\n  \"libuv\": ", f);
+	json_str(f, uv_version_string());
+	fputs(",\n  \"python\": ", f);
+#ifdef PY_VERSION
+	json_str(f, PY_VERSION);
+#else
+	json_str(f, NULL);
+#endif
+	fputs(",\n  \"libc\": ", f);
+	json_str(f, gnu_get_libc_version());
+	fputs("\n}\n", f);
+	int bad = ferror(f);
+	if (fclose(f) != 0 || bad) {
+		unlink(tmp);
+		return -1;
+	}
+	return rename(tmp, path);
+}

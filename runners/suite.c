@@ -1,0 +1,230 @@
+/* suite.c: bench suite, the matrix of backends x workloads x parameter sets into a results
+ * folder (runs.csv, machine.json). Each cell runs in its own process under a watchdog
+ * (cell.c), so one crash or hang costs one row, not the run. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "util.h"
+
+/* One parameter set of a workload. workers_sweep: run at workers 1..ncpu (and 2*ncpu). */
+typedef struct suite_set {
+	const char *workload;
+	int64_t tasks, size;   /* 0: the workload's default */
+	const char *params;    /* "k=v;k=v" */
+	int workers_sweep;
+} suite_set;
+
+/* Sizes are chosen so that the slowest backend finishes each cell in seconds on 2 cores. */
+static const suite_set quick_sets[] = {
+	{"cpu.fib", 4, 27, "", 1},
+	{"cpu.hash", 4, 256, "native=0", 0},
+	{"cpu.hash", 4, 256, "native=1", 0},
+	{"io.sleep", 1000, 20, "", 0},
+	{"io.echo", 10, 1024, "msgs=200", 0},
+	{"io.pipe", 4, 2000, "", 0},
+	{"io.file", 4, 1024, "", 0},
+	{"mix.latency", 1, 25, "rounds=20", 0},
+	{"mix.convoy", 1, 64, "duration_ms=300", 0},
+	{"micro.spawn", 2000, 0, "", 0},
+	{"micro.yield", 2, 20000, "", 0},
+	{"micro.chan", 0, 20000, "cap=0", 0},
+	{"micro.chan", 0, 20000, "cap=128", 0},
+	{"micro.skynet", 0, 1000, "", 0},
+	{"micro.ring", 100, 10000, "", 0},
+	{"micro.idle", 1000, 0, "", 0},
+	{NULL, 0, 0, NULL, 0},
+};
+static const suite_set full_sets[] = {
+	{"cpu.fib", 8, 30, "", 1},
+	{"cpu.hash", 8, 1024, "native=0", 1},
+	{"cpu.hash", 8, 1024, "native=1", 1},
+	{"io.sleep", 10000, 100, "", 0},
+	{"io.echo", 100, 1024, "msgs=500", 0},
+	{"io.pipe", 8, 20000, "", 0},
+	{"io.file", 8, 4096, "", 0},
+	{"mix.latency", 1, 27, "rounds=40", 0},
+	{"mix.latency", 2, 27, "rounds=40", 0},
+	{"mix.convoy", 0, 64, "duration_ms=1000", 0},
+	{"mix.convoy", 1, 64, "duration_ms=1000", 0},
+	{"mix.convoy", 2, 64, "duration_ms=1000", 0},
+	{"micro.spawn", 100000, 0, "", 0},
+	{"micro.yield", 2, 200000, "", 0},
+	{"micro.chan", 0, 100000, "cap=0", 0},
+	{"micro.chan", 0, 100000, "cap=128", 0},
+	{"micro.skynet", 0, 10000, "", 0},
+	{"micro.skynet", 0, 1000000, "", 0},
+	{"micro.ring", 503, 100000, "", 0},
+	{"micro.idle", 10000, 0, "", 0},
+	{NULL, 0, 0, NULL, 0},
+};
+
+static int in_list(const char *csv, const char *name)
+{
+	if (!csv)
+		return 1;
+	size_t n = strlen(name);
+	for (const char *p = csv; *p;) {
+		const char *e = strchr(p, ',');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		if (l == n && !strncmp(p, name, n))
+			return 1;
+		p += l + (e ? 1 : 0);
+	}
+	return 0;
+}
+
+/* Every name of a comma list must exist: a typo must not silently shrink the matrix. */
+static void check_list(const char *csv, int backends)
+{
+	if (!csv)
+		return;
+	char *copy = strdup(csv), *save = NULL;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		if (backends ? !cb_backend_find(t) : !cb_workload_find(t) || cb_workload_find(t)->hidden)
+			cb_usage_error("suite: unknown %s %s (see bench list)", backends ? "backend" : "workload", t);
+	if (!*csv || csv[strlen(csv) - 1] == ',')
+		cb_usage_error("suite: empty name in --%s %s", backends ? "backends" : "workloads", csv);
+	free(copy);
+}
+
+static const char suite_usage[] =
+	"usage: bench suite [--quick] [--out DIR] [--backends a,b] [--workloads x,y]\n"
+	"                   [--reps N] [--timeout SEC]\n"
+	"Runs the matrix, each cell in its own process under a watchdog, into DIR/runs.csv and\n"
+	"DIR/machine.json (DIR defaults to results/<host>-<utc>). Progress goes to stderr.\n"
+	"Defaults: all backends and workloads; --reps 5 (3 with --quick); --timeout 300 per cell\n"
+	"(60 with --quick).";
+
+int cb_suite_main(int argc, char **argv)
+{
+	int quick = 0;
+	const char *out = NULL, *bl = NULL, *wlist = NULL;
+	int64_t reps = -1, timeout = -1;
+	static const struct option opts[] = {
+		{"quick", 0, 0, 'q'}, {"out", 1, 0, 'o'}, {"backends", 1, 0, 'b'},
+		{"workloads", 1, 0, 'w'}, {"reps", 1, 0, 'r'}, {"timeout", 1, 0, 'T'},
+		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+	int o;
+	opterr = 0;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		int64_t v;
+		switch (o) {
+		case 'q': quick = 1; break;
+		case 'o': out = optarg; break;
+		case 'b': bl = optarg; break;
+		case 'w': wlist = optarg; break;
+		case 'r':
+		case 'T':
+			if (cb_parse_int(optarg, &v) < 0)
+				cb_usage_error("suite: --%s %s: not a number", o == 'r' ? "reps" : "timeout", optarg);
+			if (v < 1 || v > (o == 'r' ? 1000 : 86400))
+				cb_usage_error("suite: --%s %s: out of range", o == 'r' ? "reps" : "timeout", optarg);
+			*(o == 'r' ? &reps : &timeout) = v;
+			break;
+		case 'h': puts(suite_usage); return 0;
+		case ':': cb_usage_error("suite: %s needs a value", argv[optind - 1]);
+		default: cb_usage_error("suite: unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		cb_usage_error("suite: unexpected argument %s", argv[optind]);
+	check_list(bl, 1);
+	check_list(wlist, 0);
+
+	cb_meta meta;
+	cb_meta_fill(&meta, NULL);
+	char dir[1024];
+	if (out)
+		snprintf(dir, sizeof dir, "%s", out);
+	else {
+		char utc[32];
+		cb_utc_now(utc, sizeof utc);
+		snprintf(dir, sizeof dir, "results/%s-%s", meta.host, utc);
+		mkdir("results", 0755);
+	}
+	snprintf(meta.run_id, sizeof meta.run_id, "%.127s", strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		cb_usage_error("suite: --out %s: %s", dir, strerror(errno));
+	char csv[1100], mj[1100], why[256];
+	snprintf(csv, sizeof csv, "%s/runs.csv", dir);
+	snprintf(mj, sizeof mj, "%s/machine.json", dir);
+	if (cb_csv_check_writable(csv, why, sizeof why) < 0)
+		cb_usage_error("suite: %s: %s", csv, why);
+
+	/* Build the whole list first: the progress line needs n, and bad sets fail early. */
+	const suite_set *sets = quick ? quick_sets : full_sets;
+	int ncpu = cb_ncpu(), cap = 4096, n = 0;
+	cb_cell *cells = calloc((size_t)cap, sizeof *cells);
+	for (size_t b = 0; b < cb_nbackends; b++) {
+		const cb_backend *be = cb_backends[b];
+		if (!be || !in_list(bl, be->name))
+			continue;
+		for (const suite_set *s = sets; s->workload; s++) {
+			if (!in_list(wlist, s->workload))
+				continue;
+			const cb_workload *wl = cb_workload_find(s->workload);
+			int wmax = s->workers_sweep ? ncpu * 2 : 1;
+			for (int w = 1; w <= wmax && n < cap; w = (w < ncpu ? w + 1 : w * 2)) {
+				cb_cell *c = &cells[n];
+				cb_cell_defaults(c, be, wl);
+				if (s->tasks)
+					c->tasks = s->tasks;
+				if (s->size)
+					c->size = s->size;
+				if (s->workers_sweep)
+					c->cfg.workers = w;
+				char kv[256];
+				snprintf(kv, sizeof kv, "%s", s->params);
+				char *save = NULL;
+				for (char *t = strtok_r(kv, ";", &save); t; t = strtok_r(NULL, ";", &save))
+					if (cb_cell_set_param(c, t, why, sizeof why) < 0)
+						cb_usage_error("suite: built-in set for %s: %s", wl->name, why);
+				n++;
+			}
+		}
+	}
+	if (!n)
+		cb_usage_error("suite: no cell matches --backends/--workloads");
+	if (cb_machine_json(mj, &meta) < 0)
+		cb_usage_error("suite: cannot write %s: %s", mj, strerror(errno));
+
+	cb_run_opts ro = {.reps = (int)(reps > 0 ? reps : quick ? 3 : 5), .warmup = 1,
+			  .timeout_s = timeout > 0 ? timeout : quick ? 60 : 300, .csv = csv,
+			  .meta = &meta, .verbose = 0};
+	cb_cell_signals();
+	uint64_t t0 = cb_now_ns();
+	int bad = 0;
+	for (int i = 0; i < n; i++) {
+		cb_cell *c = &cells[i];
+		double el = (double)(cb_now_ns() - t0) / 1e9;
+		double eta = i ? el / i * (n - i) : 0;
+		char params[512];
+		cb_cell_params(c, params, sizeof params);
+		fprintf(stderr, "[%d/%d] %-15s %-13s tasks=%" PRId64 " size=%" PRId64 " workers=%d  elapsed %.0fs  ETA %.0fs\n",
+			i + 1, n, c->be->name, c->wl->name, c->tasks, c->size, c->cfg.workers, el, eta);
+		cb_cell_result res;
+		int rc = cb_cell_run(c, &ro, &res);
+		if (rc == 130) {
+			fprintf(stderr, "bench: interrupted at cell %d/%d; %s holds only whole rows\n", i + 1, n, csv);
+			free(cells);
+			return 130;
+		}
+		if (rc)
+			bad++;
+		if (strcmp(res.status, "ok"))
+			fprintf(stderr, "        -> %s: %s\n", res.status, res.note);
+	}
+	fprintf(stderr, "done: %d cells in %.0f s (%d not ok: unsupported, errors...), results in %s\n", n,
+		(double)(cb_now_ns() - t0) / 1e9, bad, dir);
+	printf("%s\n", dir);
+	free(cells);
+	return 0;
+}

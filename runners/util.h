@@ -1,0 +1,33 @@
+/* util.h: small helpers shared by the harness, workloads and backends: clocks, strict
+ * number parsing, fatal usage errors. */
+#ifndef CB_UTIL_H
+#define CB_UTIL_H
+
+#include <stdint.h>
+#include <time.h>
+
+static inline uint64_t cb_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Parse a decimal integer with an optional k/M/G suffix (x1000, x1e6, x1e9). Returns 0 on
+ * success, -1 if s is not such a number or overflows. */
+int cb_parse_int(const char *s, int64_t *out);
+
+/* The value of option opt, a number in lo..hi, or a usage error naming both. */
+int64_t cb_num_arg(const char *opt, const char *v, int64_t lo, int64_t hi);
+
+/* Print "bench: <message>" on one line and exit with status 2 (bad input). */
+_Noreturn void cb_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Online CPUs. */
+int cb_ncpu(void);
+
+/* Proportional set size of every process in the calling process's group, in bytes
+ * (resident memory without double-counting shared pages); -1 if unreadable. */
+int64_t cb_mem_group_pss(void);
+
+#endif

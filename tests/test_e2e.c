@@ -1,0 +1,336 @@
+/* test_e2e.c: the bench command from outside: every (backend, workload) pair of the quick
+ * matrix gives rows that are ok with the checksum verified, or unsupported with a reason;
+ * bad input exits 2 with one line and writes nothing; a crash or hang becomes a row. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <signal.h>
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include "harness.h"
+#include "testutil.h"
+
+static char tmpdir[64];
+static void mk_tmp(void)
+{
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/cbe2e-XXXXXX");
+	cr_assert_not_null(mkdtemp(tmpdir));
+}
+static void rm_tmp(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+	cr_expect_eq(system(cmd), 0);
+}
+
+/* One Criterion test per backend built into this binary. Parameters are copied into the
+ * test's process, which may not share our addresses: names travel by value. */
+typedef struct be_name {
+	char s[32];
+} be_name;
+
+ParameterizedTestParameters(e2e, quick_matrix)
+{
+	static be_name names[32];
+	size_t n = 0;
+	for (size_t i = 0; i < cb_nbackends && n < 32; i++)
+		if (cb_backends[i])
+			snprintf(names[n++].s, sizeof names[0].s, "%s", cb_backends[i]->name);
+	return cr_make_param_array(be_name, names, n);
+}
+
+ParameterizedTest(be_name *bn, e2e, quick_matrix, .timeout = 400, .init = mk_tmp, .fini = rm_tmp)
+{
+	const char *nm = bn->s;
+	const char **name = &nm;
+	char out[256], err[65536], so[4096];
+	snprintf(out, sizeof out, "%s/run", tmpdir);
+	char *argv[] = {"bench", "suite", "--quick", "--reps", "1", "--timeout", "60", "--out", out,
+			"--backends", (char *)*name, NULL};
+	int rc = tu_run(argv, err, sizeof err, so, sizeof so);
+	cr_assert_eq(rc, 0, "suite failed (%d): %s", rc, err);
+	char path[300];
+	snprintf(path, sizeof path, "%s/machine.json", out);
+	cr_assert_eq(access(path, R_OK), 0, "machine.json written");
+	snprintf(path, sizeof path, "%s/runs.csv", out);
+	char *csv = tu_slurp(path);
+	cr_assert_not_null(csv);
+	const char *p = csv;
+	char store[8192], *f[40];
+	cr_assert_eq(tu_csv_record(&p, store, sizeof store, f, 40), 32, "header");
+	int rows = 0, ok = 0;
+	char seen[64][32];
+	int nseen = 0;
+	int nf;
+	while ((nf = tu_csv_record(&p, store, sizeof store, f, 40)) > 0) {
+		cr_assert_eq(nf, 32, "row %d has %d fields", rows, nf);
+		rows++;
+		cr_assert_str_eq(f[9], *name);
+		const char *st = f[30], *note = f[31];
+		if (!strcmp(st, "ok")) {
+			ok++;
+			cr_assert_neq(f[29][0], 0, "ok row carries its checksum");
+			cr_assert_neq(f[16][0], 0, "ok row carries its wall time");
+		} else
+			cr_assert(!strcmp(st, "unsupported") && *note, "%s %s: status %s: %s", *name, f[10], st, note);
+		int dup = 0;
+		for (int i = 0; i < nseen; i++)
+			dup |= !strcmp(seen[i], f[10]);
+		if (!dup && nseen < 64)
+			snprintf(seen[nseen++], 32, "%s", f[10]);
+	}
+	cr_assert_geq(nseen, 14, "every workload has a row (%d seen)", nseen);
+	/* Reference runtimes may be missing here (no go, no node): all unsupported is right. */
+	if (!strstr(*name, "-ref"))
+		cr_assert_gt(ok, 0);
+	free(csv);
+}
+
+/* ---- bad input ------------------------------------------------------------------------ */
+
+typedef struct bad_case {
+	const char *args[16];
+	const char *says; /* a word the error line must contain */
+} bad_case;
+/* The same, by value, as Criterion hands parameters to the test's process. */
+typedef struct bad_param {
+	char args[16][64];
+	char says[64];
+} bad_param;
+
+static const bad_case bad[] = {
+	{{"frobnicate"}, "frobnicate"},
+	{{"run"}, "--backend"},
+	{{"run", "--backend", "threads"}, "--workload"},
+	{{"run", "--backend", "nope", "--workload", "cpu.fib"}, "nope"},
+	{{"run", "--backend", "threads", "--workload", "cpu.nope"}, "cpu.nope"},
+	{{"run", "--backend", "threads", "--workload", "cpu.fib", "--tasks", "abc"}, "abc"},
+	{{"run", "--backend", "threads", "--workload", "cpu.fib", "--tasks", "-4"}, "-4"},
+	{{"run", "--backend", "threads", "--workload", "cpu.fib", "--tasks", "0"}, "--tasks"},
+	{{"run", "--backend", "threads", "--workload", "cpu.fib", "--size", "99"}, "--size"},
+	{{"run", "--backend", "threads", "--workload", "cpu.fib", "--size", "1.5"}, "1.5"},
+	{{"run", "--backend", "threads", "--workload", "cpu.fib", "--workers", "0"}, "--workers"},
+	{{"run", "--backend", "threads", "--workload", "cpu.fib", "--workers", "99999999"}, "--workers"},
+	{{"run", "--backend", "threads", "--workload", "cpu.fib", "--reps", "0"}, "--reps"},
+	{{"run", "--backend", "threads", "--workload", "cpu.fib", "--timeout", "0"}, "--timeout"},
+	{{"run", "--backend", "threads", "--workload", "cpu.fib", "--tasks"}, "--tasks"},
+	{{"run", "--backend", "threads", "--workload", "cpu.fib", "--bogus"}, "--bogus"},
+	{{"run", "--backend", "threads", "--workload", "cpu.fib", "extra"}, "extra"},
+	{{"run", "--backend", "threads", "--workload", "cpu.fib", "--param", "x=1"}, "x"},
+	{{"run", "--backend", "threads", "--workload", "micro.chan", "--param", "cap=-1"}, "cap"},
+	{{"run", "--backend", "threads", "--workload", "micro.chan", "--param", "cap"}, "KEY=VALUE"},
+	{{"run", "--backend", "threads", "--workload", "micro.chan", "--param", "cap=1e3"}, "cap"},
+	{{"run", "--backend", "threads", "--workload", "micro.skynet", "--size", "999"}, "power"},
+	{{"run", "--backend", "threads", "--workload", "micro.ring", "--tasks", "1"}, "ring"},
+	{{"run", "--backend", "threads", "--workload", "cpu.hash", "--tasks", "100000", "--size", "1000000"}, "GiB"},
+	{{"run", "--backend", "threads", "--workload", "cpu.fib", "--csv", "/nonexistent/dir/x.csv"}, "/nonexistent"},
+	{{"run", "--backend", "threads", "--workload", "cpu.fib", "--csv", "/proc/version"}, "/proc/version"},
+	{{"run", "--backend", "threads", "--workload", "cpu.fib", "--csv", "/tmp"}, "directory"},
+	{{"run", "--backend", "threads", "--workload", "cpu.fib", "--tasks", "99999999999999999999"}, "--tasks"},
+	{{"suite", "--backends", "threads,nope"}, "nope"},
+	{{"suite", "--workloads", "cpu.fib,"}, "empty"},
+	{{"suite", "--reps", "x"}, "--reps"},
+	{{"suite", "--frob"}, "--frob"},
+	{{"suite", "--out", "/nonexistent/deeper/run"}, "/nonexistent"},
+	{{"list", "extra"}, "extra"},
+	{{"loadgen"}, "--port"},
+	{{"loadgen", "--port", "70000"}, "70000"},
+	{{"loadgen", "--port", "80", "--conns", "zero"}, "zero"},
+};
+
+ParameterizedTestParameters(badinput, exits_2_with_one_line)
+{
+	static bad_param ps[sizeof bad / sizeof *bad];
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		for (int k = 0; bad[i].args[k]; k++)
+			snprintf(ps[i].args[k], 64, "%s", bad[i].args[k]);
+		snprintf(ps[i].says, 64, "%s", bad[i].says);
+	}
+	return cr_make_param_array(bad_param, ps, sizeof bad / sizeof *bad);
+}
+
+ParameterizedTest(bad_param *bp, badinput, exits_2_with_one_line, .timeout = 30, .init = mk_tmp, .fini = rm_tmp)
+{
+	bad_case c = {.says = bp->says}, *bc = &c;
+	for (int k = 0; k < 16 && bp->args[k][0]; k++)
+		c.args[k] = bp->args[k];
+	char *argv[24];
+	int n = 0;
+	argv[n++] = "bench";
+	for (int i = 0; bc->args[i]; i++)
+		argv[n++] = (char *)bc->args[i];
+	/* Every case also asks for a CSV in a fresh folder: none may appear. */
+	char csv[128];
+	snprintf(csv, sizeof csv, "%s/out.csv", tmpdir);
+	int has_csv = 0;
+	for (int i = 0; bc->args[i]; i++)
+		has_csv |= !strcmp(bc->args[i], "--csv");
+	if (!strcmp(bc->args[0], "run") && !has_csv) {
+		argv[n++] = "--csv";
+		argv[n++] = csv;
+	}
+	argv[n] = NULL;
+	char err[4096];
+	int rc = tu_run(argv, err, sizeof err, NULL, 0);
+	cr_assert_eq(rc, 2, "%s: exit %d, stderr: %s", bc->args[0], rc, err);
+	size_t len = strlen(err);
+	cr_assert_gt(len, 0);
+	cr_assert(strchr(err, '\n') == err + len - 1, "one line, got: %s", err);
+	cr_assert(strstr(err, bc->says), "error names the problem (%s): %s", bc->says, err);
+	cr_assert_eq(access(csv, F_OK), -1, "nothing written");
+}
+
+Test(cli, help_and_version, .timeout = 30)
+{
+	char err[4096], out[8192];
+	char *v[] = {"bench", "--version", NULL};
+	cr_assert_eq(tu_run(v, err, sizeof err, out, sizeof out), 0);
+	cr_assert(strstr(out, "concbench"));
+	const char *cmds[] = {"run", "suite", "list", "loadgen"};
+	for (int i = 0; i < 4; i++) {
+		char *h[] = {"bench", (char *)cmds[i], "--help", NULL};
+		cr_assert_eq(tu_run(h, err, sizeof err, out, sizeof out), 0, "%s --help", cmds[i]);
+		cr_assert(strstr(out, "usage"), "%s --help prints usage", cmds[i]);
+	}
+}
+
+Test(cli, run_writes_whole_rows_and_header_once, .timeout = 60, .init = mk_tmp, .fini = rm_tmp)
+{
+	char csv[128], err[8192], out[4096];
+	snprintf(csv, sizeof csv, "%s/r.csv", tmpdir);
+	char *a[] = {"bench", "run", "--backend", "threads", "--workload", "cpu.fib", "--tasks", "2",
+		     "--size", "20", "--reps", "3", "--csv", csv, "--quiet", NULL};
+	cr_assert_eq(tu_run(a, err, sizeof err, out, sizeof out), 0, "%s", err);
+	cr_assert_eq(tu_run(a, err, sizeof err, out, sizeof out), 0, "%s", err);
+	char *s = tu_slurp(csv);
+	const char *p = s;
+	char store[8192], *f[40];
+	int rows = -1;
+	while (tu_csv_record(&p, store, sizeof store, f, 40) > 0) {
+		rows++;
+		if (rows > 0) {
+			cr_assert_str_eq(f[30], "ok");
+			cr_assert_str_eq(f[29], "13530"); /* 2 x fib(20) */
+			cr_assert(strstr(f[14], "stack_kb=0"), "params list backend params: %s", f[14]);
+		}
+	}
+	cr_assert_eq(rows, 6, "header once, 3 rows per run");
+	cr_assert(strstr(out, "median"), "summary printed: %s", out);
+	free(s);
+}
+
+static int count_rows(const char *csv, const char *status, char *note, size_t n)
+{
+	char *s = tu_slurp(csv);
+	if (!s)
+		return -1;
+	const char *p = s;
+	char store[8192], *f[40];
+	int rows = 0;
+	tu_csv_record(&p, store, sizeof store, f, 40);
+	while (tu_csv_record(&p, store, sizeof store, f, 40) == 32) {
+		if (!strcmp(f[30], status))
+			rows++;
+		snprintf(note, n, "%s", f[31]);
+	}
+	free(s);
+	return rows;
+}
+
+Test(faults, crash_becomes_a_row_naming_the_signal, .timeout = 60, .init = mk_tmp, .fini = rm_tmp)
+{
+	char csv[128], err[8192], note[600];
+	snprintf(csv, sizeof csv, "%s/c.csv", tmpdir);
+	char *a[] = {"bench", "run", "--backend", "threads", "--workload", "test.crash", "--csv", csv,
+		     "--quiet", NULL};
+	cr_assert_eq(tu_run(a, err, sizeof err, NULL, 0), 1);
+	cr_assert_eq(count_rows(csv, "crash", note, sizeof note), 1);
+	/* SIGSEGV, or SIGABRT when a sanitizer reports the fault first */
+	cr_assert(strstr(note, "signal 11") || strstr(note, "signal 6"), "%s", note);
+}
+
+Test(faults, hang_becomes_a_timeout_row, .timeout = 60, .init = mk_tmp, .fini = rm_tmp)
+{
+	char csv[128], err[8192], note[600];
+	snprintf(csv, sizeof csv, "%s/h.csv", tmpdir);
+	char *a[] = {"bench", "run", "--backend", "threads", "--workload", "test.hang", "--timeout", "2",
+		     "--csv", csv, "--quiet", NULL};
+	cr_assert_eq(tu_run(a, err, sizeof err, NULL, 0), 1);
+	cr_assert_eq(count_rows(csv, "timeout", note, sizeof note), 1);
+}
+
+Test(faults, unsupported_size_is_a_row_with_a_reason, .timeout = 60, .init = mk_tmp, .fini = rm_tmp)
+{
+	char csv[128], err[8192], note[600];
+	snprintf(csv, sizeof csv, "%s/u.csv", tmpdir);
+	char *a[] = {"bench", "run", "--backend", "threads", "--workload", "micro.skynet", "--csv", csv,
+		     "--quiet", NULL};
+	cr_assert_eq(tu_run(a, err, sizeof err, NULL, 0), 1);
+	cr_assert_eq(count_rows(csv, "unsupported", note, sizeof note), 1);
+	cr_assert(strstr(note, "1111112 tasks"), "reason names the need: %s", note);
+}
+
+/* Processes whose environment holds mark: the suite and everything it started. */
+static int count_marked(const char *mark)
+{
+	int n = 0;
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		char path[300], buf[65536];
+		snprintf(path, sizeof path, "/proc/%s/environ", e->d_name);
+		int fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		ssize_t r = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (r <= 0)
+			continue;
+		for (ssize_t i = 0; i < r; i += (ssize_t)strlen(buf + i) + 1)
+			if (!strcmp(buf + i, mark))
+				n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+Test(faults, sigint_mid_cell_leaves_whole_rows_and_no_process, .timeout = 120, .init = mk_tmp, .fini = rm_tmp)
+{
+	char out[256], mark[64];
+	snprintf(out, sizeof out, "%s/int", tmpdir);
+	snprintf(mark, sizeof mark, "CB_TEST_MARK=%d", getpid());
+	/* io.echo cells keep a load-generator process and many threads busy when the signal lands. */
+	pid_t pid = fork();
+	if (pid == 0) {
+		putenv(mark);
+		int devnull = open("/dev/null", O_WRONLY);
+		dup2(devnull, 2);
+		execl(tu_bench(), "bench", "suite", "--quick", "--reps", "200", "--backends", "threads,serial",
+		      "--workloads", "io.echo,micro.spawn,cpu.fib", "--out", out, (char *)NULL);
+		_exit(127);
+	}
+	usleep(1500000);
+	cr_assert_gt(count_marked(mark), 1, "the suite and a cell are running");
+	kill(pid, SIGINT);
+	int st;
+	waitpid(pid, &st, 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 130, "exit 130 on SIGINT (status %d)", st);
+	usleep(200000);
+	cr_assert_eq(count_marked(mark), 0, "no process of the suite is left");
+	char csv[300];
+	snprintf(csv, sizeof csv, "%s/runs.csv", out);
+	char *s = tu_slurp(csv);
+	if (!s)
+		return; /* interrupted before the first row: nothing written is whole too */
+	size_t len = strlen(s);
+	cr_assert(len >= 2 && s[len - 2] == '\r' && s[len - 1] == '\n', "ends with a whole row");
+	const char *p = s;
+	char store[8192], *f[40];
+	int nf;
+	while ((nf = tu_csv_record(&p, store, sizeof store, f, 40)) > 0)
+		cr_assert_eq(nf, 32);
+	free(s);
+}

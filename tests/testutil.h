@@ -1,0 +1,124 @@
+/* testutil.h: helpers for the Criterion tests: run the bench binary, read its CSV. */
+#ifndef CB_TESTUTIL_H
+#define CB_TESTUTIL_H
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static inline const char *tu_bench(void)
+{
+	const char *b = getenv("CB_BENCH");
+	return b && *b ? b : "./build/bench";
+}
+
+/* Run argv (argv[0] ignored: the bench binary is used), capture stderr into err, return the
+ * exit status (or 128+signal). */
+static inline int tu_run(char *const argv[], char *err, size_t errn, char *out, size_t outn)
+{
+	int ep[2], op[2];
+	if (pipe(ep) < 0 || pipe(op) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(ep[1], 2);
+		dup2(op[1], 1);
+		close(ep[0]), close(op[0]);
+		execv(tu_bench(), argv);
+		_exit(127);
+	}
+	close(ep[1]), close(op[1]);
+	size_t en = 0, on = 0;
+	for (int open_fds = 2; open_fds;) {
+		open_fds = 0;
+		ssize_t r;
+		if (ep[0] >= 0) {
+			char tmp[4096];
+			r = read(ep[0], tmp, sizeof tmp);
+			if (r > 0) {
+				size_t k = (size_t)r < errn - 1 - en ? (size_t)r : errn - 1 - en;
+				memcpy(err + en, tmp, k), en += k;
+			} else
+				close(ep[0]), ep[0] = -1;
+			open_fds++;
+		}
+		if (op[0] >= 0) {
+			char tmp[4096];
+			r = read(op[0], tmp, sizeof tmp);
+			if (r > 0) {
+				size_t k = out ? ((size_t)r < outn - 1 - on ? (size_t)r : outn - 1 - on) : 0;
+				if (out)
+					memcpy(out + on, tmp, k), on += k;
+			} else
+				close(op[0]), op[0] = -1;
+			open_fds++;
+		}
+	}
+	err[en] = 0;
+	if (out)
+		out[on] = 0;
+	int st;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Minimal RFC 4180 reader: splits one record (which may span lines inside quotes) from *p
+ * into fields (stored in buf), returns the field count, 0 at end of input. */
+static inline int tu_csv_record(const char **p, char *buf, size_t bufn, char **fields, int maxf)
+{
+	const char *s = *p;
+	if (!*s)
+		return 0;
+	int nf = 0;
+	size_t at = 0;
+	fields[nf++] = buf;
+	int q = 0;
+	for (; *s; s++) {
+		if (q) {
+			if (*s == '"' && s[1] == '"')
+				buf[at++] = '"', s++;
+			else if (*s == '"')
+				q = 0;
+			else
+				buf[at++] = *s;
+		} else if (*s == '"')
+			q = 1;
+		else if (*s == ',') {
+			buf[at++] = 0;
+			if (nf < maxf)
+				fields[nf++] = buf + at;
+		} else if (*s == '\r' && s[1] == '\n') {
+			s += 2;
+			break;
+		} else if (*s == '\n') {
+			s++;
+			break;
+		} else
+			buf[at++] = *s;
+		if (at + 2 >= bufn)
+			break;
+	}
+	buf[at] = 0;
+	*p = s;
+	return nf;
+}
+
+static inline char *tu_slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *b = malloc((size_t)n + 1);
+	size_t r = fread(b, 1, (size_t)n, f);
+	b[r] = 0;
+	fclose(f);
+	return b;
+}
+
+#endif

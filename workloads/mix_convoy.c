@@ -1,0 +1,88 @@
+/* mix.convoy: one echo connection's requests/s beside H CPU hogs in the same process (the
+ * GIL convoy effect: an I/O task that must win the lock back after every read). The client
+ * runs for duration_ms; hogs compute fib(hog_n) rounds, checking each result, until the
+ * connection is done. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common.h"
+#include "harness.h"
+
+static const cb_param_def convoy_params[] = {
+	{"duration_ms", 1000, 10, 3600000, "how long the client sends requests"},
+	{"hog_n", 25, 10, 40, "n of each hog round's fib(n)"},
+	{NULL, 0, 0, 0, NULL},
+};
+
+typedef struct chog_arg {
+	cb_chan *stop;
+	int32_t n;
+} chog_arg;
+
+static uint64_t chog_task(void *arg, size_t len)
+{
+	(void)len;
+	chog_arg a;
+	memcpy(&a, arg, sizeof a);
+	uint64_t want = wl_fib_value(a.n);
+	int bad = 0;
+	char dummy;
+	do
+		bad |= wl_fib(a.n) != want;
+	while (cb_chan_try_recv(a.stop, &dummy) == CB_EMPTY);
+	return !bad; /* 1: every round was right */
+}
+
+static int convoy_prepare(cb_rep *r, char *err, size_t n)
+{
+	const cb_cell *c = r->cell;
+	return wl_served_start(r, 1, (int)c->size, 0, c->p[0], err, n);
+}
+
+static uint64_t convoy_root(void *arg, size_t len)
+{
+	(void)len;
+	cb_rep *r = wl_rep(arg);
+	const cb_cell *c = r->cell;
+	const wl_served *s = r->priv;
+	wl_served_go(s);
+	int fd = wl_served_accept(s);
+	cb_task *echo = cb_spawn(wl_echo_task, &fd, sizeof fd);
+	chog_arg ha = {cb_chan_make(1, 0), (int32_t)c->p[1]};
+	cb_task **hogs = malloc((size_t)(c->tasks + 1) * sizeof *hogs);
+	for (int64_t i = 0; i < c->tasks; i++)
+		hogs[i] = cb_spawn(chog_task, &ha, sizeof ha);
+	uint64_t sum = cb_join(echo);
+	cb_chan_close(ha.stop);
+	for (int64_t i = 0; i < c->tasks; i++)
+		sum += cb_join(hogs[i]);
+	free(hogs);
+	cb_chan_free(ha.stop);
+	return sum;
+}
+
+static int convoy_finish(cb_rep *r, uint64_t result, char *err, size_t n)
+{
+	cb_loadgen_report lg;
+	if (wl_served_report(r, &lg, err, n) < 0)
+		return -1;
+	const cb_cell *c = r->cell;
+	/* Bytes echoed, as counted by the independent client, plus one per correct hog. */
+	r->checksum = result;
+	r->expected = lg.requests * (uint64_t)c->size + (uint64_t)c->tasks;
+	r->rate = lg.elapsed_ns ? (double)lg.requests * 1e9 / (double)lg.elapsed_ns : 0;
+	return 0;
+}
+
+static int64_t convoy_peak(const cb_cell *c) { return c->tasks + 2; }
+
+const cb_workload cb_wl_mix_convoy = {
+	.name = "mix.convoy", .unit = "round trips",
+	.summary = "one echo connection's requests/s beside H CPU hogs in the same process",
+	.tasks_doc = "hogs", .tasks_def = 1, .tasks_max = 4096, .tasks_zero_ok = 1,
+	.size_doc = "message bytes", .size_def = 64, .size_max = 1 << 20,
+	.params = convoy_params,
+	.serial_doc = "unsupported: the hogs must run beside the connection",
+	.peak_tasks = convoy_peak, .prepare = convoy_prepare, .root = convoy_root,
+	.finish = convoy_finish, .cleanup = wl_served_stop,
+};
