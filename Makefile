@@ -122,13 +122,3 @@ clean:
 	rm -rf $(BUILD) bench
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
-
-# fuzz: run the mp frame-decoder fuzzer (clang's libFuzzer) on the kept corpus for
-# FUZZ_SECONDS; new inputs it finds are added to tests/fuzz/corpus/mp_frame.
-FUZZ_SECONDS ?= 60
-.PHONY: fuzz
-fuzz: $(BUILD)/fuzz/fuzz_mp_frame
-	$(BUILD)/fuzz/fuzz_mp_frame -max_total_time=$(FUZZ_SECONDS) -max_len=4096 tests/fuzz/corpus/mp_frame
-$(BUILD)/fuzz/fuzz_mp_frame: tests/fuzz/fuzz_mp_frame.c models/mp/mp_frame.c models/mp/mp_frame.h
-	@mkdir -p $(dir $@)
-	clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Imodels -o $@ $(filter %.c,$^)

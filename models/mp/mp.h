@@ -39,6 +39,7 @@ enum mp_start { MP_START_FORK = 0, MP_START_SPAWN = 1 };
 /* What the embedding program wants to hear about (all optional). */
 typedef struct mp_hooks {
 	void (*process_delta)(int delta);  /* a process was created (+1) or reaped (-1) */
+	void (*atfork_child)(void);        /* in every forked child, before it runs anything */
 } mp_hooks;
 void mp_set_hooks(const mp_hooks *h);
 /* Spawn mode: boot(bytes) is called first thing in every freshly exec'd child, to re-create
@@ -94,6 +95,9 @@ int mp_arena_init(int max_queues);
 void mp_arena_fini(void);
 int mp_arena_fd(void);            /* for spawned children (inherited across exec) */
 int mp_arena_attach(int fd);      /* in a spawned child */
+/* Most processes alive at once in the whole tree since mp_arena_init (mp counts the
+ * processes it starts and reaps in every process of the tree). */
+int mp_arena_processes_peak(void);
 
 typedef struct mp_queue mp_queue;
 /* maxsize > 0: put blocks while maxsize items are queued (clamped to what the pipe can

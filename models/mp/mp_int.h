@@ -40,5 +40,6 @@ void mp_process_set_result_fd(int fd);
 /* mp_pool.c / mp_queue.c: per-process state a forked child must drop. */
 void mp_pool_atfork_child(void);
 void mp_queue_spawn_inherit(void); /* in a child about to exec: keep the queues' fds */
+void mp_arena_count_process(int delta);
 
 #endif

@@ -13,7 +13,8 @@
  *   returns only once its own item was taken.
  * - Shutdown: a CLOSE frame (zero padding, same size) queued behind the items. A get that
  *   reads it writes it back for the next reader and reports MP_ECLOSED: gets drain first,
- *   then all see the end, like EOF on a pipe that every process holds open.
+ *   then all see the end, like EOF on a pipe that every process holds open. On a rendezvous
+ *   queue it also writes a 'C' ack, so a put still waiting for a taker returns MP_ECLOSED.
  * Read ends are non-blocking (O_NONBLOCK is shared by every process holding the fd, so it
  * is set once, at creation): get tries a read and polls only if the pipe is empty.
  * The arena is a memfd mapped shared, so spawned children (fresh programs) map the same
@@ -47,6 +48,7 @@ struct mp_queue {
 struct arena {
 	uint32_t max;
 	atomic_uint next;        /* queues handed out so far */
+	atomic_int procs, procs_peak; /* processes alive in the tree, and the most at once */
 	struct mp_queue q[];
 };
 
@@ -88,6 +90,21 @@ int mp_arena_attach(int fd)
 	arena_size = (size_t)size;
 	arena_memfd = fd;
 	return MP_OK;
+}
+
+void mp_arena_count_process(int delta)
+{
+	if (!arena)
+		return;
+	int v = atomic_fetch_add(&arena->procs, delta) + delta;
+	int p = atomic_load(&arena->procs_peak);
+	while (v > p && !atomic_compare_exchange_weak(&arena->procs_peak, &p, v))
+		;
+}
+
+int mp_arena_processes_peak(void)
+{
+	return arena ? atomic_load(&arena->procs_peak) : 0;
 }
 
 int mp_arena_fd(void)
@@ -230,11 +247,11 @@ int mp_queue_put(mp_queue *q, const void *item)
 	}
 	lock_send(q);
 	int rc = mp_write_all(q->wfd, fr, q->frame);
-	char ack;
+	char ack = 0;
 	if (rc == MP_OK)
 		rc = mp_read_all(q->ack_rfd, &ack, 1);
 	pthread_mutex_unlock(&q->send_lock);
-	return rc;
+	return rc == MP_OK && ack == 'C' ? MP_ECLOSED : rc;
 }
 
 static int get(mp_queue *q, void *item, int wait)
@@ -291,6 +308,8 @@ void mp_queue_shutdown(mp_queue *q)
 	uint8_t fr[MP_FRAME_HDR + MP_QUEUE_ITEM_MAX] = {0};
 	mp_frame_hdr_put(fr, MP_F_CLOSE, q->item);
 	mp_write_all(q->wfd, fr, q->frame);
+	if (q->ack_wfd >= 0) /* a put waiting for a taker gets MP_ECLOSED instead */
+		mp_write_all(q->ack_wfd, "C", 1);
 }
 
 void mp_queue_free(mp_queue *q)

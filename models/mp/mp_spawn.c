@@ -51,6 +51,7 @@ void mp_set_spawn_boot(mp_boot_fn boot, const void *bytes, size_t len)
 
 void mp_process_delta(int delta)
 {
+	mp_arena_count_process(delta);
 	if (mp_hooks_now.process_delta)
 		mp_hooks_now.process_delta(delta);
 }
@@ -83,7 +84,13 @@ void mp_child_setup(pid_t parent)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(1);
+	/* Ctrl-C to the process group must end children too, whatever the parent catches. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	mp_atfork_child();
+	if (mp_hooks_now.atfork_child)
+		mp_hooks_now.atfork_child();
 }
 
 static void run_and_exit(mp_fn fn, void *arg, size_t len, int result_fd)
@@ -223,6 +230,7 @@ void mp_spawn_child_maybe(void)
 		if (!boot)
 			_exit(124);
 		boot(v.boot, v.boot_len);
+		mp_set_spawn_boot(boot, v.boot, v.boot_len); /* for this child's own children */
 	}
 	void *arg = malloc(v.arg_len ? v.arg_len : 1); /* aligned private copy */
 	if (!arg)

@@ -1,13 +1,14 @@
 /* fuzz_mp_frame.c: libFuzzer target for the mp frame decoder (models/mp/mp_frame.c).
  * Any byte string must be either a whole number of well-formed frames or rejected, without
- * reading out of bounds; what is accepted must stay consistent when decoded piecewise. */
+ * reading out of bounds; what is accepted must stay consistent when decoded piecewise.
+ * Also compiled into tests/test_mp.c to replay the kept corpus in make test. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "mp/mp.h"
 #include "mp/mp_frame.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int cb_fuzz_mp_frame_one(const uint8_t *data, size_t size)
 {
 	/* Copy so that ASan sees the exact bounds of the input. */
 	uint8_t *buf = malloc(size ? size : 1);
@@ -47,3 +48,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(buf);
 	return 0;
 }
+
+#ifdef CB_FUZZ_MAIN
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	return cb_fuzz_mp_frame_one(data, size);
+}
+#endif
