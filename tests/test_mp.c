@@ -581,3 +581,136 @@ Test(mp_queue, shutdown_drains_then_ends_every_reader, .timeout = 20)
 	mp_arena_fini();
 	assert_no_children();
 }
+
+/* ---- the fork backend (runners/backend_fork.c) through the task API ----------------------- */
+
+#include "task.h"
+extern const cb_backend cb_backend_fork;
+
+static uint64_t be_square(void *arg, size_t len)
+{
+	uint64_t x;
+	memcpy(&x, arg, len);
+	return x * x;
+}
+
+static uint64_t be_spawn_join(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	enum { N = 40 };
+	cb_task *t[N];
+	for (uint64_t i = 0; i < N; i++)
+		t[i] = cb_spawn(be_square, &i, sizeof i);
+	uint64_t sum = 0;
+	for (int i = 0; i < N; i++)
+		sum += cb_join(t[i]);
+	return sum; /* sum of i^2, i < 40 = 20540 */
+}
+
+typedef struct tree { int64_t num, size; } tree;
+
+static uint64_t be_tree(void *arg, size_t len)
+{
+	tree a;
+	memcpy(&a, arg, len);
+	if (a.size == 1)
+		return (uint64_t)a.num;
+	cb_task *t[10];
+	for (int i = 0; i < 10; i++) {
+		tree c = {a.num + i * (a.size / 10), a.size / 10};
+		t[i] = cb_spawn(be_tree, &c, sizeof c);
+	}
+	uint64_t s = 0;
+	for (int i = 0; i < 10; i++)
+		s += cb_join(t[i]);
+	return s;
+}
+
+static uint64_t be_tree_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	tree a = {0, 100};
+	return cb_join(cb_spawn(be_tree, &a, sizeof a)); /* 0 + ... + 99 = 4950 */
+}
+
+typedef struct chans { cb_chan *ping, *pong, *stream; } chans;
+
+static uint64_t be_ponger(void *arg, size_t len)
+{
+	chans c;
+	memcpy(&c, arg, len);
+	uint64_t v, n = 0;
+	while (cb_chan_recv(c.ping, &v) == CB_OK) {
+		v++;
+		cb_chan_send(c.pong, &v);
+		n++;
+	}
+	for (uint64_t i = 0; i < 100; i++)
+		cb_chan_send(c.stream, &i);
+	cb_chan_close(c.stream);
+	return n;
+}
+
+static uint64_t be_chan_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	chans c = {cb_chan_make(8, 0), cb_chan_make(8, 0), cb_chan_make(8, 10)};
+	cb_task *t = cb_spawn(be_ponger, &c, sizeof c);
+	uint64_t v = 0, sum = 0;
+	cr_assert_eq(cb_chan_try_recv(c.pong, &v), CB_EMPTY);
+	for (int i = 0; i < 100; i++) {
+		cb_chan_send(c.ping, &v);
+		cr_assert_eq(cb_chan_recv(c.pong, &v), CB_OK);
+	}
+	cb_chan_close(c.ping);
+	while (cb_chan_recv(c.stream, &v) == CB_OK)
+		sum += v;
+	cr_assert_eq(cb_chan_try_recv(c.stream, &v), CB_CLOSED);
+	uint64_t n = cb_join(t);
+	cb_chan_free(c.ping);
+	cb_chan_free(c.pong);
+	cb_chan_free(c.stream);
+	return sum * 1000 + n; /* 4950 * 1000 + 100 round trips */
+}
+
+static uint64_t be_run(cb_fn root, int independent, int spawn)
+{
+	cb_backend_use(&cb_backend_fork);
+	cb_backend_cfg cfg = {.workers = 2, .independent = independent};
+	cfg.p[0] = spawn;
+	uint64_t r = cb_backend_fork.run(&cfg, root, NULL, 0);
+	assert_no_children();
+	return r;
+}
+
+Test(fork_backend, pool_and_process_per_task, .timeout = 30)
+{
+	for (int spawn = 0; spawn <= 1; spawn++) {
+		cr_assert_eq(be_run(be_spawn_join, 1, spawn), 20540, "pool, start %d", spawn);
+		cr_assert_eq(be_run(be_spawn_join, 0, spawn), 20540, "processes, start %d", spawn);
+	}
+}
+
+Test(fork_backend, nested_spawns, .timeout = 30)
+{
+	cr_assert_eq(be_run(be_tree_root, 0, 0), 4950);
+	cr_assert_eq(be_run(be_tree_root, 0, 1), 4950);
+}
+
+Test(fork_backend, channels_between_processes, .timeout = 30)
+{
+	cr_assert_eq(be_run(be_chan_root, 0, 0), 4950 * 1000 + 100);
+	cr_assert_eq(be_run(be_chan_root, 0, 1), 4950 * 1000 + 100);
+}
+
+Test(fork_backend, process_limit_has_a_reason, .timeout = 5)
+{
+	const char *why = NULL;
+	cb_backend_cfg cfg = {.workers = 2};
+	int64_t max = cb_backend_fork.max_tasks(&cfg, &why);
+	cr_assert_gt(max, 0);
+	cr_assert_lt(max, 1111112, "1M processes would be accepted");
+	cr_assert_not_null(why);
+	cfg.independent = 1;
+	cr_assert_eq(cb_backend_fork.max_tasks(&cfg, &why), 0); /* pool tasks are not processes */
+}

@@ -594,13 +594,14 @@ mp_async *mp_pool_apply_async(mp_pool *p, mp_fn fn, const void *arg, size_t len)
 		p->pend_head = j;
 	p->pend_tail = j;
 	dispatch(p);
-	/* Send now to workers that may be idle; let busy ones' frames accumulate. */
+	/* Send now to workers that may be idle, and big arguments at once; let small frames
+	 * for busy workers accumulate into one write. */
 	int room = 0;
 	for (int i = 0; i < p->n; i++) {
 		worker *w = &p->w[i];
 		if (!w->alive)
 			continue;
-		if (!outq_empty(&w->out) && (w->inflight <= 2 || w->out.blen > 16384) &&
+		if (!outq_empty(&w->out) && (w->inflight <= 2 || w->out.blen > 16384 || len > COPY_MAX) &&
 		    outq_flush(&w->out, w->task_wr) != MP_OK) {
 			break_pool(p, MP_EBROKEN);
 			return j;
