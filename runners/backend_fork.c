@@ -24,7 +24,9 @@
  *   with status error. Children die with their parent (PR_SET_PDEATHSIG), stay in the
  *   cell's process group, and every one is reaped before run() returns.
  * - start=1 (spawn) fork+execs the harness binary for every process; the new program
- *   rebuilds this backend's state from boot bytes before running the task.
+ *   rebuilds this backend's state from boot bytes before running the task. Tasks get fd
+ *   numbers in their arguments (sockets, pipes, files), so every fd open in the parent is
+ *   passed to spawned children, as pickling those objects would duplicate them there.
  */
 #include <errno.h>
 #include <sched.h>
@@ -117,6 +119,7 @@ static uint64_t fork_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size_
 		cb_abort("error", "fork: shared arena: %s", strerror(errno));
 	fork_boot b = {(int32_t)start_how, cb_status_fd};
 	mp_set_spawn_boot(fork_boot_child, &b, sizeof b);
+	mp_set_spawn_pass_fds(1); /* tasks get fd numbers in their arguments */
 	if (cfg->independent) {
 		pool = mp_pool_new(cfg->workers, start_how);
 		if (!pool)
@@ -137,6 +140,7 @@ static uint64_t fork_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size_
 	}
 	mp_arena_fini();
 	mp_set_spawn_boot(NULL, NULL, 0);
+	mp_set_spawn_pass_fds(0);
 	mp_set_hooks(NULL);
 	return r;
 }

@@ -51,6 +51,12 @@ void mp_set_spawn_boot(mp_boot_fn boot, const void *bytes, size_t len);
  * children, fds that must not stay open). Called by mp itself in every child it forks. */
 void mp_atfork_child(void);
 
+/* Spawn mode: pass every fd open in the parent to spawned children (on: as a program that
+ * hands its sockets, pipes and files to its tasks would pickle them, which duplicates their
+ * fds into the child); off (the default): only the fds mp itself needs. Pools' own pipes
+ * are never passed. */
+void mp_set_spawn_pass_fds(int on);
+
 /* A function of this program as a position-independent token (an offset in the text
  * segment), so that a fork+exec'd copy of the binary resolves it to the same code. */
 uint64_t mp_fn_token(mp_fn fn);

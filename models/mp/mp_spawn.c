@@ -8,10 +8,13 @@
  * constructor in this file sees it before main() runs, reads one START frame from that fd
  * (function token, boot function and bytes, the argument, the fds to use) and runs the
  * task in the fresh program. Only fds the parent listed survive the exec (everything mp
- * creates is close-on-exec), as CPython's spawn passes only the fds it duplicates.
+ * creates is close-on-exec), as CPython's spawn passes only the fds it duplicates; with
+ * mp_set_spawn_pass_fds every fd open in the parent is passed, as pickling the program's
+ * sockets and files for its tasks would.
  * Functions travel as offsets from the start of the executable, which are the same in
  * every exec of the same file whatever the load address (PIE/ASLR).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -29,6 +32,7 @@ extern const char __executable_start[], etext[]; /* provided by the GNU linker *
 
 mp_hooks mp_hooks_now;
 static mp_boot_fn spawn_boot;
+static int spawn_pass_fds;
 static uint8_t *spawn_boot_bytes;
 static size_t spawn_boot_len;
 
@@ -47,6 +51,45 @@ void mp_set_spawn_boot(mp_boot_fn boot, const void *bytes, size_t len)
 		memcpy(spawn_boot_bytes, bytes, len);
 		spawn_boot_len = len;
 	}
+}
+
+void mp_set_spawn_pass_fds(int on)
+{
+	spawn_pass_fds = on;
+}
+
+/* The fds to pass to a spawned child, listed before fork (readdir allocates, which a
+ * child of a threaded parent must not do). Returns a malloc'd array, -1 terminated. */
+static int *fds_to_pass(int except)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return NULL;
+	size_t n = 0, cap = 64;
+	int *fds = malloc(cap * sizeof *fds);
+	struct dirent *e;
+	while (fds && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		int fd = atoi(e->d_name);
+		if (fd <= 2 || fd == dirfd(d) || fd == except || mp_pool_owns_fd(fd))
+			continue;
+		if (n + 1 == cap) {
+			int *m = realloc(fds, 2 * cap * sizeof *fds);
+			if (!m) {
+				free(fds);
+				fds = NULL;
+				break;
+			}
+			fds = m;
+			cap *= 2;
+		}
+		fds[n++] = fd;
+	}
+	closedir(d);
+	if (fds)
+		fds[n] = -1;
+	return fds;
 }
 
 void mp_process_delta(int delta)
@@ -171,6 +214,7 @@ pid_t mp_start_child(enum mp_start how, mp_fn fn, const void *arg, size_t len,
 		return -1;
 	}
 	char *argv[] = {"concbench-mp-spawn", NULL};
+	int *pass = spawn_pass_fds ? fds_to_pass(sp[1]) : NULL;
 	pid_t pid = fork();
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL); /* survives the exec */
@@ -182,11 +226,14 @@ pid_t mp_start_child(enum mp_start how, mp_fn fn, const void *arg, size_t len,
 		if (sv.arena_fd >= 0)
 			mp_cloexec(sv.arena_fd, 0);
 		mp_queue_spawn_inherit();
+		for (int i = 0; pass && pass[i] >= 0; i++)
+			mp_cloexec(pass[i], 0);
 		execve("/proc/self/exe", argv, env);
 		_exit(127);
 	}
 	int saved = errno;
 	free(env);
+	free(pass);
 	close(sp[0]);
 	if (pid > 0) {
 		mp_process_delta(+1);
