@@ -135,8 +135,9 @@ size_t mp_pool_default_chunksize(size_t n, int workers);
 int mp_pool_workers(const mp_pool *p);
 pid_t mp_pool_worker_pid(const mp_pool *p, int i);
 int mp_pool_broken(const mp_pool *p);
-/* close() + join(): workers finish what was submitted, exit, are reaped; frees p.
- * A broken pool is terminated instead (the rest of its workers are killed). */
+/* Frees p, leaving no worker behind. An idle pool is closed and joined: EOF on the task
+ * pipes, workers exit and are reaped (one still there after 1 s is killed). A pool with
+ * unfinished tasks, or a broken one, is terminated (workers killed), as Pool.__exit__. */
 void mp_pool_free(mp_pool *p);
 
 #endif

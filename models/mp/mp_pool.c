@@ -45,6 +45,7 @@
 #define COPY_MAX 512         /* arguments up to this size are copied into the write buffer */
 #define RESULT_DELAY_NS 100000
 #define WORKER_OUT_MAX 32768
+#define CLOSE_GRACE_NS 1000000000ull /* idle workers get this long to exit at close */
 
 struct mp_async {
 	uint64_t id, fn;
@@ -688,6 +689,26 @@ int mp_pool_broken(const mp_pool *p)
 	return p->broken;
 }
 
+/* Wait until the worker closes its result pipe (it exited) or the deadline passes. */
+static int wait_eof(int fd, uint64_t deadline)
+{
+	char buf[4096];
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof buf);
+		if (r == 0)
+			return 1;
+		if (r > 0 || errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return 1;
+		uint64_t now = mp_now_ns();
+		if (now >= deadline)
+			return 0;
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		poll(&pfd, 1, (int)((deadline - now) / 1000000 + 1));
+	}
+}
+
 void mp_pool_free(mp_pool *p)
 {
 	int busy = p->pend_head != NULL;
@@ -698,9 +719,14 @@ void mp_pool_free(mp_pool *p)
 	for (int i = 0; i < p->started; i++) /* EOF on their task pipes: workers exit */
 		if (p->w[i].alive)
 			close(p->w[i].task_wr);
+	uint64_t deadline = mp_now_ns() + CLOSE_GRACE_NS;
 	for (int i = 0; i < p->started; i++) {
 		worker *w = &p->w[i];
 		if (w->alive) {
+			/* Idle workers exit at once; one that does not (stuck in a task, or somebody
+			 * else holds its task pipe open) is killed rather than waited for forever. */
+			if (!wait_eof(w->res_rd, deadline))
+				kill(w->pid, SIGKILL);
 			mp_reap(w->pid);
 			close(w->res_rd);
 		}

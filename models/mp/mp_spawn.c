@@ -60,7 +60,7 @@ void mp_set_spawn_pass_fds(int on)
 
 /* The fds to pass to a spawned child, listed before fork (readdir allocates, which a
  * child of a threaded parent must not do). Returns a malloc'd array, -1 terminated. */
-static int *fds_to_pass(int except)
+static int *fds_to_pass(int except, const int *never, int nnever)
 {
 	DIR *d = opendir("/proc/self/fd");
 	if (!d)
@@ -73,6 +73,11 @@ static int *fds_to_pass(int except)
 			continue;
 		int fd = atoi(e->d_name);
 		if (fd <= 2 || fd == dirfd(d) || fd == except || mp_pool_owns_fd(fd))
+			continue;
+		int skip = 0;
+		for (int i = 0; i < nnever; i++)
+			skip |= fd == never[i];
+		if (skip)
 			continue;
 		if (n + 1 == cap) {
 			int *m = realloc(fds, 2 * cap * sizeof *fds);
@@ -214,7 +219,9 @@ pid_t mp_start_child(enum mp_start how, mp_fn fn, const void *arg, size_t len,
 		return -1;
 	}
 	char *argv[] = {"concbench-mp-spawn", NULL};
-	int *pass = spawn_pass_fds ? fds_to_pass(sp[1]) : NULL;
+	/* The parent's side of the child's own pipes (child_close) never goes: the child
+	 * holding its own task pipe's write end would never see EOF. */
+	int *pass = spawn_pass_fds ? fds_to_pass(sp[1], child_close, nclose) : NULL;
 	pid_t pid = fork();
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL); /* survives the exec */
