@@ -215,6 +215,8 @@ static uint64_t worker_main(void *arg, size_t len)
 
 static int outq_bytes(outq *q, const void *data, size_t n)
 {
+	if (n == 0)
+		return 0;
 	if (q->blen + n > q->bcap) {
 		size_t cap = q->bcap ? q->bcap : 4096;
 		while (cap < q->blen + n)
@@ -575,7 +577,8 @@ mp_async *mp_pool_apply_async(mp_pool *p, mp_fn fn, const void *arg, size_t len)
 	job *j = malloc(sizeof *j + len);
 	if (!j)
 		return NULL;
-	memcpy(j->copy, arg, len);
+	if (len)
+		memcpy(j->copy, arg, len);
 	*j = (job){
 		.id = p->next_id++, .fn = mp_fn_token(fn), .count = 1,
 		.args = &j->one_arg, .lens = &j->one_len, .results = &j->one_result,
