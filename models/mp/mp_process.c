@@ -32,10 +32,10 @@ void mp_process_set_result_fd(int fd)
 
 void mp_atfork_child(void)
 {
-	/* What the parent was waiting for is not ours: close it, forget it (the records
-	 * themselves are the parent's memory, copied; they are simply dropped). */
-	for (mp_process *p = live; p; p = p->next)
-		close(p->rfd);
+	/* What the parent was waiting for is not ours: forget it (the records are the
+	 * parent's memory, copied; they are simply dropped). Their read ends stay open here:
+	 * harmless (EOF depends on write ends only), and closing them would cost every child
+	 * one system call per live sibling, quadratic when thousands of tasks are alive. */
 	live = NULL;
 	live_count = 0;
 	if (self_result_fd >= 0)

@@ -15,8 +15,12 @@
  *   reads it writes it back for the next reader and reports MP_ECLOSED: gets drain first,
  *   then all see the end, like EOF on a pipe that every process holds open. On a rendezvous
  *   queue it also writes a 'C' ack, so a put still waiting for a taker returns MP_ECLOSED.
- * Read ends are non-blocking (O_NONBLOCK is shared by every process holding the fd, so it
- * is set once, at creation): get tries a read and polls only if the pipe is empty.
+ * Every queue has two read descriptions of its pipe: a non-blocking one for get_nowait
+ * (O_NONBLOCK belongs to the open file description, shared by every process holding it,
+ * so it cannot be toggled per call) and a blocking one, opened anew through
+ * /proc/self/fd, for get. get blocks in read(), not poll(): the kernel wakes one blocked
+ * reader per write (exclusive wait), where poll() would wake them all — with thousands of
+ * processes parked on one queue, every item or shutdown marker would wake every one.
  * The arena is a memfd mapped shared, so spawned children (fresh programs) map the same
  * queues; the fds recorded there are inherited across fork, and across exec because the
  * spawn path clears their close-on-exec flag.
@@ -24,7 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -39,6 +43,7 @@ struct mp_queue {
 	uint32_t item, frame;    /* item bytes; frame = header + item */
 	uint32_t maxsize, cap;   /* asked, granted (0 = rendezvous) */
 	int rfd, wfd;            /* the item pipe (rfd non-blocking) */
+	int brfd;                /* the same pipe's read end, opened again, blocking */
 	int ack_rfd, ack_wfd;    /* rendezvous acks */
 	atomic_int closed;       /* shutdown called */
 	pthread_mutex_t send_lock; /* rendezvous: one put in flight */
@@ -115,6 +120,7 @@ int mp_arena_fd(void)
 static void close_fds(struct mp_queue *q)
 {
 	close(q->rfd);
+	close(q->brfd);
 	close(q->wfd);
 	if (q->ack_rfd >= 0) {
 		close(q->ack_rfd);
@@ -147,6 +153,7 @@ void mp_queue_spawn_inherit(void)
 		if (atomic_load(&q->state) != 1)
 			continue;
 		mp_cloexec(q->rfd, 0);
+		mp_cloexec(q->brfd, 0);
 		mp_cloexec(q->wfd, 0);
 		if (q->ack_rfd >= 0) {
 			mp_cloexec(q->ack_rfd, 0);
@@ -185,7 +192,22 @@ mp_queue *mp_queue_new(size_t item, size_t maxsize)
 		close(p[1]);
 		return NULL;
 	}
+	char path[40];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", p[0]);
+	int b = open(path, O_RDONLY | O_CLOEXEC);
+	if (b < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		if (a[0] >= 0) {
+			close(a[0]);
+			close(a[1]);
+		}
+		errno = e;
+		return NULL;
+	}
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	q->brfd = b;
 	q->item = (uint32_t)item;
 	q->frame = (uint32_t)(MP_FRAME_HDR + item);
 	q->maxsize = (uint32_t)(maxsize > UINT32_MAX ? UINT32_MAX : maxsize);
@@ -258,15 +280,9 @@ static int get(mp_queue *q, void *item, int wait)
 {
 	uint8_t fr[MP_FRAME_HDR + MP_QUEUE_ITEM_MAX];
 	for (;;) {
-		ssize_t r = read(q->rfd, fr, q->frame);
-		if (r < 0 && errno == EAGAIN) {
-			if (!wait)
-				return MP_EEMPTY;
-			struct pollfd pfd = {.fd = q->rfd, .events = POLLIN};
-			if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-				return MP_ESYS;
-			continue; /* another reader may have won: read again */
-		}
+		ssize_t r = read(wait ? q->brfd : q->rfd, fr, q->frame);
+		if (r < 0 && errno == EAGAIN)
+			return MP_EEMPTY;
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
