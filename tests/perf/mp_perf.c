@@ -6,7 +6,8 @@
  *   bw_pool      large arguments through Pool(1): map of a trivial task over 1 MiB
  *                arguments (read in place) and apply_async (copied, as cb_spawn does), MiB/s
  *   overhead     Pool(W).map of a trivial task at chunksize 1 (and at the default), us/task
- *   start        Process start + join of a trivial task, fork and spawn, us/process
+ *   start        Process start + join of a trivial task, fork and spawn, us/process, beside
+ *                the floor: a bare fork + _exit + waitpid of this binary
  *
  * usage: mp_perf [bw_pipe|bw_pool|overhead|start|all] [workers]
  */
@@ -175,6 +176,21 @@ static double start_join(void *vctx)
 	return (now_s() - t0) / c->n * 1e6;
 }
 
+/* The floor: fork, _exit, waitpid of this same binary, nothing else. */
+static double bare_fork(void *vctx)
+{
+	int n = *(int *)vctx;
+	double t0 = now_s();
+	for (int i = 0; i < n; i++) {
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(0);
+		int st;
+		waitpid(pid, &st, 0);
+	}
+	return (now_s() - t0) / n * 1e6;
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "all";
@@ -210,6 +226,8 @@ int main(int argc, char **argv)
 	}
 	if (all || !strcmp(what, "start")) {
 		struct st_ctx f = {MP_START_FORK, 200}, s = {MP_START_SPAWN, 50};
+		int n = 200;
+		report("bare fork + _exit + waitpid (the floor)", "us/process", bare_fork, &n);
 		report("Process start + join, fork", "us/process", start_join, &f);
 		report("Process start + join, spawn (fork + exec)", "us/process", start_join, &s);
 	}
