@@ -114,7 +114,8 @@ static int64_t fork_max_tasks(const cb_backend_cfg *cfg, const char **why)
 static uint64_t fork_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size_t len)
 {
 	start_how = cfg->p[0] ? MP_START_SPAWN : MP_START_FORK;
-	mp_set_hooks(&(mp_hooks){.atfork_child = fork_atfork_child});
+	mp_set_hooks(&(mp_hooks){.process_delta = cb_stat_process,
+				 .atfork_child = fork_atfork_child});
 	if (mp_arena_init(FORK_CHANNELS) != MP_OK)
 		cb_abort("error", "fork: shared arena: %s", strerror(errno));
 	fork_boot b = {(int32_t)start_how, cb_status_fd};
@@ -131,8 +132,9 @@ static uint64_t fork_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size_
 		mp_pool_free(pool);
 	pool = NULL;
 	mp_process_kill_all(); /* tasks never joined */
-	/* Children of children are counted in the arena, not by this process: report the
-	 * tree's peak (plus this process) to the harness's counter. */
+	/* This process counted its own children as it went (the hook); grandchildren were
+	 * counted in the shared arena only: raise the harness's peak to the whole tree's
+	 * (plus this process). */
 	int extra = mp_arena_processes_peak() + 1 - cb_stat_processes_peak();
 	if (extra > 0) {
 		cb_stat_process(+extra);
