@@ -144,6 +144,7 @@ void mp_child_setup(pid_t parent)
 static void run_and_exit(mp_fn fn, void *arg, size_t len, int result_fd)
 {
 	uint64_t v = fn(arg, len);
+	fflush(NULL); /* what the task printed; the parent flushed before forking, as CPython */
 	if (result_fd >= 0) {
 		uint8_t fr[MP_FRAME_HDR + 8];
 		mp_frame_hdr_put(fr, MP_F_VALUE, 8);
@@ -180,6 +181,7 @@ pid_t mp_start_child(enum mp_start how, mp_fn fn, const void *arg, size_t len,
 {
 	/* CPython ignores SIGPIPE from startup: a dead peer shows up as EPIPE, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
+	fflush(NULL); /* or the child would print the parent's buffered output a second time */
 	pid_t parent = getpid();
 	if (how == MP_START_FORK) {
 		pid_t pid = fork();
