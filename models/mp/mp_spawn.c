@@ -4,7 +4,8 @@
  * fork: the child is a copy of the parent; it resets what it must not share (mp_child_setup)
  * and calls fn directly: the argument is already in its memory (CPython's fork start method
  * does not pickle Process arguments either).
- * spawn: the child execs /proc/self/exe with MP_SPAWN_FD=<fd> in its environment; a
+ * spawn: the child execs this program's file with MP_SPAWN_FD=<fd>:<code size> in its
+ * environment (a child whose code size differs exits instead of running); a
  * constructor in this file sees it before main() runs, reads one START frame from that fd
  * (function token, boot function and bytes, the argument, the fds to use) and runs the
  * task in the fresh program. Only fds the parent listed survive the exec (everything mp
@@ -17,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,13 +161,15 @@ static void run_and_exit(mp_fn fn, void *arg, size_t len, int result_fd)
  * only async-signal-safe calls are allowed between fork and exec. */
 static char **spawn_env(int fd, char *slot, size_t n)
 {
+	/* The fd, and the size of our code: a child whose code differs (the binary was
+	 * rebuilt meanwhile) must not run tokens meant for another layout. */
 	size_t k = 0;
 	while (environ[k])
 		k++;
 	char **env = malloc((k + 2) * sizeof *env);
 	if (!env)
 		return NULL;
-	snprintf(slot, n, "MP_SPAWN_FD=%d", fd);
+	snprintf(slot, n, "MP_SPAWN_FD=%d:%zu", fd, (size_t)(etext - __executable_start));
 	size_t j = 0;
 	env[j++] = slot;
 	for (size_t i = 0; i < k; i++)
@@ -220,6 +224,17 @@ pid_t mp_start_child(enum mp_start how, mp_fn fn, const void *arg, size_t len,
 		errno = ENOMEM;
 		return -1;
 	}
+	/* This program's path, not /proc/self/exe itself: under valgrind (or any loader
+	 * that runs us as its client) that link names the loader, while readlink is made
+	 * to answer with the client's path. */
+	static char exe[PATH_MAX];
+	if (!exe[0]) {
+		ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+		if (k <= 0 || (size_t)k >= sizeof exe - 1)
+			strcpy(exe, "/proc/self/exe");
+		else
+			exe[k] = 0;
+	}
 	char *argv[] = {"concbench-mp-spawn", NULL};
 	/* The parent's side of the child's own pipes (child_close) never goes: the child
 	 * holding its own task pipe's write end would never see EOF. */
@@ -237,7 +252,7 @@ pid_t mp_start_child(enum mp_start how, mp_fn fn, const void *arg, size_t len,
 		mp_queue_spawn_inherit();
 		for (int i = 0; pass && pass[i] >= 0; i++)
 			mp_cloexec(pass[i], 0);
-		execve("/proc/self/exe", argv, env);
+		execve(exe, argv, env);
 		_exit(127);
 	}
 	int saved = errno;
@@ -260,8 +275,13 @@ void mp_spawn_child_maybe(void)
 	const char *s = getenv("MP_SPAWN_FD");
 	if (!s)
 		return;
-	int fd = atoi(s);
+	int fd = -1;
+	size_t text = 0;
+	if (sscanf(s, "%d:%zu", &fd, &text) != 2)
+		_exit(120);
 	unsetenv("MP_SPAWN_FD");
+	if (text != (size_t)(etext - __executable_start))
+		_exit(120); /* not the program that spawned us */
 	signal(SIGPIPE, SIG_IGN);
 	mp_frame f;
 	uint8_t *payload = NULL;
