@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,6 +65,11 @@ void mp_set_spawn_pass_fds(int on)
  * child of a threaded parent must not do). Returns a malloc'd array, -1 terminated. */
 static int *fds_to_pass(int except, const int *never, int nnever)
 {
+	/* Nothing at or above the fd limit: no fd of ours is there, but a tool running us
+	 * (valgrind) keeps its own fds there, and must not find them in its next client. */
+	struct rlimit rl;
+	int limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < INT_MAX ? (int)rl.rlim_cur
+	                                                                        : INT_MAX;
 	DIR *d = opendir("/proc/self/fd");
 	if (!d)
 		return NULL;
@@ -74,7 +80,7 @@ static int *fds_to_pass(int except, const int *never, int nnever)
 		if (e->d_name[0] == '.')
 			continue;
 		int fd = atoi(e->d_name);
-		if (fd <= 2 || fd == dirfd(d) || fd == except || mp_pool_owns_fd(fd))
+		if (fd <= 2 || fd >= limit || fd == dirfd(d) || fd == except || mp_pool_owns_fd(fd))
 			continue;
 		int skip = 0;
 		for (int i = 0; i < nnever; i++)
