@@ -31,12 +31,19 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(ASM_SRC:%.S=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all build deps fuzz refs test test-run test-asan test-tsan test-valgrind bench clean
+.PHONY: all build deps fuzz refs test test-run test-asan test-tsan test-valgrind bench clean uv_echo
 all: build
 build: $(BUILD)/bench $(TEST_BIN)
 $(BUILD)/bench: $(BUILD)/runners/main.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 	@ln -sf $(BUILD)/bench bench
+
+# Reference echo server (plain libuv callbacks) that io.echo on uv is compared with.
+uv_echo: $(BUILD)/uv_echo
+	@:
+$(BUILD)/uv_echo: workloads/ref/c/uv_echo.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(OPT) $(WARN) $(SAN) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS)
 
 $(BUILD)/libconcbench.a: $(LIB_OBJ)
 	@rm -f $@
@@ -113,10 +120,20 @@ bench: deps
 
 # Go twins of the workloads (workloads/ref/go/<name>/main.go) -> build/ref/go/<name>.
 GO_TWINS := $(patsubst workloads/ref/go/%/main.go,$(BUILD)/ref/go/%,$(wildcard workloads/ref/go/*/main.go))
-refs: $(GO_TWINS)
+refs: $(GO_TWINS) $(BUILD)/uv_echo
 $(BUILD)/ref/go/%: workloads/ref/go/%/main.go
 	@mkdir -p $(dir $@)
 	cd workloads/ref/go/$* && GOFLAGS=-mod=mod GO111MODULE=off go build -o $(CURDIR)/$@ .
+
+# Result processing (python3, gnuplot): the table and charts of a run folder, and two or
+# more run folders compared: make plots RUN=results/<run>; make compare A=... B=... [OUT=dir]
+.PHONY: table plots compare
+table plots:
+	@test -n "$(RUN)" || { echo "usage: make $@ RUN=results/<run>" >&2; exit 2; }
+	@python3 scripts/$@ "$(RUN)"
+compare:
+	@test -n "$(A)" && test -n "$(B)" || { echo "usage: make compare A=results/<run> B=results/<run> [OUT=dir]" >&2; exit 2; }
+	@python3 scripts/compare "$(A)" "$(B)" $(if $(OUT),--out "$(OUT)")
 
 clean:
 	rm -rf $(BUILD) bench

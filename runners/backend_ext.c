@@ -23,6 +23,7 @@ typedef struct ext_runtime {
 	const char *name;      /* backend name */
 	const char *tool;      /* the runtime's command, looked up in PATH */
 	const char *what;      /* Debian package that provides it */
+	const char *twins;     /* workloads whose twins follow the protocol above, space-separated */
 } ext_runtime;
 
 /* Twin file names by workload (the part after the dot, except where noted). */
@@ -82,6 +83,12 @@ static uint64_t ext_run(const ext_runtime *rt, cb_rep *r)
 		snprintf(prog, sizeof prog, "%s/workloads/ref/node/%s.js", root, tw);
 	else
 		snprintf(prog, sizeof prog, "%s/build/ref/go/%s", root, tw);
+	char word[64];
+	snprintf(word, sizeof word, " %s ", c->wl->name);
+	char list[512];
+	snprintf(list, sizeof list, " %s ", rt->twins);
+	if (!strstr(list, word))
+		cb_abort("unsupported", "no %s twin of %s", rt->name, c->wl->name);
 	if (!in_path(rt->tool))
 		cb_abort("unsupported", "%s is not installed (Debian package %s)", rt->tool, rt->what);
 	if (access(prog, R_OK) != 0)
@@ -167,8 +174,11 @@ static uint64_t ext_run(const ext_runtime *rt, cb_rep *r)
 /* The workload's own finish() still checks the checksum and sets expected; a twin's ops
  * and latencies, already stored in the rep, are kept when finish leaves them alone. */
 
-static const ext_runtime node_rt = {"node-ref", "node", "nodejs"};
-static const ext_runtime go_rt = {"go-ref", "go", "golang-go"};
+/* io.echo's references are servers driven by bench loadgen: workloads/ref/c/echo_ref.sh. */
+static const ext_runtime node_rt = {"node-ref", "node", "nodejs",
+	"cpu.fib io.sleep mix.latency micro.spawn micro.yield micro.chan micro.skynet micro.idle"};
+static const ext_runtime go_rt = {"go-ref", "go", "golang-go",
+	"cpu.fib io.sleep mix.latency micro.spawn micro.yield micro.chan micro.skynet micro.idle"};
 
 static uint64_t node_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size_t len)
 {

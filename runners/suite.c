@@ -21,16 +21,18 @@ typedef struct suite_set {
 	int workers_sweep;
 } suite_set;
 
-/* Sizes are chosen so that the slowest backend finishes each cell in seconds on 2 cores. */
+/* Sizes are chosen so that the slowest backend (the embedded CPython twins) finishes each
+ * cell in seconds on 2 cores, and so that every chart has a sweep to draw: workers for the
+ * CPU workloads, connections for echo, hogs for the mixed ones, tasks for spawn and idle. */
 static const suite_set quick_sets[] = {
-	{"cpu.fib", 4, 27, "", 1},
-	{"cpu.hash", 4, 256, "native=0", 0},
-	{"cpu.hash", 4, 256, "native=1", 0},
+	{"cpu.fib", 4, 30, "", 1},
+	{"cpu.hash", 4, 64, "native=0;rounds=2", 0},
+	{"cpu.hash", 4, 64, "native=1;rounds=2", 0},
 	{"io.sleep", 1000, 20, "", 0},
 	{"io.echo", 10, 1024, "msgs=200", 0},
 	{"io.pipe", 4, 2000, "", 0},
 	{"io.file", 4, 1024, "", 0},
-	{"mix.latency", 1, 25, "rounds=20", 0},
+	{"mix.latency", 1, 27, "rounds=20", 0},
 	{"mix.convoy", 1, 64, "duration_ms=300", 0},
 	{"micro.spawn", 2000, 0, "", 0},
 	{"micro.yield", 2, 20000, "", 0},
@@ -42,18 +44,25 @@ static const suite_set quick_sets[] = {
 	{NULL, 0, 0, NULL, 0},
 };
 static const suite_set full_sets[] = {
-	{"cpu.fib", 8, 30, "", 1},
-	{"cpu.hash", 8, 1024, "native=0", 1},
-	{"cpu.hash", 8, 1024, "native=1", 1},
+	{"cpu.fib", 8, 32, "", 1},
+	{"cpu.hash", 8, 256, "native=0", 1},
+	{"cpu.hash", 8, 256, "native=1", 1},
 	{"io.sleep", 10000, 100, "", 0},
-	{"io.echo", 100, 1024, "msgs=500", 0},
+	{"io.sleep", 100000, 100, "", 0},
+	{"io.echo", 10, 1024, "msgs=200", 0},
+	{"io.echo", 100, 1024, "msgs=200", 0},
+	{"io.echo", 1000, 1024, "msgs=50", 0},
 	{"io.pipe", 8, 20000, "", 0},
 	{"io.file", 8, 4096, "", 0},
+	{"mix.latency", 0, 27, "rounds=40", 0},
 	{"mix.latency", 1, 27, "rounds=40", 0},
 	{"mix.latency", 2, 27, "rounds=40", 0},
+	{"mix.latency", 4, 27, "rounds=40", 0},
 	{"mix.convoy", 0, 64, "duration_ms=1000", 0},
 	{"mix.convoy", 1, 64, "duration_ms=1000", 0},
 	{"mix.convoy", 2, 64, "duration_ms=1000", 0},
+	{"micro.spawn", 1000, 0, "", 0},
+	{"micro.spawn", 10000, 0, "", 0},
 	{"micro.spawn", 100000, 0, "", 0},
 	{"micro.yield", 2, 200000, "", 0},
 	{"micro.chan", 0, 100000, "cap=0", 0},
@@ -61,7 +70,9 @@ static const suite_set full_sets[] = {
 	{"micro.skynet", 0, 10000, "", 0},
 	{"micro.skynet", 0, 1000000, "", 0},
 	{"micro.ring", 503, 100000, "", 0},
+	{"micro.idle", 1000, 0, "", 0},
 	{"micro.idle", 10000, 0, "", 0},
+	{"micro.idle", 100000, 0, "", 0},
 	{NULL, 0, 0, NULL, 0},
 };
 
@@ -175,7 +186,7 @@ int cb_suite_main(int argc, char **argv)
 			for (int w = 1; w <= wmax && n < cap; w = (w < ncpu ? w + 1 : w * 2)) {
 				cb_cell *c = &cells[n];
 				cb_cell_defaults(c, be, wl);
-				if (s->tasks)
+				if (s->tasks || wl->tasks_zero_ok)
 					c->tasks = s->tasks;
 				if (s->size)
 					c->size = s->size;

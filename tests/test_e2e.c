@@ -312,7 +312,10 @@ Test(faults, sigint_mid_cell_leaves_whole_rows_and_no_process, .timeout = 120, .
 		      "--workloads", "io.echo,micro.spawn,cpu.fib", "--out", out, (char *)NULL);
 		_exit(127);
 	}
-	usleep(1500000);
+	/* Wait until a cell runs (a loaded machine may take a while to get there). */
+	for (int i = 0; i < 300 && count_marked(mark) < 2; i++)
+		usleep(50000);
+	usleep(300000);
 	cr_assert_gt(count_marked(mark), 1, "the suite and a cell are running");
 	kill(pid, SIGINT);
 	int st;

@@ -1,12 +1,13 @@
 /* mix.convoy: one echo connection's requests/s beside H CPU hogs in the same process (the
  * GIL convoy effect: an I/O task that must win the lock back after every read). The client
  * runs for duration_ms; hogs compute fib(hog_n) rounds, checking each result, until the
- * connection is done. */
+ * connection is done or duration_ms has passed on their own clock. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "common.h"
 #include "harness.h"
+#include "util.h"
 
 static const cb_param_def convoy_params[] = {
 	{"duration_ms", 1000, 10, 3600000, "how long the client sends requests"},
@@ -17,6 +18,8 @@ static const cb_param_def convoy_params[] = {
 typedef struct chog_arg {
 	cb_chan *stop;
 	int32_t n;
+	uint64_t limit_ns; /* a hog also stops after the client's duration: on a cooperative
+	                    * loop no stop message can reach it before it gives the loop up */
 } chog_arg;
 
 static uint64_t chog_task(void *arg, size_t len)
@@ -24,12 +27,12 @@ static uint64_t chog_task(void *arg, size_t len)
 	(void)len;
 	chog_arg a;
 	memcpy(&a, arg, sizeof a);
-	uint64_t want = wl_fib_value(a.n);
+	uint64_t want = wl_fib_value(a.n), t0 = cb_now_ns();
 	int bad = 0;
 	char dummy;
 	do
 		bad |= wl_fib(a.n) != want;
-	while (cb_chan_try_recv(a.stop, &dummy) == CB_EMPTY);
+	while (cb_chan_try_recv(a.stop, &dummy) == CB_EMPTY && cb_now_ns() - t0 < a.limit_ns);
 	return !bad; /* 1: every round was right */
 }
 
@@ -48,7 +51,7 @@ static uint64_t convoy_root(void *arg, size_t len)
 	wl_served_go(s);
 	int fd = wl_served_accept(s);
 	cb_task *echo = cb_spawn(wl_echo_task, &fd, sizeof fd);
-	chog_arg ha = {cb_chan_make(1, 0), (int32_t)c->p[1]};
+	chog_arg ha = {cb_chan_make(1, 0), (int32_t)c->p[1], (uint64_t)c->p[0] * 1000000u};
 	cb_task **hogs = malloc((size_t)(c->tasks + 1) * sizeof *hogs);
 	for (int64_t i = 0; i < c->tasks; i++)
 		hogs[i] = cb_spawn(chog_task, &ha, sizeof ha);

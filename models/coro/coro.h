@@ -27,6 +27,12 @@ typedef struct coro {
  * Memory is committed by the kernel on first touch. Returns 0 or -1 with errno. */
 int coro_stack_alloc(coro_stack *s, size_t size);
 void coro_stack_free(coro_stack *s);
+/* Carve n stacks of size bytes each out of one mapping, installing their guard pages in
+ * bulk: the cheap way to get many stacks. Each out[i] may still be released alone with
+ * coro_stack_free; region and region_size describe the whole mapping for one munmap.
+ * Returns 0 or -1 with errno. */
+int coro_stack_alloc_many(coro_stack *out, size_t n, size_t size, void **region,
+			  size_t *region_size);
 /* Does addr fall in the guard page of s? (stack-overflow reporting) */
 int coro_stack_guard_hit(const coro_stack *s, const void *addr);
 
@@ -37,6 +43,10 @@ void coro_init_thread(coro *c);
 void coro_init(coro *c, const coro_stack *s, void (*entry)(void *), void *arg);
 /* Save the current context into from and resume to. */
 void coro_switch(coro *from, coro *to);
+/* Last switch out of a coroutine whose entry has finished: from is never resumed, so the
+ * sanitizers may drop its state (ASan frees its fake stack). Then coro_destroy(from) from
+ * another coroutine before reusing its stack. */
+_Noreturn void coro_switch_final(coro *from, coro *to);
 /* Release the sanitizer state of a finished coroutine (not its stack). */
 void coro_destroy(coro *c);
 

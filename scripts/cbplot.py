@@ -1,0 +1,132 @@
+"""cbplot.py: running the gnuplot scripts of plots/ on data files written by the scripts.
+
+The Python side only extracts numbers: it writes whitespace-separated data files and one
+parameter file (gnuplot assignments) into a temporary folder, then runs
+`gnuplot params.gp plots/<chart>.gp` (gnuplot runs its file arguments in one session) with an
+argument list, never through a shell. Strings reach gnuplot single-quoted, quotes doubled,
+so a host or CPU name cannot inject gnuplot commands.
+"""
+
+import functools
+import os
+import re
+import shutil
+import statistics
+import subprocess
+
+import cbresults as R
+
+PLOTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "plots")
+
+# Legend order: baseline, the six models, then the real runtimes.
+ORDER = ("serial", "threads", "mn", "fork", "gil", "aloop", "uv", "go-ref", "node-ref",
+         "cpython-threads", "cpython-asyncio", "cpython-mp")
+
+
+def order_key(backend):
+    return (ORDER.index(backend), "") if backend in ORDER else (len(ORDER), backend)
+
+
+def gp_string(s):
+    """A gnuplot single-quoted string literal (no escapes inside; ' is written '')."""
+    return "'" + str(s).replace("'", "''").replace("\n", " ") + "'"
+
+
+def safe_name(s):
+    return re.sub(r"[^A-Za-z0-9_.@-]", "_", s)
+
+
+def find_gnuplot():
+    g = shutil.which("gnuplot")
+    if not g:
+        raise R.InputError("gnuplot not found (install gnuplot-nox)")
+    return g
+
+
+@functools.lru_cache(maxsize=None)
+def terminals(gnuplot):
+    """(png terminal, svg terminal) settings: pngcairo where built in, else libgd png."""
+    try:
+        probe = subprocess.run([gnuplot, "-e", "set terminal pngcairo"], stdin=subprocess.DEVNULL,
+                               capture_output=True, timeout=20)
+        cairo = probe.returncode == 0 and not probe.stderr.strip()
+    except (OSError, subprocess.SubprocessError):
+        cairo = False
+    png = "pngcairo noenhanced size 1000,620 font 'DejaVu Sans,10'" if cairo else "png noenhanced size 1000,620"
+    return png, "svg noenhanced size 1000,620 dynamic"
+
+
+def style_of(name):
+    """Line style number of a backend (plots/common.gp defines 1..12): the same colour and
+    point in every chart. A name like 'mn@B' takes its backend's style."""
+    be = name.split("@")[0]
+    return ORDER.index(be) % 12 + 1 if be in ORDER else 12
+
+
+def write_series(tmp, prefix, series):
+    """series: {name: [(x, y), ...]} -> (files, names, styles) as space-separated strings."""
+    files, names, styles = [], [], []
+    for name in sorted(series, key=order_key):
+        pts = sorted(p for p in series[name] if p[0] is not None and p[1] is not None)
+        if not pts:
+            continue
+        path = os.path.join(tmp, f"{prefix}_{safe_name(name)}.dat")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(f"# {name}\n")
+            for x, y in pts:
+                f.write(f"{x:.10g} {y:.10g}\n")
+        files.append(path)
+        names.append(safe_name(name))
+        styles.append(str(style_of(name)))
+    return " ".join(files), " ".join(names), " ".join(styles)
+
+
+def run_chart(gnuplot, tmp, chart, outbase, variables, formats=("png", "svg")):
+    """Run plots/<chart>.gp with variables; return the files written."""
+    png, svg = terminals(gnuplot)
+    params = os.path.join(tmp, f"params_{chart}.gp")
+    base = {"plots_dir": PLOTS_DIR, "outbase": outbase, "formats": " ".join(formats),
+            "png_term": png, "svg_term": svg}
+    base.update(variables)
+    with open(params, "w", encoding="utf-8") as f:
+        for k, v in base.items():
+            f.write(f"{k} = {v:.10g}\n" if isinstance(v, (int, float)) else f"{k} = {gp_string(v)}\n")
+    script = os.path.join(PLOTS_DIR, chart + ".gp")
+    res = subprocess.run([gnuplot, params, script], stdin=subprocess.DEVNULL, capture_output=True,
+                         text=True, timeout=120)
+    made = [f"{outbase}.{fmt}" for fmt in formats]
+    if res.returncode != 0:
+        err = (res.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise RuntimeError(f"gnuplot {chart}.gp failed: {err}")
+    missing = [m for m in made if not os.path.isfile(m) or os.path.getsize(m) == 0]
+    if missing:
+        raise RuntimeError(f"gnuplot {chart}.gp wrote no {', '.join(missing)}")
+    return made
+
+
+def speedup_series(run):
+    """({backend: [(workers, speedup over serial)]}, (tasks, size)) of cpu.fib, or None.
+
+    The (tasks, size) with the most cells that also has a serial baseline is charted; the
+    serial median pools its rows over workers (serial ignores them). CPython and Node.js are
+    left out: an interpreted or JIT-compiled fib timed by its own process against C's serial
+    fib is not a speedup (their own scaling is in the table's fidelity section)."""
+    cells = [c for c in run.cells.values() if c.workload == "cpu.fib" and c.ok
+             and not c.backend.startswith("cpython-") and c.backend != "node-ref"]
+    base = {}
+    for c in cells:
+        if c.backend == "serial":
+            base.setdefault((c.tasks, c.size), []).extend(r["wall_ns"] for r in c.ok)
+    swept = [c for c in cells if (c.tasks, c.size) in base]
+    if not swept:
+        return None
+    counts = {}
+    for c in swept:
+        counts[(c.tasks, c.size)] = counts.get((c.tasks, c.size), 0) + 1
+    key = max(counts, key=counts.get)
+    b = statistics.median(base[key])
+    series = {}
+    for c in swept:
+        if (c.tasks, c.size) == key:
+            series.setdefault(c.backend, []).append((c.workers, b / c.median("wall_ns")))
+    return series, key

@@ -1,0 +1,394 @@
+"""cbresults.py: reading a concbench run folder (runs.csv, machine.json, hyperfine/*.json).
+
+Shared by scripts/table, scripts/plots and scripts/compare so that every one of them reads
+the same rows the same way: one parser, one notion of a cell, one median. Standard library
+only (python3 is the suite's only scripting dependency).
+
+A *cell* is what one `bench run` measured: backend x workload x tasks x workers x size x
+params. Each counted repetition is one row; tables quote the median of the cell's `ok` rows
+and keep min..max as its spread. A cell none of whose rows is ok keeps its status (the first
+non-ok status and note) so tables can say 'unsupported' or 'timeout' instead of a number.
+
+Schema: rows whose first column is "1" are read by header name. Rows of any other schema
+version are skipped with one warning per version (an older file may lack columns or give
+them other meanings; guessing would put wrong numbers in a table). A file with no row of
+schema 1 at all is an error.
+"""
+
+import argparse
+import csv
+import glob
+import json
+import os
+import re
+import statistics
+import sys
+
+SCHEMA = "1"
+COLUMNS = ("schema run_id utc host cpu_model ncpu kernel cc git_rev backend workload tasks "
+           "workers size params rep wall_ns user_ns sys_ns maxrss_kb ops ops_per_s p50_ns "
+           "p99_ns max_ns os_threads processes vol_ctxsw invol_ctxsw checksum status note").split()
+NUMERIC = ("wall_ns user_ns sys_ns maxrss_kb ops ops_per_s p50_ns p99_ns max_ns os_threads "
+           "processes vol_ctxsw invol_ctxsw").split()
+INTEGER_KEYS = ("tasks", "workers", "size")
+STATUSES = ("ok", "unsupported", "mismatch", "timeout", "crash", "error")
+
+# The six models of the article's table, in its column order, and the real runtime each one
+# re-creates (the fidelity table puts them side by side).
+MODELS = ("mn", "fork", "threads", "gil", "aloop", "uv")
+REFERENCE_OF = {"gil": "cpython-threads", "aloop": "cpython-asyncio", "fork": "cpython-mp",
+                "mn": "go-ref", "uv": "node-ref"}
+
+
+class InputError(Exception):
+    """A run folder that cannot be read: the scripts print it on one line and exit 2."""
+
+
+def warn(msg):
+    print(f"warning: {msg}", file=sys.stderr)
+
+
+def parse_params(s):
+    """'a=1;b=x' -> {'a': '1', 'b': 'x'} (empty string -> {})."""
+    out = {}
+    for kv in filter(None, (s or "").split(";")):
+        k, _, v = kv.partition("=")
+        out[k] = v
+    return out
+
+
+def note_value(note, key):
+    """The number after 'key=' in a row's note (micro.idle's bytes_per_task=N), or None."""
+    m = re.search(r"(?:^|[;\s])" + re.escape(key) + r"=(-?[0-9.]+)", note or "")
+    return float(m.group(1)) if m else None
+
+
+def _number(s, where, col):
+    if s == "":
+        return None
+    try:
+        return float(s)
+    except ValueError:
+        raise InputError(f"{where}: column {col}: not a number: {s!r}") from None
+
+
+def read_runs(path):
+    """The schema-1 rows of runs.csv as dicts (numbers as float/int, None when empty)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f, strict=True)
+            try:
+                header = next(reader)
+            except StopIteration:
+                raise InputError(f"{path}: empty file (no header)") from None
+            if not header or header[0].lstrip("\ufeff") != "schema":
+                raise InputError(f"{path}: line 1: not a concbench header (first column must be 'schema')")
+            header[0] = "schema"
+            rows, skipped = [], {}
+            for rec in reader:
+                where = f"{path}: line {reader.line_num}"
+                if not rec:
+                    continue
+                if rec[0] != SCHEMA:
+                    skipped[rec[0]] = skipped.get(rec[0], 0) + 1
+                    continue
+                missing = [c for c in COLUMNS if c not in header]
+                if missing:
+                    raise InputError(f"{path}: header lacks column(s) {', '.join(missing)} for schema {SCHEMA}")
+                if len(rec) != len(header):
+                    raise InputError(f"{where}: {len(rec)} fields, header has {len(header)}")
+                r = dict(zip(header, rec))
+                for k in INTEGER_KEYS:
+                    try:
+                        r[k] = int(r[k])
+                    except ValueError:
+                        raise InputError(f"{where}: column {k}: not an integer: {r[k]!r}") from None
+                if r["status"] not in STATUSES:
+                    raise InputError(f"{where}: unknown status {r['status']!r}")
+                for k in NUMERIC:
+                    r[k] = _number(r[k], where, k)
+                if r["status"] == "ok" and (r["wall_ns"] is None or r["wall_ns"] <= 0):
+                    raise InputError(f"{where}: ok row without a positive wall_ns")
+                r["line"] = reader.line_num
+                rows.append(r)
+    except InputError:
+        raise
+    except csv.Error as e:
+        raise InputError(f"{path}: malformed CSV: {e}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}") from None
+    if not rows:
+        found = ", ".join(repr(v) for v in sorted(skipped)) or "none"
+        raise InputError(f"{path}: no rows of schema {SCHEMA} (schemas found: {found})")
+    for ver, n in sorted(skipped.items()):
+        warn(f"{path}: {n} row(s) of schema {ver!r} skipped (this script reads schema {SCHEMA})")
+    return rows
+
+
+def read_machine(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            m = json.load(f)
+    except FileNotFoundError:
+        raise InputError(f"{path}: missing (every run folder has its machine.json)") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: malformed JSON: {e.msg} at line {e.lineno}") from None
+    if not isinstance(m, dict):
+        raise InputError(f"{path}: not a JSON object")
+    return m
+
+
+def _count(s):
+    """'100k' -> 100000 (bench accepts k, M, G suffixes, x1000), None if not a count."""
+    m = re.fullmatch(r"(\d+)([kMG]?)", s or "")
+    return int(m.group(1)) * {"": 1, "k": 10**3, "M": 10**6, "G": 10**9}[m.group(2)] if m else None
+
+
+# Reference programs are named by their short workload name (workloads/ref/node/fib.js).
+SHORT_NAMES = {"fib": "cpu.fib", "hash": "cpu.hash", "sleep": "io.sleep", "echo": "io.echo",
+               "pipe": "io.pipe", "file": "io.file", "latency": "mix.latency", "convoy": "mix.convoy",
+               "spawn": "micro.spawn", "yield": "micro.yield", "chan": "micro.chan",
+               "skynet": "micro.skynet", "ring": "micro.ring", "idle": "micro.idle"}
+
+
+def _hyperfine_entry(res, path):
+    """What a hyperfine result timed: backend, workload and any of tasks/size/workers, taken
+    from its parameters (hyperfine -L/-P) or from the bench command line it ran."""
+    p = res.get("parameters") or {}
+    cmd = res.get("command") or ""
+    e = {}
+    for k in ("backend", "workload", "tasks", "size", "workers"):
+        v = p.get(k)
+        if v is None:
+            m = re.search(r"--" + k + r"[= ](\S+)", cmd)
+            v = m.group(1) if m else None
+        if v is not None:
+            e[k] = v if k in ("backend", "workload") else _count(str(v))
+    ref = re.search(r"ref/(go|node)/([A-Za-z0-9_]+)", cmd)
+    if "backend" not in e and ref:
+        e["backend"] = ref.group(1) + "-ref"
+        e.setdefault("workload", SHORT_NAMES.get(ref.group(2)))
+        if "workers" not in e and ref.group(1) == "node":
+            e["workers"] = None  # one thread whatever the cell's workers
+    named = re.fullmatch(r"(.+)-([a-z]+\.[a-z]+)\.json", os.path.basename(path))
+    if named:  # run-bench names its exports <backend>-<workload>.json
+        e.setdefault("backend", named.group(1))
+        e.setdefault("workload", named.group(2))
+    e["command"] = cmd
+    return e
+
+
+def read_hyperfine(run_dir):
+    """[{backend, workload, [tasks, size, workers,] median_s}] from hyperfine/*.json.
+
+    hyperfine times whole processes (start-up included); a file that is not a hyperfine
+    export is warned about and ignored: the CSV alone is enough for every table."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(run_dir, "hyperfine", "*.json"))):
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+            results = data["results"]
+            if not isinstance(results, list):
+                raise TypeError("results is not a list")
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            warn(f"{path}: not a hyperfine export ({e.__class__.__name__}); ignored")
+            continue
+        for res in results:
+            if not isinstance(res, dict):
+                continue
+            e = _hyperfine_entry(res, path)
+            med = res.get("median", res.get("mean"))
+            if e.get("backend") and isinstance(med, (int, float)):
+                e["median_s"] = float(med)
+                out.append(e)
+    return out
+
+
+def hyperfine_of(entries, cell, ncpu):
+    """Median whole-process seconds of the hyperfine results that timed this cell: same
+    backend and workload, same tasks/size where the command gave them, same workers (bench's
+    default is one per CPU)."""
+    vals = [e["median_s"] for e in entries
+            if e["backend"] == cell.backend and e.get("workload") in (None, cell.workload)
+            and all(e.get(k) is None or e[k] == getattr(cell, k) for k in ("tasks", "size"))
+            and e.get("workers", ncpu) in (None, cell.workers)]
+    return statistics.median(vals) if vals else None
+
+
+class Run:
+    """One run folder: rows, machine, cells."""
+
+    def __init__(self, run_dir):
+        if not os.path.isdir(run_dir):
+            raise InputError(f"{run_dir}: no such run folder")
+        self.dir = run_dir
+        self.name = os.path.basename(os.path.normpath(run_dir))
+        self.machine = read_machine(os.path.join(run_dir, "machine.json"))
+        self.rows = read_runs(os.path.join(run_dir, "runs.csv"))
+        self.hyperfine = read_hyperfine(run_dir)
+        try:
+            self.ncpu = int(self.machine.get("ncpu_online") or self.rows[0]["ncpu"])
+        except (TypeError, ValueError):
+            raise InputError(f"{run_dir}: cannot tell the number of CPUs (machine.json ncpu_online)") from None
+        self.cells = build_cells(self.rows)
+
+    def title(self):
+        m = self.machine
+        host = m.get("host") or self.rows[0]["host"]
+        cpu = m.get("cpu_model") or self.rows[0]["cpu_model"]
+        return f"{host}, {cpu}, {self.ncpu} CPUs"
+
+    def backends(self):
+        return sorted({c.backend for c in self.cells.values()})
+
+    def find(self, backend, workload, **want):
+        """Cells of backend x workload whose tasks/workers/size or workload params equal want."""
+        out = []
+        for c in self.cells.values():
+            if c.backend != backend or c.workload != workload:
+                continue
+            if all(getattr(c, k) == v if k in INTEGER_KEYS else c.wparams.get(k) == str(v)
+                   for k, v in want.items()):
+                out.append(c)
+        return out
+
+
+class Cell:
+    def __init__(self, key, rows, wparams):
+        self.backend, self.workload, self.tasks, self.workers, self.size, self.params = key
+        self.rows = rows
+        self.wparams = wparams          # the workload's own params (backend params removed)
+        ok = [r for r in rows if r["status"] == "ok"]
+        self.ok = ok
+        bad = [r for r in rows if r["status"] != "ok"]
+        self.status = "ok" if ok else bad[0]["status"]
+        self.note = (bad[0]["note"] if bad else "") if not ok else (ok[0]["note"] or "")
+        self.n = len(ok)
+
+    def median(self, col):
+        vals = [r[col] for r in self.ok if r[col] is not None]
+        return statistics.median(vals) if vals else None
+
+    def spread(self, col):
+        vals = [r[col] for r in self.ok if r[col] is not None]
+        return (min(vals), max(vals)) if vals else None
+
+    def per_op(self, r):
+        return r["wall_ns"] / r["ops"] if r["ops"] else None
+
+    def median_per_op(self):
+        vals = [self.per_op(r) for r in self.ok if r["ops"]]
+        return statistics.median(vals) if vals else None
+
+    def spread_per_op(self):
+        vals = [self.per_op(r) for r in self.ok if r["ops"]]
+        return (min(vals), max(vals)) if vals else None
+
+    def median_note(self, key):
+        vals = [v for v in (note_value(r["note"], key) for r in self.ok) if v is not None]
+        return statistics.median(vals) if vals else None
+
+    def peak(self, col):
+        vals = [r[col] for r in self.ok if r[col] is not None]
+        return max(vals) if vals else None
+
+    def label(self):
+        p = ";".join(f"{k}={v}" for k, v in sorted(self.wparams.items()))
+        return f"{self.workload} tasks={self.tasks} workers={self.workers} size={self.size}" + (f" {p}" if p else "")
+
+    def wkey(self):
+        """The cell's key without the backend and its own params: what two backends share."""
+        return (self.workload, self.tasks, self.workers, self.size,
+                tuple(sorted(self.wparams.items())))
+
+
+def build_cells(rows):
+    """Group rows into cells. A workload's own params are the keys every backend's rows of
+    that workload carry (backend params such as stack_kb appear on one backend only)."""
+    keys_by_wl = {}
+    for r in rows:
+        ks = set(parse_params(r["params"]))
+        keys_by_wl.setdefault(r["workload"], []).append((r["backend"], ks))
+    common = {}
+    for wl, lst in keys_by_wl.items():
+        per_backend = {}
+        for be, ks in lst:
+            per_backend.setdefault(be, set()).update(ks)
+        sets = list(per_backend.values())
+        common[wl] = set.intersection(*sets) if len(sets) > 1 else sets[0]
+    groups = {}
+    for r in rows:
+        key = (r["backend"], r["workload"], r["tasks"], r["workers"], r["size"], r["params"])
+        groups.setdefault(key, []).append(r)
+    cells = {}
+    for key, rs in groups.items():
+        p = parse_params(key[5])
+        cells[key] = Cell(key, rs, {k: v for k, v in p.items() if k in common[key[1]]})
+    return cells
+
+
+def load(run_dir):
+    return Run(run_dir)
+
+
+def fmt_ns(ns):
+    """A duration with its unit, three significant digits."""
+    if ns is None:
+        return "–"
+    for unit, div in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if abs(ns) >= div * 0.9995:  # 999.6 µs reads 1 ms, not 1e+03 µs
+            return f"{ns / div:.3g} {unit}"
+    return f"{ns:.3g} ns"
+
+
+def fmt_bytes(b):
+    if b is None:
+        return "–"
+    for unit, div in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if abs(b) >= div * 0.9995:
+            return f"{b / div:.3g} {unit}"
+    return f"{b:.0f} B"
+
+
+def fmt_num(x):
+    if x is None:
+        return "–"
+    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= div * 0.9995:
+            return f"{x / div:.3g}{unit}"
+    return f"{x:.3g}"
+
+
+def write_atomic(path, text):
+    """Write text to path through a temporary file so a failure leaves no half file."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+class ArgParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message):
+        print(f"{self.prog}: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def main_guard(fn):
+    """Run fn(); an InputError becomes one line on stderr and exit status 2."""
+    try:
+        return fn()
+    except InputError as e:
+        print(f"{os.path.basename(sys.argv[0])}: {e}", file=sys.stderr)
+        return 2
+
+
+def md_text(s):
+    """Text safe inside a Markdown table cell."""
+    return str(s).replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,499 @@
+/* loop_cases.h: tests every event-loop backend (aloop, uv) must pass, written against the
+ * task API. Included by test_aloop.c and test_uv.c after they define LOOP_BE (the backend)
+ * and LOOP_SUITE (the Criterion suite name). Globals here are the tests' own bookkeeping;
+ * the workloads' share-nothing rule does not apply to tests. */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "task.h"
+
+static uint64_t lc_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Run root on the backend with params p (NULL: defaults). */
+static uint64_t lc_run(cb_fn root, const void *arg, size_t len, const int64_t *p, int np)
+{
+	cb_backend_use(&LOOP_BE);
+	cb_backend_cfg cfg = {.workers = 1};
+	for (int i = 0; i < np; i++)
+		cfg.p[i] = p[i];
+	return LOOP_BE.run(&cfg, root, (void *)arg, len);
+}
+
+/* Busy for ns of wall time without awaiting (safe points are no-ops on event loops). */
+static void lc_spin(uint64_t ns)
+{
+	uint64_t end = lc_now() + ns;
+	while (lc_now() < end)
+		cb_safepoint();
+}
+
+/* ---- timers fire in deadline order ------------------------------------------------- */
+
+typedef struct { cb_chan *out; uint64_t ms; } lc_sleeper_arg;
+
+static uint64_t lc_sleeper(void *arg, size_t len)
+{
+	(void)len;
+	lc_sleeper_arg a;
+	memcpy(&a, arg, sizeof a);
+	cb_sleep_ns(a.ms * 1000000u);
+	cb_chan_send(a.out, &a.ms);
+	return a.ms;
+}
+
+static uint64_t lc_timers_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	static const uint64_t ms[] = {40, 5, 25, 1, 15, 30, 10};
+	enum { N = sizeof ms / sizeof *ms };
+	cb_chan *out = cb_chan_make(sizeof(uint64_t), N);
+	cb_task *t[N];
+	for (int i = 0; i < N; i++) {
+		lc_sleeper_arg a = {out, ms[i]};
+		t[i] = cb_spawn(lc_sleeper, &a, sizeof a);
+	}
+	uint64_t prev = 0;
+	for (int i = 0; i < N; i++) {
+		uint64_t v;
+		cr_assert_eq(cb_chan_recv(out, &v), CB_OK);
+		cr_assert_geq(v, prev, "timer of %lu ms fired after one of %lu ms",
+			      (unsigned long)v, (unsigned long)prev);
+		prev = v;
+	}
+	for (int i = 0; i < N; i++)
+		cb_join(t[i]);
+	cb_chan_free(out);
+	return 1;
+}
+
+Test(LOOP_SUITE, timers_fire_in_order, .timeout = 20)
+{
+	cr_assert_eq(lc_run(lc_timers_root, NULL, 0, NULL, 0), 1);
+}
+
+/* Many timers with scattered durations: they wake in deadline order (the heap is right). */
+typedef struct { cb_chan *out; uint64_t ms; } lc_stamp_arg;
+
+static uint64_t lc_stamped_sleeper(void *arg, size_t len)
+{
+	(void)len;
+	lc_stamp_arg a;
+	memcpy(&a, arg, sizeof a);
+	/* whole ms, as uv rounds them, so both loops see the same deadlines */
+	uint64_t deadline = lc_now() / 1000000u + a.ms;
+	cb_sleep_ns(a.ms * 1000000u);
+	cb_chan_send(a.out, &deadline);
+	return 1;
+}
+
+static uint64_t lc_many_timers_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	enum { N = 600 };
+	cb_chan *out = cb_chan_make(sizeof(uint64_t), N);
+	cb_task **t = malloc(N * sizeof *t);
+	uint32_t x = 12345;
+	for (int i = 0; i < N; i++) {
+		x = x * 1103515245u + 12345u;
+		lc_stamp_arg a = {out, 2 + (x >> 16) % 40};
+		t[i] = cb_spawn(lc_stamped_sleeper, &a, sizeof a);
+	}
+	uint64_t prev = 0, n = 0;
+	for (int i = 0; i < N; i++) {
+		uint64_t d;
+		cr_assert_eq(cb_chan_recv(out, &d), CB_OK);
+		/* a deadline may precede the previous one by the 1 ms the clock was read apart */
+		cr_assert_geq(d + 1, prev, "deadline %lu woke after %lu", (unsigned long)d, (unsigned long)prev);
+		prev = d > prev ? d : prev;
+	}
+	for (int i = 0; i < N; i++)
+		n += cb_join(t[i]);
+	free(t);
+	cb_chan_free(out);
+	return n;
+}
+
+Test(LOOP_SUITE, many_timers_wake_in_deadline_order, .timeout = 20)
+{
+	cr_assert_eq(lc_run(lc_many_timers_root, NULL, 0, NULL, 0), 600);
+}
+
+/* ---- a task blocked on a socket does not block the others -------------------------- */
+
+static int lc_seq, lc_reader_done_at, lc_ticker_done_at;
+
+static uint64_t lc_reader(void *arg, size_t len)
+{
+	(void)len;
+	int fd;
+	memcpy(&fd, arg, sizeof fd);
+	char buf[16];
+	ssize_t n = cb_read(fd, buf, sizeof buf);
+	lc_reader_done_at = ++lc_seq;
+	return n == 5 && memcmp(buf, "hello", 5) == 0;
+}
+
+static uint64_t lc_ticker(void *arg, size_t len)
+{
+	(void)len;
+	int fd;
+	memcpy(&fd, arg, sizeof fd);
+	for (int i = 0; i < 5; i++) {
+		cb_yield();
+		cb_sleep_ns(1000000);
+	}
+	lc_ticker_done_at = ++lc_seq;
+	return cb_write(fd, "hello", 5) == 5;
+}
+
+static uint64_t lc_blocked_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	int sv[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	cb_task *r = cb_spawn(lc_reader, &sv[0], sizeof sv[0]);
+	cb_task *w = cb_spawn(lc_ticker, &sv[1], sizeof sv[1]);
+	uint64_t ok = cb_join(r) + cb_join(w);
+	cb_close(sv[0]);
+	cb_close(sv[1]);
+	return ok;
+}
+
+Test(LOOP_SUITE, blocked_socket_does_not_block_others, .timeout = 20)
+{
+	cr_assert_eq(lc_run(lc_blocked_root, NULL, 0, NULL, 0), 2);
+	cr_assert_lt(lc_ticker_done_at, lc_reader_done_at,
+		     "the ticker ran its 5 rounds while the reader was blocked");
+}
+
+/* ---- no preemption: CPU work delays everyone by its full duration ------------------ */
+
+static uint64_t lc_probe(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	uint64_t t0 = lc_now();
+	cb_sleep_ns(1000000);
+	return lc_now() - t0 - 1000000; /* how late the 1 ms timer's task resumed */
+}
+
+static uint64_t lc_hog(void *arg, size_t len)
+{
+	(void)len;
+	uint64_t ns;
+	memcpy(&ns, arg, sizeof ns);
+	uint64_t t0 = lc_now();
+	lc_spin(ns);
+	return lc_now() - t0;
+}
+
+static uint64_t lc_preempt_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	uint64_t hog_ns = 150000000;
+	cb_task *p = cb_spawn(lc_probe, NULL, 0);
+	cb_task *h = cb_spawn(lc_hog, &hog_ns, sizeof hog_ns);
+	uint64_t late = cb_join(p);
+	uint64_t ran = cb_join(h);
+	cr_assert_geq(ran, hog_ns);
+	/* the probe's wake-up waited for (nearly) the whole hog: nothing cut it short */
+	cr_assert_geq(late, hog_ns - 10000000, "probe woke %lu ns late, hog ran %lu ns",
+		      (unsigned long)late, (unsigned long)ran);
+	return 1;
+}
+
+Test(LOOP_SUITE, cpu_work_delays_others_fully, .timeout = 20)
+{
+	cr_assert_eq(lc_run(lc_preempt_root, NULL, 0, NULL, 0), 1);
+}
+
+/* ---- TCP: accept, connect, read, write --------------------------------------------- */
+
+typedef struct { int lfd, port, msgs; } lc_tcp_arg;
+
+static uint64_t lc_echo_conn(void *arg, size_t len)
+{
+	(void)len;
+	int fd;
+	memcpy(&fd, arg, sizeof fd);
+	char buf[1024];
+	uint64_t bytes = 0;
+	ssize_t n;
+	while ((n = cb_read(fd, buf, sizeof buf)) > 0) {
+		cr_assert_eq(cb_write(fd, buf, (size_t)n), n);
+		bytes += (uint64_t)n;
+	}
+	cb_close(fd);
+	return bytes;
+}
+
+static uint64_t lc_client(void *arg, size_t len)
+{
+	(void)len;
+	lc_tcp_arg a;
+	memcpy(&a, arg, sizeof a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)a.port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(cb_connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	char msg[300], back[300];
+	for (int i = 0; i < a.msgs; i++) {
+		memset(msg, 'a' + i % 26, sizeof msg);
+		cr_assert_eq(cb_write(fd, msg, sizeof msg), (ssize_t)sizeof msg);
+		size_t got = 0;
+		while (got < sizeof back) {
+			ssize_t n = cb_read(fd, back + got, sizeof back - got);
+			cr_assert_gt(n, 0);
+			got += (size_t)n;
+		}
+		cr_assert_eq(memcmp(msg, back, sizeof msg), 0);
+	}
+	cb_close(fd);
+	return (uint64_t)a.msgs * sizeof msg;
+}
+
+static uint64_t lc_tcp_root(void *arg, size_t len)
+{
+	(void)len;
+	lc_tcp_arg a;
+	memcpy(&a, arg, sizeof a);
+	enum { C = 8 };
+	cb_task *cl[C], *sv[C];
+	for (int i = 0; i < C; i++)
+		cl[i] = cb_spawn(lc_client, &a, sizeof a);
+	for (int i = 0; i < C; i++) {
+		int fd = cb_accept(a.lfd);
+		cr_assert_geq(fd, 0);
+		sv[i] = cb_spawn(lc_echo_conn, &fd, sizeof fd);
+	}
+	uint64_t sent = 0, echoed = 0;
+	for (int i = 0; i < C; i++)
+		sent += cb_join(cl[i]);
+	for (int i = 0; i < C; i++)
+		echoed += cb_join(sv[i]);
+	cr_assert_eq(sent, echoed);
+	cb_close(a.lfd);
+	return sent;
+}
+
+Test(LOOP_SUITE, tcp_echo, .timeout = 20)
+{
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+	cr_assert_eq(listen(lfd, 64), 0);
+	socklen_t sl = sizeof sa;
+	getsockname(lfd, (struct sockaddr *)&sa, &sl);
+	lc_tcp_arg a = {lfd, ntohs(sa.sin_port), 50};
+	cr_assert_eq(lc_run(lc_tcp_root, &a, sizeof a, NULL, 0), 8u * 50 * 300);
+}
+
+/* ---- channels ---------------------------------------------------------------------- */
+
+static int lc_recv_started;
+
+static uint64_t lc_late_receiver(void *arg, size_t len)
+{
+	(void)len;
+	cb_chan *c;
+	memcpy(&c, arg, sizeof c);
+	cb_sleep_ns(5000000);
+	lc_recv_started = 1;
+	uint64_t sum = 0, v;
+	while (cb_chan_recv(c, &v) == CB_OK)
+		sum += v;
+	return sum;
+}
+
+static uint64_t lc_chan_root(void *arg, size_t len)
+{
+	(void)len;
+	size_t cap;
+	memcpy(&cap, arg, sizeof cap);
+	lc_recv_started = 0;
+	cb_chan *c = cb_chan_make(sizeof(uint64_t), cap);
+	cb_task *r = cb_spawn(lc_late_receiver, &c, sizeof c);
+	for (uint64_t i = 1; i <= cap + 3; i++) {
+		cb_chan_send(c, &i);
+		/* the first cap sends fit in the buffer; any later one (every one at cap 0)
+		 * returns only once a receiver took an element */
+		if (i > cap)
+			cr_assert(lc_recv_started, "send %lu returned with no receiver", (unsigned long)i);
+		else
+			cr_assert(!lc_recv_started);
+	}
+	cb_chan_close(c);
+	uint64_t sum = cb_join(r);
+	uint64_t v;
+	cr_assert_eq(cb_chan_try_recv(c, &v), CB_CLOSED);
+	cb_chan_free(c);
+	return sum;
+}
+
+Test(LOOP_SUITE, rendezvous_sender_waits_for_receiver, .timeout = 20)
+{
+	size_t cap = 0;
+	cr_assert_eq(lc_run(lc_chan_root, &cap, sizeof cap, NULL, 0), 1 + 2 + 3);
+}
+
+Test(LOOP_SUITE, buffered_channel_blocks_when_full, .timeout = 20)
+{
+	size_t cap = 4;
+	cr_assert_eq(lc_run(lc_chan_root, &cap, sizeof cap, NULL, 0), 7 * 8 / 2);
+}
+
+static uint64_t lc_try_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	cb_chan *c = cb_chan_make(4, 2);
+	int v = 7, got = 0;
+	cr_assert_eq(cb_chan_try_recv(c, &got), CB_EMPTY);
+	cb_chan_send(c, &v);
+	cr_assert_eq(cb_chan_try_recv(c, &got), CB_OK);
+	cr_assert_eq(got, 7);
+	cb_chan_send(c, &v);
+	cb_chan_close(c);
+	cr_assert_eq(cb_chan_try_recv(c, &got), CB_OK); /* buffered before the close */
+	cr_assert_eq(cb_chan_try_recv(c, &got), CB_CLOSED);
+	cr_assert_eq(cb_chan_recv(c, &got), CB_CLOSED);
+	cb_chan_free(c);
+	return 1;
+}
+
+Test(LOOP_SUITE, try_recv_and_close, .timeout = 20)
+{
+	cr_assert_eq(lc_run(lc_try_root, NULL, 0, NULL, 0), 1);
+}
+
+/* ---- parked tasks keep their stacks (the run stack is shared, see coop_task.c) ----- */
+
+static uint64_t lc_stack_keeper(void *arg, size_t len)
+{
+	(void)len;
+	uint32_t id;
+	memcpy(&id, arg, sizeof id);
+	volatile uint32_t frame[200]; /* lives on the run stack across every await */
+	for (int i = 0; i < 200; i++)
+		frame[i] = id * 1000u + (uint32_t)i;
+	for (int round = 0; round < 4; round++) {
+		if (round % 2)
+			cb_yield();
+		else
+			cb_sleep_ns(1000000u * (id % 3 + 1));
+		for (int i = 0; i < 200; i++)
+			cr_assert_eq(frame[i], id * 1000u + (uint32_t)i, "task %u lost its frame", id);
+	}
+	return id;
+}
+
+static uint64_t lc_stacks_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	enum { N = 2000 };
+	cb_task **t = malloc(N * sizeof *t);
+	for (uint32_t i = 0; i < N; i++)
+		t[i] = cb_spawn(lc_stack_keeper, &i, sizeof i);
+	uint64_t sum = 0;
+	for (int i = 0; i < N; i++)
+		sum += cb_join(t[i]);
+	free(t);
+	return sum;
+}
+
+Test(LOOP_SUITE, parked_tasks_keep_their_frames, .timeout = 30)
+{
+	cr_assert_eq(lc_run(lc_stacks_root, NULL, 0, NULL, 0), 2000u * 1999 / 2);
+}
+
+/* ---- files: a read into a stack buffer survives other tasks running meanwhile ------ */
+
+static const char *lc_file_path = "/tmp/concbench_loop_test_file";
+
+static uint64_t lc_file_reader(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	int fd = cb_open(lc_file_path, O_RDONLY, 0);
+	cr_assert_geq(fd, 0);
+	unsigned char buf[4096]; /* on the run stack: the pool must not write here directly */
+	uint64_t sum = 0;
+	ssize_t n;
+	while ((n = cb_read(fd, buf, sizeof buf)) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			sum += buf[i];
+	cr_assert_eq(n, 0);
+	cb_close(fd);
+	return sum;
+}
+
+static uint64_t lc_busy_yielder(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	volatile unsigned char scribble[8192]; /* overwrites the run stack while readers wait */
+	for (int r = 0; r < 200; r++) {
+		for (size_t i = 0; i < sizeof scribble; i += 64)
+			scribble[i] = 0xAA;
+		cb_yield();
+	}
+	return scribble[0];
+}
+
+static uint64_t lc_files_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	enum { R = 6 };
+	cb_task *t[R], *y = cb_spawn(lc_busy_yielder, NULL, 0);
+	for (int i = 0; i < R; i++)
+		t[i] = cb_spawn(lc_file_reader, NULL, 0);
+	uint64_t s = 0;
+	for (int i = 0; i < R; i++) {
+		uint64_t v = cb_join(t[i]);
+		cr_assert(i == 0 || v == s / (uint64_t)i, "readers disagree");
+		s += v;
+	}
+	cb_join(y);
+	return s / R;
+}
+
+Test(LOOP_SUITE, file_reads, .timeout = 20)
+{
+	FILE *f = fopen(lc_file_path, "w");
+	cr_assert(f);
+	uint64_t want = 0;
+	for (int i = 0; i < 100000; i++) {
+		unsigned char b = (unsigned char)(i * 7 + i / 300);
+		fputc(b, f);
+		want += b;
+	}
+	fclose(f);
+	cr_assert_eq(lc_run(lc_files_root, NULL, 0, NULL, 0), want);
+	unlink(lc_file_path);
+}
+
+/* ---- a deadlock ends the cell instead of hanging ----------------------------------- */
+
+static uint64_t lc_deadlock_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	cb_chan *c = cb_chan_make(1, 0);
+	char x;
+	cb_chan_recv(c, &x); /* nobody will ever send */
+	return 1;
+}
+
+Test(LOOP_SUITE, deadlock_aborts, .timeout = 20, .exit_code = 3)
+{
+	lc_run(lc_deadlock_root, NULL, 0, NULL, 0);
+}

@@ -1,0 +1,315 @@
+/* test_scripts.c: the result-processing scripts (scripts/table, plots, compare) on the small
+ * committed run folders of tests/fixtures (made by tests/fixtures/make_fixtures.py, whose
+ * round numbers give known answers: mn's cpu.fib speedup is 2.00, its run-b / run-a ratio
+ * 0.50). The scripts run as child processes (fork + exec, no shell), from the repository
+ * root like the rest of the tests; each test works in its own temporary folder. */
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define FIX "tests/fixtures/"
+
+static char tmp[256];
+static char out[1 << 16], err[1 << 14];
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(p);
+}
+
+static void setup(void)
+{
+	snprintf(tmp, sizeof tmp, "/tmp/cb-scripts-XXXXXX");
+	cr_assert_not_null(mkdtemp(tmp));
+}
+
+static void teardown(void)
+{
+	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Path inside the test's temporary folder (a few rotating buffers). */
+static const char *in_tmp(const char *name)
+{
+	static char bufs[8][512];
+	static int k;
+	char *b = bufs[k++ % 8];
+	snprintf(b, sizeof bufs[0], "%s/%s", tmp, name);
+	return b;
+}
+
+/* Run python3 scripts/<script> args... (NULL-terminated); stdout/stderr into out/err. */
+static int run_script(const char *script, ...)
+{
+	char path[128];
+	snprintf(path, sizeof path, "scripts/%s", script);
+	char *argv[32] = {"python3", path};
+	int n = 2;
+	va_list ap;
+	va_start(ap, script);
+	for (const char *a; n < 31 && (a = va_arg(ap, const char *));)
+		argv[n++] = (char *)a;
+	va_end(ap);
+	argv[n] = NULL;
+	int op[2], ep[2];
+	cr_assert_eq(pipe(op), 0);
+	cr_assert_eq(pipe(ep), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		dup2(op[1], 1), dup2(ep[1], 2);
+		close(op[0]), close(ep[0]), close(op[1]), close(ep[1]);
+		execvp("python3", argv);
+		_exit(127);
+	}
+	close(op[1]), close(ep[1]);
+	/* stderr is small: read stdout to the end, then stderr (no deadlock at these sizes). */
+	size_t on = 0, en = 0;
+	ssize_t r;
+	char sink[4096];
+	while ((r = read(op[0], on < sizeof out - 1 ? out + on : sink,
+			 on < sizeof out - 1 ? sizeof out - 1 - on : sizeof sink)) > 0)
+		if (on < sizeof out - 1)
+			on += (size_t)r;
+	while ((r = read(ep[0], en < sizeof err - 1 ? err + en : sink,
+			 en < sizeof err - 1 ? sizeof err - 1 - en : sizeof sink)) > 0)
+		if (en < sizeof err - 1)
+			en += (size_t)r;
+	out[on] = 0, err[en] = 0;
+	close(op[0]), close(ep[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	cr_assert_not_null(f, "%s was not written", path);
+	static char buf[1 << 18];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return buf;
+}
+
+/* The line of text holding every one of the NULL-terminated needles, or NULL. */
+static const char *line_with(const char *text, ...)
+{
+	for (const char *l = text; l && *l;) {
+		const char *e = strchr(l, '\n');
+		size_t len = e ? (size_t)(e - l) : strlen(l);
+		char line[4096];
+		snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line - 1 ? len : sizeof line - 1), l);
+		int all = 1;
+		va_list ap;
+		va_start(ap, text);
+		for (const char *s; (s = va_arg(ap, const char *));)
+			if (!strstr(line, s))
+				all = 0;
+		va_end(ap);
+		if (all)
+			return l;
+		l = e ? e + 1 : NULL;
+	}
+	return NULL;
+}
+
+static long file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* One line on stderr (the problem), exit 2, and neither output file written. */
+static void expect_refused(const char *run_dir, const char *needle)
+{
+	int rc = run_script("table", run_dir, "--out", in_tmp("t.md"), "--csv", in_tmp("t.csv"), NULL);
+	cr_assert_eq(rc, 2, "exit %d for %s (stderr: %s)", rc, run_dir, err);
+	cr_assert(strstr(err, needle), "stderr lacks '%s': %s", needle, err);
+	const char *nl = strchr(err, '\n');
+	cr_assert(nl && nl[1] == 0, "not one line: %s", err);
+	cr_assert_eq(file_size(in_tmp("t.md")), -1, "table.md written for %s", run_dir);
+	cr_assert_eq(file_size(in_tmp("t.csv")), -1, "table.csv written for %s", run_dir);
+}
+
+TestSuite(scripts, .init = setup, .fini = teardown);
+
+Test(scripts, table_values_from_fixture, .timeout = 30)
+{
+	int rc = run_script("table", FIX "run-a", "--src", FIX "twins", "--out", in_tmp("t.md"), "--csv",
+			    in_tmp("t.csv"), NULL);
+	cr_assert_eq(rc, 0, "table failed: %s", err);
+	/* older rows are skipped with a warning, not read */
+	cr_assert(strstr(err, "2 row(s) of schema '0' skipped"), "no schema warning: %s", err);
+	const char *csv = slurp(in_tmp("t.csv"));
+	/* serial 1.0 ms / mn 0.5 ms at 2 workers = 2.00x, parallel as claimed */
+	cr_assert(line_with(csv, "comparison,parallelism,mn,2,x,✅", NULL), "mn speedup:\n%s", csv);
+	/* gil stays at 1.00x: 'one thread at a time' holds */
+	cr_assert(line_with(csv, "comparison,parallelism,gil,1,x,✅", NULL));
+	/* threads: 1.0 / 0.55 */
+	cr_assert(line_with(csv, "comparison,parallelism,threads,1.81818,x,✅", NULL));
+	/* preemption: aloop's 60 ms p99 shows the cooperative loop, as claimed */
+	cr_assert(line_with(csv, "comparison,preemption,aloop,60000000,ns,✅", NULL));
+	/* threads' 8 KiB per idle task contradicts 'MiBs per thread' */
+	cr_assert(line_with(csv, "comparison,memory,threads,8192,bytes,❌", NULL));
+	/* statuses other than ok are shown as such, never as numbers */
+	cr_assert(line_with(csv, "comparison,spawn,fork,", "crash", NULL));
+	cr_assert(line_with(csv, "comparison,memory,uv,", "unsupported", NULL));
+	cr_assert(line_with(csv, "cell,io.sleep tasks=10000", ",fork,", ",timeout,", NULL));
+	/* fidelity: gil p99 5.5 ms vs CPython's 5.2 ms */
+	cr_assert(line_with(csv, "fidelity,", "gil/cpython-threads,1.05769,ratio,✅", NULL));
+	/* fork 1.1/0.6 = 1.83x vs cpython-mp 60/31 = 1.94x */
+	cr_assert(line_with(csv, "fidelity,\"cpu.fib", "fork/cpython-mp,0.947", NULL));
+	/* ease of use from the twin files: asyncio's function is async-await */
+	cr_assert(line_with(csv, "comparison,ease,aloop,", "async-await", NULL));
+	cr_assert(line_with(csv, "comparison,ease,uv,", "callbacks", NULL));
+	/* the Go verdict is checked: mn 2.00x vs threads 1.82x */
+	cr_assert(line_with(csv, "go-verdict,parallelism like C,mn,,,✅", NULL));
+	/* hyperfine merged as a column: mn cpu.fib at workers=ncpu took 12.3 ms whole */
+	cr_assert(line_with(csv, "cell,cpu.fib tasks=4 workers=2 size=20,mn,", ",0.0123", NULL));
+	cr_assert(strstr(err, "notes.json: not a hyperfine export"), "no hyperfine warning: %s", err);
+	const char *md = slurp(in_tmp("t.md"));
+	cr_assert(line_with(md, "| Parallelism", "✅ 2.00× (4×fib(20), 2 workers)", NULL), "md:\n%s", md);
+	cr_assert(strstr(md, "parallelism like C, simplicity like Python, I/O efficiency like Node.js"));
+	cr_assert(line_with(md, "| gil | cpython-threads |", "mix.latency", NULL));
+	/* a cell with some failed repetitions: the median of the ok ones, and the failure said */
+	cr_assert(line_with(md, "| Concurrency", "sleep 10k×100 ms: 110 ms (3/4 ok, timeout)", NULL), "md:\n%s", md);
+}
+
+Test(scripts, table_without_twins_says_na, .timeout = 30)
+{
+	int rc = run_script("table", FIX "run-b", "--src", in_tmp("nowhere"), "--out", in_tmp("t.md"),
+			    "--csv", in_tmp("t.csv"), NULL);
+	cr_assert_eq(rc, 0, "%s", err);
+	const char *csv = slurp(in_tmp("t.csv"));
+	cr_assert(line_with(csv, "comparison,ease,mn,,,➖,n/a", NULL), "%s", csv);
+	/* run-b has 4 CPUs: speedup at 4 workers, 1.0 / 0.25 */
+	cr_assert(line_with(csv, "comparison,parallelism,mn,4,x,✅", NULL), "%s", csv);
+	/* models not in the run are marked not measured */
+	cr_assert(line_with(csv, "comparison,parallelism,uv,,,➖,not run", NULL), "%s", csv);
+}
+
+Test(scripts, table_bad_inputs_exit_2_writing_nothing, .timeout = 30)
+{
+	expect_refused(FIX "old-schema", "no rows of schema 1");
+	expect_refused(FIX "bad-csv", "bad-csv/runs.csv");
+	expect_refused(FIX "bad-fields", "fields, header has 32");
+	expect_refused(FIX "no-machine", "machine.json: missing");
+	expect_refused(FIX "does-not-exist", "no such run folder");
+}
+
+Test(scripts, table_rejects_unknown_status_and_bad_numbers, .timeout = 30)
+{
+	/* a copy of run-b with one row's status and one wall time broken */
+	mkdir(in_tmp("r"), 0755);
+	char *csv = strdup(slurp(FIX "run-b/runs.csv"));
+	char *p = strstr(csv, ",ok,");
+	cr_assert_not_null(p);
+	FILE *f = fopen(in_tmp("r/runs.csv"), "w");
+	fprintf(f, "%.*s,okay,%s", (int)(p - csv), csv, p + 4);
+	fclose(f);
+	f = fopen(in_tmp("r/machine.json"), "w");
+	fputs(slurp(FIX "run-b/machine.json"), f);
+	fclose(f);
+	expect_refused(in_tmp("r"), "unknown status 'okay'");
+	free(csv);
+	f = fopen(in_tmp("r/machine.json"), "w");
+	fputs("{\"host\": ", f);
+	fclose(f);
+	expect_refused(in_tmp("r"), "machine.json: malformed JSON");
+	f = fopen(in_tmp("r/machine.json"), "w");
+	fputs(slurp(FIX "run-b/machine.json"), f);
+	fclose(f);
+	f = fopen(in_tmp("r/runs.csv"), "w");
+	fputs("schema,run_id\r\n1,caf\xe9\r\n", f); /* Latin-1, not UTF-8 */
+	fclose(f);
+	expect_refused(in_tmp("r"), "not UTF-8");
+}
+
+Test(scripts, compare_ratios_and_spread, .timeout = 30)
+{
+	int rc = run_script("compare", FIX "run-a", FIX "run-b", "--out", in_tmp("cmp"), NULL);
+	cr_assert_eq(rc, 0, "compare failed: %s", err);
+	const char *csv = slurp(in_tmp("cmp/compare.csv"));
+	/* workers relative to each machine: run-a's 2 and run-b's 4 are both 'ncpu'; 0.25 / 0.5 ms */
+	cr_assert(line_with(csv, "mn,cpu.fib,4,20,ncpu,,wall time,run-b,ok,250000,", ",0.5,+", NULL), "%s", csv);
+	/* 91k vs 90k req/s: the ranges overlap, not significant */
+	cr_assert(line_with(csv, "mn,io.echo,100,1024,ncpu,msgs=200,ops/s,run-b,ok,91000,", ",1.01111,~", NULL), "%s",
+		  csv);
+	/* threads 120k vs 60k req/s: twice as many, higher is better */
+	cr_assert(line_with(csv, "threads,io.echo,100,1024,ncpu,", "run-b,ok,120000,", ",2,+", NULL), "%s", csv);
+	/* a cell run-b lacks */
+	cr_assert(line_with(csv, "gil,mix.latency,", ",run-b,not run,", NULL));
+	const char *md = slurp(in_tmp("cmp/compare.md"));
+	/* the header names what differs between the machines, and not what cannot matter */
+	cr_assert(line_with(md, "| cpu_model | Test CPU A | Test CPU B |", NULL), "%s", md);
+	cr_assert(line_with(md, "| ncpu_online | 2 | 4 |", NULL));
+	cr_assert(line_with(md, "| cpu_flags |", "only: avx512f", NULL));
+	cr_assert_null(line_with(md, "| utc |", NULL));
+	cr_assert_null(line_with(md, "| kernel |", NULL));
+	cr_assert_gt(file_size(in_tmp("cmp/compare.png")), 1000);
+	cr_assert_gt(file_size(in_tmp("cmp/compare.svg")), 1000);
+}
+
+Test(scripts, compare_three_runs_against_the_first, .timeout = 30)
+{
+	int rc = run_script("compare", FIX "run-a", FIX "run-b", FIX "run-a", "--out", in_tmp("cmp"), "--no-plot",
+			    "--quiet", NULL);
+	cr_assert_eq(rc, 0, "%s", err);
+	const char *md = slurp(in_tmp("cmp/compare.md"));
+	cr_assert(line_with(md, "| backend | cell | metric | run-a | run-b | run-a | run-b / run-a | run-a / run-a |", NULL),
+		  "%s", md);
+	/* the first run against itself: ratio 1, inside its own spread */
+	cr_assert(line_with(md, "| mn | cpu.fib tasks=4 size=20 workers=ncpu |", "| 0.50 + | 1.00 ~ |", NULL), "%s", md);
+	cr_assert_eq(file_size(in_tmp("cmp/compare.png")), -1, "--no-plot drew a chart");
+}
+
+Test(scripts, compare_needs_two_readable_runs, .timeout = 30)
+{
+	cr_assert_eq(run_script("compare", FIX "run-a", "--out", in_tmp("cmp"), NULL), 2);
+	cr_assert(strstr(err, "two or more"), "%s", err);
+	cr_assert_eq(run_script("compare", FIX "run-a", FIX "no-machine", "--out", in_tmp("cmp"), NULL), 2);
+	cr_assert(strstr(err, "machine.json"), "%s", err);
+	cr_assert_eq(file_size(in_tmp("cmp/compare.md")), -1);
+}
+
+Test(scripts, plots_write_every_chart, .timeout = 30)
+{
+	int rc = run_script("plots", FIX "run-a", "--out", in_tmp("charts"), NULL);
+	cr_assert_eq(rc, 0, "plots failed: %s", err);
+	static const char *charts[] = {"speedup", "latency", "echo", "spawn", "skynet", "convoy"};
+	for (size_t i = 0; i < sizeof charts / sizeof *charts; i++) {
+		char name[64];
+		snprintf(name, sizeof name, "charts/%s.png", charts[i]);
+		cr_assert_gt(file_size(in_tmp(name)), 1000, "%s missing or empty", name);
+		const char *png = slurp(in_tmp(name));
+		cr_assert(!memcmp(png, "\x89PNG", 4), "%s is not a PNG", name);
+		snprintf(name, sizeof name, "charts/%s.svg", charts[i]);
+		cr_assert_gt(file_size(in_tmp(name)), 1000, "%s missing or empty", name);
+		cr_assert(strstr(slurp(in_tmp(name)), "<svg"), "%s is not an SVG", name);
+	}
+	/* the machine is named in the titles */
+	cr_assert(strstr(slurp(in_tmp("charts/speedup.svg")), "alpha, Test CPU A, 2 CPUs"));
+}
+
+Test(scripts, plots_skip_missing_workloads_and_refuse_bad_runs, .timeout = 30)
+{
+	/* run-b has only cpu.fib and io.echo: the other charts are skipped with a note */
+	int rc = run_script("plots", FIX "run-b", "--out", in_tmp("b"), NULL);
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_gt(file_size(in_tmp("b/speedup.png")), 1000);
+	cr_assert_gt(file_size(in_tmp("b/echo.png")), 1000);
+	cr_assert_eq(file_size(in_tmp("b/skynet.png")), -1);
+	cr_assert(strstr(err, "skynet: no ok rows"), "%s", err);
+	rc = run_script("plots", FIX "bad-csv", "--out", in_tmp("c"), NULL);
+	cr_assert_eq(rc, 2);
+	cr_assert_eq(file_size(in_tmp("c/speedup.png")), -1);
+}

@@ -1,0 +1,29 @@
+// echo.js: the Node.js twin of io.echo's server: a net echo server on 127.0.0.1, the same
+// protocol as build/uv_echo, driven by `bench loadgen`.
+//
+//   node workloads/ref/node/echo.js [--port N] [--conns N]
+//
+// Prints "port=<n>" once listening; exits after --conns connections have come and gone
+// (0 = serve until SIGINT/SIGTERM). Each chunk is written back as it arrives (flowing mode).
+'use strict';
+const net = require('net');
+
+function opt(name, def) {
+  const i = process.argv.indexOf(name);
+  return i > 0 && i + 1 < process.argv.length ? Number(process.argv[i + 1]) : def;
+}
+
+const port = opt('--port', 0);
+let left = opt('--conns', 0);
+
+const server = net.createServer((sock) => {
+  sock.on('data', (chunk) => sock.write(chunk));
+  sock.on('error', () => sock.destroy());
+  sock.on('close', () => {
+    if (left > 0 && --left === 0) server.close();
+  });
+});
+server.listen({ host: '127.0.0.1', port, backlog: 511 }, () => {
+  process.stdout.write(`port=${server.address().port}\n`);
+});
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => server.close(() => process.exit(0)));

@@ -1,0 +1,30 @@
+// idle.js: twin of micro.idle: N async tasks parked on a channel at once; resident memory
+// growth per task (RSS, after a full GC when node runs with --expose-gc).
+//   node --expose-gc idle.js [--tasks 10000]
+'use strict';
+const { opt, now, report, Chan } = require('./common');
+const n = opt('tasks', 10000);
+
+async function idle(ready, gate) {
+  await ready.send(1);
+  const r = await gate.recv();
+  return r.ok ? 0 : 1; // parked until the gate closes
+}
+
+(async () => {
+  const gc = global.gc || (() => {});
+  const t0 = now();
+  const ready = new Chan(n), gate = new Chan(0);
+  gc();
+  const before = process.memoryUsage().rss;
+  const ps = new Array(n);
+  for (let i = 0; i < n; i++) ps[i] = idle(ready, gate);
+  for (let i = 0; i < n; i++) await ready.recv();
+  gc();
+  const after = process.memoryUsage().rss;
+  gate.close();
+  const r = await Promise.all(ps);
+  const wall = now() - t0;
+  report({ workload: 'micro.idle', tasks: n, size: 1, wall_ns: wall, ops: n, checksum: r.reduce((a, b) => a + b, 0),
+    bytes_per_task: Math.round((after - before) / n) });
+})();

@@ -1,0 +1,25 @@
+// skynet.js: twin of micro.skynet: a tree of async tasks, fanout children each, the leaves
+// return their number; sum 499999500000 for a million leaves.
+//   node skynet.js [--size 1000000] [--fanout 10]
+'use strict';
+const { opt, now, report } = require('./common');
+const size = opt('size', 1000000), fanout = opt('fanout', 10);
+
+async function sky(num, sz) {
+  if (sz === 1) return num;
+  const sub = sz / fanout;
+  const ps = new Array(fanout);
+  for (let i = 0; i < fanout; i++) ps[i] = sky(num + i * sub, sub);
+  let sum = 0;
+  for (let i = 0; i < fanout; i++) sum += await ps[i];
+  return sum;
+}
+
+(async () => {
+  const t0 = now();
+  const sum = await sky(0, size);
+  const wall = now() - t0;
+  let tasks = 0;
+  for (let k = size; k >= 1; k /= fanout) tasks += k;
+  report({ workload: 'micro.skynet', tasks: 1, size, wall_ns: wall, ops: tasks, checksum: sum });
+})();

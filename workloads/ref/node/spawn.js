@@ -1,0 +1,22 @@
+// spawn.js: twin of micro.spawn: N trivial async tasks, spawned and joined in batches of B.
+//   node spawn.js [--tasks 100000] [--size 100]
+'use strict';
+const { opt, now, report } = require('./common');
+const tasks = opt('tasks', 100000), batch = opt('size', 100);
+
+async function nop(i) {
+  return i + 1;
+}
+
+(async () => {
+  const t0 = now();
+  let sum = 0;
+  for (let done = 0; done < tasks; done += batch) {
+    const k = Math.min(batch, tasks - done);
+    const ps = new Array(k);
+    for (let i = 0; i < k; i++) ps[i] = nop(done + i);
+    for (let i = 0; i < k; i++) sum += await ps[i];
+  }
+  const wall = now() - t0;
+  report({ workload: 'micro.spawn', tasks, size: batch, wall_ns: wall, ops: tasks, checksum: sum });
+})();
