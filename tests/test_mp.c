@@ -727,3 +727,43 @@ Test(fork_backend, process_limit_has_a_reason, .timeout = 5)
 	cfg.independent = 1;
 	cr_assert_eq(cb_backend_fork.max_tasks(&cfg, &why), 0); /* pool tasks are not processes */
 }
+
+/* Many tasks of mixed sizes through apply_async and map: frames are serialized into
+ * reused write buffers (compacted as they drain); every argument must arrive intact. */
+Test(mp_pool, mixed_sizes_through_reused_buffers, .timeout = 60)
+{
+	mp_pool *p = mp_pool_new(2, MP_START_FORK);
+	static const size_t mix[] = {8, 600, 0, 70000, 3, 300000, 4096, 1 << 20, 513};
+	enum { N = 600, M = sizeof mix / sizeof *mix };
+	uint8_t *pat[M];
+	for (size_t k = 0; k < M; k++)
+		pat[k] = pattern(mix[k], (unsigned)k * 7 + 1);
+	mp_async *a[N];
+	int sub = 0;
+	for (int got = 0; got < N; got++) {
+		/* keep a varying number ahead, so that buffers drain partly, then refill */
+		while (sub < N && sub - got < 1 + (got * 37) % 50) {
+			a[sub] = mp_pool_apply_async(p, task_fnv, pat[sub % M], mix[sub % M]);
+			sub++;
+		}
+		uint64_t r;
+		cr_assert_eq(mp_async_get(p, a[got], &r), MP_OK);
+		cr_assert_eq(r, fnv(pat[got % M], mix[got % M]), "task %d, %zu bytes", got, mix[got % M]);
+	}
+	static const void *args[N];
+	static size_t lens[N];
+	static uint64_t res[N];
+	for (int i = 0; i < N; i++) {
+		args[i] = pat[i % M];
+		lens[i] = mix[i % M];
+	}
+	for (size_t cs = 1; cs <= 7; cs += 6) {
+		cr_assert_eq(mp_pool_map(p, task_fnv, args, lens, N, cs, res), MP_OK);
+		for (int i = 0; i < N; i++)
+			cr_assert_eq(res[i], fnv(args[i], lens[i]), "map item %d", i);
+	}
+	for (size_t k = 0; k < M; k++)
+		free(pat[k]);
+	mp_pool_free(p);
+	assert_no_children();
+}

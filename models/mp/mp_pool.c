@@ -17,7 +17,10 @@
  * Scheduling: tasks wait in the parent's pending FIFO and are handed to the live worker
  * with the fewest chunks in flight, up to a per-worker limit that keeps about 200 us of work
  * queued (from the worker's measured time per chunk, at least 2): short tasks are batched
- * many per pipe write, long tasks stay in the parent so idle workers can take them.
+ * many per pipe write, long tasks stay in the parent so idle workers can take them (and no
+ * worker gets more while 4 MiB are still to be written to it). A task handed to a worker
+ * is serialized into that worker's write buffer, which is reused batch after batch; an
+ * apply_async task that has to wait keeps a copy of its argument until then.
  * Workers batch results the same way: they write what they have when their input runs dry
  * or when the oldest unsent result is 100 us old.
  *
@@ -42,7 +45,8 @@
 #define QUEUED_NS 200000     /* work kept queued per worker */
 #define LIMIT_MIN 2
 #define LIMIT_MAX 512
-#define COPY_MAX 512         /* arguments up to this size are copied into the write buffer */
+#define COPY_MAX 512         /* map arguments up to this size are copied into the write buffer */
+#define OUTQ_MAX (4u << 20)  /* no new task for a worker with this much still to write */
 #define RESULT_DELAY_NS 100000
 #define WORKER_OUT_MAX 32768
 #define CLOSE_GRACE_NS 1000000000ull /* idle workers get this long to exit at close */
@@ -56,20 +60,23 @@ struct mp_async {
 	int status, done;
 	struct mp_async *next;        /* pending or in-flight FIFO */
 	struct mp_async *aprev, *anext; /* apply_async jobs owned by the pool */
-	const void *one_arg;          /* apply_async: a chunk of one, argument copied below */
+	const void *one_arg;          /* apply_async: a chunk of one */
 	size_t one_len;
 	uint64_t one_result;
-	max_align_t copy[];
+	int borrowed;                 /* map: arguments may be sent from the caller's memory */
+	int assigned;                 /* handed to a worker (its frame is in the write queue) */
+	void *own;                    /* apply_async still pending: its private copy */
 };
 typedef struct mp_async job;
 
 struct seg { const uint8_t *ptr; size_t off, len; }; /* ptr NULL: bytes at off in outq */
 
 typedef struct outq {
-	uint8_t *bytes;
+	uint8_t *bytes;               /* serialized frames, reused from one batch to the next */
 	size_t blen, bcap;
 	struct seg *seg;
 	size_t nseg, segcap, head;
+	size_t queued;                /* bytes not yet written */
 } outq;
 
 typedef struct worker {
@@ -213,10 +220,56 @@ static uint64_t worker_main(void *arg, size_t len)
 
 /* ---- parent side: buffers ----------------------------------------------------------- */
 
+/* Drop what was written: owned bytes and segments move to the front, so the buffer is
+ * reused (its pages stay warm) instead of growing while a pipe is never quite drained. */
+static void outq_compact(outq *q)
+{
+	size_t from = q->blen;
+	for (size_t i = q->head; i < q->nseg; i++)
+		if (!q->seg[i].ptr) {
+			from = q->seg[i].off;
+			break;
+		}
+	if (from > 0) {
+		memmove(q->bytes, q->bytes + from, q->blen - from);
+		for (size_t i = q->head; i < q->nseg; i++)
+			if (!q->seg[i].ptr)
+				q->seg[i].off -= from;
+		q->blen -= from;
+	}
+	if (q->head > 0) {
+		memmove(q->seg, q->seg + q->head, (q->nseg - q->head) * sizeof *q->seg);
+		q->nseg -= q->head;
+		q->head = 0;
+	}
+}
+
+static int outq_grow_segs(outq *q)
+{
+	if (q->nseg < q->segcap)
+		return 0;
+	outq_compact(q);
+	if (q->nseg < q->segcap)
+		return 0;
+	size_t cap = q->segcap ? 2 * q->segcap : 16;
+	struct seg *s = realloc(q->seg, cap * sizeof *s);
+	if (!s)
+		return -1;
+	q->seg = s;
+	q->segcap = cap;
+	return 0;
+}
+
 static int outq_bytes(outq *q, const void *data, size_t n)
 {
 	if (n == 0)
 		return 0;
+	/* Room for a segment first: making it may compact, which must not happen between
+	 * the copy below and its segment. */
+	if (outq_grow_segs(q) < 0)
+		return -1;
+	if (q->blen + n > q->bcap)
+		outq_compact(q);
 	if (q->blen + n > q->bcap) {
 		size_t cap = q->bcap ? q->bcap : 4096;
 		while (cap < q->blen + n)
@@ -233,31 +286,21 @@ static int outq_bytes(outq *q, const void *data, size_t n)
 	if (last && !last->ptr && last->off + last->len == q->blen) {
 		last->len += n;
 	} else {
-		if (q->nseg == q->segcap) {
-			size_t cap = q->segcap ? 2 * q->segcap : 16;
-			struct seg *s = realloc(q->seg, cap * sizeof *s);
-			if (!s)
-				return -1;
-			q->seg = s;
-			q->segcap = cap;
-		}
 		q->seg[q->nseg++] = (struct seg){NULL, q->blen, n};
 	}
 	q->blen += n;
+	q->queued += n;
 	return 0;
 }
 
 static int outq_ref(outq *q, const void *data, size_t n)
 {
-	if (q->nseg == q->segcap) {
-		size_t cap = q->segcap ? 2 * q->segcap : 16;
-		struct seg *s = realloc(q->seg, cap * sizeof *s);
-		if (!s)
-			return -1;
-		q->seg = s;
-		q->segcap = cap;
-	}
+	if (n == 0)
+		return 0;
+	if (outq_grow_segs(q) < 0)
+		return -1;
 	q->seg[q->nseg++] = (struct seg){data, 0, n};
+	q->queued += n;
 	return 0;
 }
 
@@ -278,6 +321,7 @@ static int outq_flush(outq *q, int fd)
 				continue;
 			return errno == EAGAIN ? MP_OK : MP_ESYS;
 		}
+		q->queued -= (size_t)w;
 		while (q->head < q->nseg && (size_t)w >= q->seg[q->head].len)
 			w -= (ssize_t)q->seg[q->head++].len;
 		if (q->head < q->nseg) {
@@ -291,7 +335,7 @@ static int outq_flush(outq *q, int fd)
 		}
 	}
 	q->head = q->nseg = 0;
-	q->blen = 0;
+	q->blen = q->queued = 0;
 	return MP_OK;
 }
 
@@ -367,10 +411,12 @@ static int assign(worker *w, job *j)
 		mp_put32(l, (uint32_t)j->lens[i]);
 		if (outq_bytes(&w->out, l, 4) < 0)
 			return -1;
-		/* Serializing is a copy, as pickling is; big arguments go straight from the
-		 * caller's memory into the pipe (the copy a pickle would make is not modeled). */
-		int rc = j->lens[i] <= COPY_MAX ? outq_bytes(&w->out, j->args[i], j->lens[i])
-		                                : outq_ref(&w->out, j->args[i], j->lens[i]);
+		/* Serializing is a copy into the write buffer, as pickling is. map's big
+		 * arguments go straight from the caller's memory (it waits for them), so map
+		 * measures the pipe; apply_async pays the copy, as pickle.dumps would. */
+		int rc = j->lens[i] <= COPY_MAX || !j->borrowed
+		                 ? outq_bytes(&w->out, j->args[i], j->lens[i])
+		                 : outq_ref(&w->out, j->args[i], j->lens[i]);
 		if (rc < 0)
 			return -1;
 	}
@@ -381,6 +427,7 @@ static int assign(worker *w, job *j)
 		w->head = j;
 	w->tail = j;
 	w->inflight++;
+	j->assigned = 1;
 	return 0;
 }
 
@@ -390,7 +437,8 @@ static void dispatch(mp_pool *p)
 		worker *best = NULL;
 		for (int i = 0; i < p->n; i++) {
 			worker *w = &p->w[i];
-			if (w->alive && w->inflight < limit(w) && (!best || w->inflight < best->inflight))
+			if (w->alive && w->inflight < limit(w) && w->out.queued < OUTQ_MAX &&
+			    (!best || w->inflight < best->inflight))
 				best = w;
 		}
 		if (!best)
@@ -574,15 +622,13 @@ fail:;
 
 mp_async *mp_pool_apply_async(mp_pool *p, mp_fn fn, const void *arg, size_t len)
 {
-	job *j = malloc(sizeof *j + len);
+	job *j = malloc(sizeof *j);
 	if (!j)
 		return NULL;
-	if (len)
-		memcpy(j->copy, arg, len);
 	*j = (job){
 		.id = p->next_id++, .fn = mp_fn_token(fn), .count = 1,
 		.args = &j->one_arg, .lens = &j->one_len, .results = &j->one_result,
-		.one_arg = j->copy, .one_len = len,
+		.one_arg = arg, .one_len = len,
 	};
 	j->anext = p->owned;
 	if (p->owned)
@@ -598,6 +644,17 @@ mp_async *mp_pool_apply_async(mp_pool *p, mp_fn fn, const void *arg, size_t len)
 		p->pend_head = j;
 	p->pend_tail = j;
 	dispatch(p);
+	/* Serialized straight into a worker's write buffer if one had room; otherwise it
+	 * waits in the parent with a copy of its own (the caller may reuse arg at once). */
+	if (!j->assigned && !p->broken) {
+		if (!(j->own = malloc(len ? len : 1))) {
+			finish(j, MP_ESYS);
+			return j;
+		}
+		if (len)
+			memcpy(j->own, arg, len);
+		j->one_arg = j->own;
+	}
 	/* Send now to workers that may be idle, and big arguments at once; let small frames
 	 * for busy workers accumulate into one write. */
 	int room = 0;
@@ -630,6 +687,7 @@ int mp_async_get(mp_pool *p, mp_async *j, uint64_t *result)
 		p->owned = j->anext;
 	if (j->anext)
 		j->anext->aprev = j->aprev;
+	free(j->own);
 	free(j);
 	return rc;
 }
@@ -656,6 +714,7 @@ int mp_pool_map(mp_pool *p, mp_fn fn, const void *const *args, const size_t *len
 		j->args = args + first;
 		j->lens = lens + first;
 		j->results = results + first;
+		j->borrowed = 1;
 		if (p->broken) {
 			finish(j, p->broken);
 			continue;
@@ -739,6 +798,7 @@ void mp_pool_free(mp_pool *p)
 	while (p->owned) {
 		job *j = p->owned;
 		p->owned = j->anext;
+		free(j->own);
 		free(j);
 	}
 	for (mp_pool **pp = &pools; *pp; pp = &(*pp)->next_pool)
