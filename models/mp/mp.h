@@ -6,7 +6,8 @@
  * reads and writes), mp_spawn (function tokens and the fork+exec "spawn" start method),
  * mp_process (Process: start, join, reaping, death with the parent), mp_conn (Pipe),
  * mp_queue (Queue in a shared arena: fixed-size items, capacity, rendezvous, shutdown),
- * mp_pool (Pool(W): apply_async, map, chunksize, broken-pool detection).
+ * mp_pool (Pool(W): apply_async, map, chunksize, broken-pool detection) and mp_worker
+ * (a pool worker's loop).
  * The design of the whole model is at the top of mp_pool.c; each file explains its part.
  */
 #ifndef MP_H

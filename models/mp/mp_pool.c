@@ -47,8 +47,6 @@
 #define LIMIT_MAX 512
 #define COPY_MAX 512         /* map arguments up to this size are copied into the write buffer */
 #define OUTQ_MAX (4u << 20)  /* no new task for a worker with this much still to write */
-#define RESULT_DELAY_NS 100000
-#define WORKER_OUT_MAX 32768
 #define CLOSE_GRACE_NS 1000000000ull /* idle workers get this long to exit at close */
 
 struct mp_async {
@@ -102,121 +100,6 @@ struct mp_pool {
 };
 
 static mp_pool *pools;
-
-/* ---- worker side ------------------------------------------------------------------- */
-
-typedef struct wbuf { uint8_t *p; size_t len, cap; } wbuf;
-
-static void wbuf_reserve(wbuf *b, size_t more)
-{
-	if (b->len + more <= b->cap)
-		return;
-	size_t cap = b->cap ? b->cap : 4096;
-	while (cap < b->len + more)
-		cap *= 2;
-	uint8_t *p = realloc(b->p, cap);
-	if (!p)
-		_exit(4);
-	b->p = p;
-	b->cap = cap;
-}
-
-static void worker_flush(int fd, wbuf *out)
-{
-	if (out->len && mp_write_all(fd, out->p, out->len) != MP_OK)
-		_exit(0); /* the parent is gone: nothing left to do */
-	out->len = 0;
-}
-
-static void worker_run(const mp_frame *f, wbuf *out, wbuf *vals)
-{
-	mp_task_view v;
-	if (mp_task_decode(f, &v) != MP_OK)
-		_exit(5); /* the parent sees the pool break */
-	mp_fn fn = mp_fn_from_token(v.fn);
-	uint64_t t0 = mp_now_ns();
-	int32_t status = fn ? MP_OK : MP_EBADFN;
-	uint32_t count = fn ? v.count : 0;
-	vals->len = 0;
-	wbuf_reserve(vals, 8 * (size_t)count);
-	uint64_t *res = (uint64_t *)(void *)vals->p;
-	_Alignas(max_align_t) uint8_t scratch[COPY_MAX];
-	size_t pos = 0;
-	for (uint32_t i = 0; i < count; i++) {
-		uint32_t len;
-		const uint8_t *a = mp_task_item(&v, &pos, &len);
-		/* The task gets a private, aligned copy; big aligned ones are already private. */
-		if (len <= sizeof scratch) {
-			memcpy(scratch, a, len);
-			res[i] = fn(scratch, len);
-		} else if (((uintptr_t)a & (_Alignof(max_align_t) - 1)) == 0) {
-			res[i] = fn((void *)a, len);
-		} else {
-			void *c = malloc(len);
-			if (!c)
-				_exit(4);
-			memcpy(c, a, len);
-			res[i] = fn(c, len);
-			free(c);
-		}
-	}
-	uint64_t el = mp_now_ns() - t0;
-	wbuf_reserve(out, MP_FRAME_HDR + MP_RESULT_FIXED + 8 * (size_t)count);
-	out->len += mp_result_encode(out->p + out->len, v.id, status, el, res, count);
-}
-
-static uint64_t worker_main(void *arg, size_t len)
-{
-	int fds[2];
-	if (len != sizeof fds)
-		_exit(6);
-	memcpy(fds, arg, sizeof fds);
-	int in = fds[0], outfd = fds[1];
-	fcntl(in, F_SETFL, O_NONBLOCK); /* only this worker reads this pipe */
-	wbuf ib = {0}, out = {0}, vals = {0};
-	wbuf_reserve(&ib, 65536);
-	size_t off = 0;
-	uint64_t first_unsent = 0;
-	for (;;) {
-		mp_frame f;
-		long got;
-		while ((got = mp_frame_parse(ib.p + off, ib.len - off, &f)) > 0) {
-			if (f.type != MP_F_TASK)
-				_exit(5);
-			size_t before = out.len;
-			worker_run(&f, &out, &vals);
-			off += (size_t)got;
-			uint64_t now = mp_now_ns();
-			if (before == 0)
-				first_unsent = now;
-			if (out.len > WORKER_OUT_MAX || now - first_unsent > RESULT_DELAY_NS)
-				worker_flush(outfd, &out);
-		}
-		if (got < 0)
-			_exit(5);
-		/* Keep the partial frame, at the front, with room for all of it. */
-		memmove(ib.p, ib.p + off, ib.len - off);
-		ib.len -= off;
-		off = 0;
-		if (ib.len >= MP_FRAME_HDR)
-			wbuf_reserve(&ib, MP_FRAME_HDR + mp_get32(ib.p + 4) - ib.len);
-		if (ib.cap - ib.len < 4096)
-			wbuf_reserve(&ib, 65536);
-		ssize_t r = read(in, ib.p + ib.len, ib.cap - ib.len);
-		if (r > 0) {
-			ib.len += (size_t)r;
-		} else if (r < 0 && errno == EAGAIN) {
-			worker_flush(outfd, &out); /* input ran dry: send what is done */
-			struct pollfd pfd = {.fd = in, .events = POLLIN};
-			poll(&pfd, 1, -1);
-		} else if (r == 0) {
-			worker_flush(outfd, &out);
-			_exit(ib.len ? 5 : 0); /* EOF: the pool was closed */
-		} else if (errno != EINTR) {
-			_exit(7);
-		}
-	}
-}
 
 /* ---- parent side: buffers ----------------------------------------------------------- */
 
@@ -595,7 +478,7 @@ mp_pool *mp_pool_new(int workers, enum mp_start how)
 			goto fail;
 		}
 		int child_fds[2] = {tp[0], rp[1]}, parent_fds[2] = {tp[1], rp[0]};
-		w->pid = mp_start_child(how, worker_main, child_fds, sizeof child_fds, -1,
+		w->pid = mp_start_child(how, mp_worker_main, child_fds, sizeof child_fds, -1,
 		                        child_fds, 2, parent_fds, 2);
 		close(tp[0]);
 		close(rp[1]);
