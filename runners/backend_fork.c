@@ -16,7 +16,7 @@
  *   started after it (a sibling's channel) is not supported. Rendezvous channels keep
  *   their semantics (the send returns once a receiver took the element, through an ack
  *   pipe); a buffered channel holds min(cap, what its pipe can hold) elements: a pipe grows
- *   to /proc/sys/fs/pipe-max-size at most (1 MiB here: 65534 elements of 8 bytes, 3970 of
+ *   to /proc/sys/fs/pipe-max-size at most (1 MiB here: 65534 elements of 8 bytes, 3969 of
  *   256; each travels as an 8-byte header plus the element). Beyond that, senders block
  *   earlier than cap says.
  *   Close is EOF for receivers: they drain what was sent, then see CB_CLOSED.
