@@ -3,8 +3,9 @@
  * It reads TASK frames from its task pipe (as many as one read brings), runs every task of
  * each chunk on a private, aligned copy of its argument, and answers each chunk with one
  * RESULT frame. Results are batched: written when the input runs dry (before blocking),
- * when 32 KiB are pending, or when the oldest unsent one is 100 us old, so that a burst of
- * tiny tasks costs a few system calls while a long task's result is not held back. EOF on
+ * when 32 KiB are pending, when the oldest unsent one is 100 us old, or right after a
+ * chunk that ran longer than that, so that a burst of tiny tasks costs a few system calls
+ * while a long task's result is not held back behind the next task. EOF on
  * the task pipe means the pool was closed: flush and exit. A malformed frame, or a task
  * pipe that ends inside a frame, ends the worker with a non-zero status, which the parent
  * sees as EOF: the pool breaks rather than guessing.
@@ -45,7 +46,8 @@ static void worker_flush(int fd, wbuf *out)
 	out->len = 0;
 }
 
-static void worker_run(const mp_frame *f, wbuf *out, wbuf *vals)
+/* Run one chunk, append its RESULT frame; returns how long the chunk ran. */
+static uint64_t worker_run(const mp_frame *f, wbuf *out, wbuf *vals)
 {
 	mp_task_view v;
 	if (mp_task_decode(f, &v) != MP_OK)
@@ -80,6 +82,7 @@ static void worker_run(const mp_frame *f, wbuf *out, wbuf *vals)
 	uint64_t el = mp_now_ns() - t0;
 	wbuf_reserve(out, MP_FRAME_HDR + MP_RESULT_FIXED + 8 * (size_t)count);
 	out->len += mp_result_encode(out->p + out->len, v.id, status, el, res, count);
+	return el;
 }
 
 uint64_t mp_worker_main(void *arg, size_t len)
@@ -101,12 +104,15 @@ uint64_t mp_worker_main(void *arg, size_t len)
 			if (f.type != MP_F_TASK)
 				_exit(5);
 			size_t before = out.len;
-			worker_run(&f, &out, &vals);
+			uint64_t el = worker_run(&f, &out, &vals);
 			off += (size_t)got;
 			uint64_t now = mp_now_ns();
 			if (before == 0)
 				first_unsent = now;
-			if (out.len > WORKER_OUT_MAX || now - first_unsent > RESULT_DELAY_NS)
+			/* A chunk that ran long is answered at once: batching only pays for short
+			 * ones, and holding its result would hold the parent's next dispatch. */
+			if (out.len > WORKER_OUT_MAX || el > RESULT_DELAY_NS ||
+			    now - first_unsent > RESULT_DELAY_NS)
 				worker_flush(outfd, &out);
 		}
 		if (got < 0)
