@@ -143,3 +143,8 @@ clean:
 	rm -rf $(BUILD) bench
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# mp model micro-benchmarks (pipe bandwidth, pool overhead, process start): build/perf/mp_perf
+$(BUILD)/perf/%: tests/perf/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)

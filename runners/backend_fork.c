@@ -1,0 +1,226 @@
+/* backend_fork.c: Python's multiprocessing (models/mp): tasks are OS processes, arguments
+ * and results cross pipes as serialized frames, channels are pipes.
+ *
+ * Mapping (the idiomatic one for a Python program):
+ * - Independent tasks (the root's children never talk to each other: cpu.fib, cpu.hash,
+ *   micro.spawn, io.file) go to a Pool(W), W = --workers, made when the run starts:
+ *   spawn = Pool.apply_async (the argument is serialized into the task pipe), join =
+ *   AsyncResult.get. The pool's start-up is part of the run, as it is of a Python program.
+ * - Otherwise every task is its own Process (fork, or spawn with start=1) so that it can
+ *   use channels and spawn tasks of its own (skynet: children fork grandchildren). With
+ *   fork the argument is inherited, not serialized (CPython's fork start method does not
+ *   pickle Process arguments); the result comes back as a frame on a pipe.
+ * - Channels are mp queues (pipes in a shared arena) made before the processes that use
+ *   them fork: a cb_chan * is the queue's arena index + 1, valid in every process forked
+ *   or spawned afterwards. A channel made by one task and passed to a task that was not
+ *   started after it (a sibling's channel) is not supported. Rendezvous channels keep
+ *   their semantics (the send returns once a receiver took the element, through an ack
+ *   pipe); a buffered channel holds min(cap, what its pipe can hold) elements: a pipe grows
+ *   to /proc/sys/fs/pipe-max-size at most (1 MiB here: 65534 elements of 8 bytes, 3969 of
+ *   256; each travels as an 8-byte header plus the element). Beyond that, senders block
+ *   earlier than cap says.
+ *   Close is EOF for receivers: they drain what was sent, then see CB_CLOSED.
+ * - Blocking calls (sleep, yield, fd I/O) block the process: the plain system calls of
+ *   the thread backend, whose global lock is not in play here.
+ * - A task process that dies, or a pool worker that dies (broken pool), aborts the cell
+ *   with status error. Children die with their parent (PR_SET_PDEATHSIG), stay in the
+ *   cell's process group, and every one is reaped before run() returns.
+ * - start=1 (spawn) fork+execs the harness binary for every process; the new program
+ *   rebuilds this backend's state from boot bytes before running the task. Tasks get fd
+ *   numbers in their arguments (sockets, pipes, files), so every fd open in the parent is
+ *   passed to spawned children, as pickling those objects would duplicate them there.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "mp/mp.h"
+#include "thr.h"
+
+#define FORK_CHANNELS 65536 /* channels per run (the arena is sparse: untouched pages are free) */
+
+static const cb_param_def fork_params[] = {
+	{"start", 0, 0, 1, "process start method: 0 = fork, 1 = spawn (fork + exec of the harness)"},
+	{NULL, 0, 0, 0, NULL},
+};
+
+/* What a spawned child needs to act as this backend. */
+typedef struct fork_boot {
+	int32_t how;        /* enum mp_start */
+	int32_t status_fd;  /* the harness's abort pipe (inherited: it is not close-on-exec) */
+} fork_boot;
+
+extern const cb_backend cb_backend_fork;
+static enum mp_start start_how;
+static mp_pool *pool; /* independent tasks go here; NULL: a Process per task */
+
+static void fork_boot_child(const void *bytes, size_t len)
+{
+	fork_boot b;
+	if (len != sizeof b)
+		_exit(121);
+	memcpy(&b, bytes, sizeof b);
+	start_how = (enum mp_start)b.how;
+	cb_status_fd = b.status_fd;
+	cb_backend_use(&cb_backend_fork);
+}
+
+static void fork_atfork_child(void)
+{
+	pool = NULL; /* the parent's pool is not this process's (mp already closed its fds) */
+}
+
+/* Processes the OS lets the tree create: kernel.pid_max, kernel.threads-max (a process is
+ * a kernel task), RLIMIT_NPROC, and memory at 256 KiB of kernel and private memory per idle
+ * forked process at the least; a tenth is left to the rest of the system. Pool tasks are
+ * not processes: independent workloads have no such limit. */
+static int64_t fork_max_tasks(const cb_backend_cfg *cfg, const char **why)
+{
+	if (cfg->independent)
+		return 0;
+	static char reason[160];
+	int64_t best = INT64_MAX;
+	const char *files[][2] = {{"/proc/sys/kernel/pid_max", "kernel.pid_max"},
+				  {"/proc/sys/kernel/threads-max", "kernel.threads-max"}};
+	for (size_t i = 0; i < 2; i++) {
+		FILE *f = fopen(files[i][0], "r");
+		long long v;
+		if (f && fscanf(f, "%lld", &v) == 1 && v < best) {
+			best = v;
+			snprintf(reason, sizeof reason, "%s = %lld", files[i][1], v);
+		}
+		if (f)
+			fclose(f);
+	}
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (int64_t)rl.rlim_cur < best) {
+		best = (int64_t)rl.rlim_cur;
+		snprintf(reason, sizeof reason, "RLIMIT_NPROC = %lld", (long long)rl.rlim_cur);
+	}
+	long pages = sysconf(_SC_AVPHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+	if (pages > 0 && psz > 0 && (int64_t)pages * psz / (256 * 1024) < best) {
+		best = (int64_t)pages * psz / (256 * 1024);
+		snprintf(reason, sizeof reason, "%lld MiB of free memory at 256 KiB per process",
+			 (long long)pages * psz / (1 << 20));
+	}
+	*why = reason;
+	return best == INT64_MAX ? 0 : best - best / 10;
+}
+
+static uint64_t fork_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size_t len)
+{
+	start_how = cfg->p[0] ? MP_START_SPAWN : MP_START_FORK;
+	mp_set_hooks(&(mp_hooks){.process_delta = cb_stat_process,
+				 .atfork_child = fork_atfork_child});
+	if (mp_arena_init(FORK_CHANNELS) != MP_OK)
+		cb_abort("error", "fork: shared arena: %s", strerror(errno));
+	fork_boot b = {(int32_t)start_how, cb_status_fd};
+	mp_set_spawn_boot(fork_boot_child, &b, sizeof b);
+	mp_set_spawn_pass_fds(1); /* tasks get fd numbers in their arguments */
+	if (cfg->independent) {
+		pool = mp_pool_new(cfg->workers, start_how);
+		if (!pool)
+			cb_abort("error", "fork: cannot start a pool of %d workers: %s", cfg->workers,
+				 strerror(errno));
+	}
+	uint64_t r = root(arg, len);
+	if (pool)
+		mp_pool_free(pool);
+	pool = NULL;
+	mp_process_kill_all(); /* tasks never joined */
+	/* This process counted its own children as it went (the hook); grandchildren were
+	 * counted in the shared arena only: raise the harness's peak to the whole tree's
+	 * (plus this process). */
+	int extra = mp_arena_processes_peak() + 1 - cb_stat_processes_peak();
+	if (extra > 0) {
+		cb_stat_process(+extra);
+		cb_stat_process(-extra);
+	}
+	mp_arena_fini();
+	mp_set_spawn_boot(NULL, NULL, 0);
+	mp_set_spawn_pass_fds(0);
+	mp_set_hooks(NULL);
+	return r;
+}
+
+static cb_task *fork_spawn(cb_fn fn, const void *arg, size_t len)
+{
+	if (pool)
+		return (cb_task *)mp_pool_apply_async(pool, fn, arg, len);
+	return (cb_task *)mp_process_start(start_how, fn, arg, len);
+}
+
+static uint64_t fork_join(cb_task *t)
+{
+	uint64_t r = 0;
+	int rc = pool ? mp_async_get(pool, (mp_async *)t, &r) : mp_process_join((mp_process *)t, &r);
+	if (rc != MP_OK)
+		cb_abort("error", "fork: %s", mp_strerror(rc));
+	return r;
+}
+
+static mp_queue *queue_of(cb_chan *c)
+{
+	mp_queue *q = mp_queue_at((int)((uintptr_t)c - 1));
+	if (!q)
+		cb_abort("error", "fork: channel %zu is not known in this process", (size_t)(uintptr_t)c);
+	return q;
+}
+
+static cb_chan *fork_chan_make(size_t elem, size_t cap)
+{
+	mp_queue *q = mp_queue_new(elem, cap);
+	return q ? (cb_chan *)(uintptr_t)(mp_queue_index(q) + 1) : NULL;
+}
+
+static int chan_status(int rc)
+{
+	switch (rc) {
+	case MP_OK: return CB_OK;
+	case MP_ECLOSED: return CB_CLOSED;
+	case MP_EEMPTY: return CB_EMPTY;
+	default: cb_abort("error", "fork: channel: %s (%s)", mp_strerror(rc), strerror(errno));
+	}
+}
+
+static int fork_chan_send(cb_chan *c, const void *e) { return chan_status(mp_queue_put(queue_of(c), e)); }
+static int fork_chan_recv(cb_chan *c, void *e) { return chan_status(mp_queue_get(queue_of(c), e)); }
+static int fork_chan_try_recv(cb_chan *c, void *e)
+{
+	return chan_status(mp_queue_get_nowait(queue_of(c), e));
+}
+static void fork_chan_close(cb_chan *c) { mp_queue_shutdown(queue_of(c)); }
+static void fork_chan_free(cb_chan *c) { mp_queue_free(queue_of(c)); }
+
+const cb_backend cb_backend_fork = {
+	.name = "fork",
+	.summary = "Python multiprocessing: independent tasks on Pool(W) over pipes, others a "
+		   "process each; channels are pipes",
+	.params = fork_params,
+	.concurrent = 1,
+	.max_tasks = fork_max_tasks,
+	.run = fork_run,
+	.spawn = fork_spawn,
+	.join = fork_join,
+	/* A process blocks in the kernel as a thread does: the thread backend's calls. */
+	.yield = cb_thr_yield,
+	.sleep_ns = cb_thr_sleep_ns,
+	.chan_make = fork_chan_make,
+	.chan_send = fork_chan_send,
+	.chan_recv = fork_chan_recv,
+	.chan_try_recv = fork_chan_try_recv,
+	.chan_close = fork_chan_close,
+	.chan_free = fork_chan_free,
+	.open = cb_thr_open,
+	.read = cb_thr_read,
+	.write = cb_thr_write,
+	.accept = cb_thr_accept,
+	.connect = cb_thr_connect,
+	.close = cb_thr_close,
+};
