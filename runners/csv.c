@@ -102,31 +102,38 @@ static int field(char *buf, size_t n, size_t *at, const char *s, int last)
 	return 0;
 }
 
+static const char *i64(char *slot, int64_t v)
+{
+	snprintf(slot, 32, "%" PRId64, v);
+	return slot;
+}
+
+static const char *u64(char *slot, uint64_t v)
+{
+	snprintf(slot, 32, "%" PRIu64, v);
+	return slot;
+}
+
 int cb_csv_format(const cb_meta *m, const cb_row *r, char *buf, size_t n)
 {
-	char num[32][40];
-	int k = 0;
-#define I64(v) (snprintf(num[k], sizeof num[k], "%" PRId64, (int64_t)(v)), num[k++])
-#define U64(v) (snprintf(num[k], sizeof num[k], "%" PRIu64, (uint64_t)(v)), num[k++])
-#define OPT(has, v) ((has) ? U64(v) : "")
-	char rate[40];
-	snprintf(rate, sizeof rate, "%.1f", r->ops_per_s);
+	/* Rows that measured nothing (unsupported, crash, ...) leave measurements empty. */
 	int ok = !strcmp(r->status, "ok") || !strcmp(r->status, "mismatch");
+	int lat = ok && r->has_lat;
+	char s[20][32], rate[40];
+	snprintf(rate, sizeof rate, "%.1f", r->ops_per_s);
 	const char *f[] = {
-		CB_SCHEMA, m->run_id, r->utc, m->host, m->cpu_model, I64(m->ncpu), m->kernel,
-		m->cc, m->git_rev, r->backend, r->workload, I64(r->tasks), I64(r->workers),
-		I64(r->size), r->params, I64(r->rep),
-		ok ? I64(r->wall_ns) : "", ok ? I64(r->user_ns) : "", ok ? I64(r->sys_ns) : "",
-		ok ? I64(r->maxrss_kb) : "", ok ? U64(r->ops) : "", ok ? rate : "",
-		OPT(ok && r->has_lat, r->p50_ns), OPT(ok && r->has_lat, r->p99_ns),
-		OPT(ok && r->has_lat, r->max_ns), ok ? I64(r->os_threads) : "",
-		ok ? I64(r->processes) : "", ok ? I64(r->vol_ctxsw) : "",
-		ok ? I64(r->invol_ctxsw) : "", OPT(r->has_checksum, r->checksum), r->status,
-		r->note,
+		CB_SCHEMA, m->run_id, r->utc, m->host, m->cpu_model, i64(s[0], m->ncpu), m->kernel,
+		m->cc, m->git_rev, r->backend, r->workload, i64(s[1], r->tasks),
+		i64(s[2], r->workers), i64(s[3], r->size), r->params, i64(s[4], r->rep),
+		ok ? i64(s[5], r->wall_ns) : "", ok ? i64(s[6], r->user_ns) : "",
+		ok ? i64(s[7], r->sys_ns) : "", ok ? i64(s[8], r->maxrss_kb) : "",
+		ok ? u64(s[9], r->ops) : "", ok ? rate : "",
+		lat ? u64(s[10], r->p50_ns) : "", lat ? u64(s[11], r->p99_ns) : "",
+		lat ? u64(s[12], r->max_ns) : "", ok ? i64(s[13], r->os_threads) : "",
+		ok ? i64(s[14], r->processes) : "", ok ? i64(s[15], r->vol_ctxsw) : "",
+		ok ? i64(s[16], r->invol_ctxsw) : "", r->has_checksum ? u64(s[17], r->checksum) : "",
+		r->status, r->note,
 	};
-#undef I64
-#undef U64
-#undef OPT
 	size_t at = 0, nf = sizeof f / sizeof *f;
 	for (size_t i = 0; i < nf; i++)
 		if (field(buf, n, &at, f[i], i + 1 == nf) < 0)

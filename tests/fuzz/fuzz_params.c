@@ -3,6 +3,7 @@
  * one string; a crash, a sanitizer report or a value accepted outside its declared range is
  * a bug. Also compiled into tests/test_fuzz.c to replay the kept corpus in make test. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
