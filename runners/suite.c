@@ -28,19 +28,19 @@ static const suite_set quick_sets[] = {
 	{"cpu.fib", 4, 30, "", 1},
 	{"cpu.hash", 4, 64, "native=0;rounds=2", 0},
 	{"cpu.hash", 4, 64, "native=1;rounds=2", 0},
-	{"io.sleep", 1000, 20, "", 0},
+	{"io.sleep", 200, 20, "", 0},
 	{"io.echo", 10, 1024, "msgs=200", 0},
-	{"io.pipe", 4, 2000, "", 0},
+	{"io.pipe", 4, 500, "", 0},
 	{"io.file", 4, 1024, "", 0},
 	{"mix.latency", 1, 27, "rounds=20", 0},
 	{"mix.convoy", 1, 64, "duration_ms=300", 0},
 	{"micro.spawn", 2000, 0, "", 0},
-	{"micro.yield", 2, 20000, "", 0},
-	{"micro.chan", 0, 20000, "cap=0", 0},
-	{"micro.chan", 0, 20000, "cap=128", 0},
-	{"micro.skynet", 0, 1000, "", 0},
-	{"micro.ring", 100, 10000, "", 0},
-	{"micro.idle", 1000, 0, "", 0},
+	{"micro.yield", 2, 5000, "", 0},
+	{"micro.chan", 0, 5000, "cap=0", 0},
+	{"micro.chan", 0, 5000, "cap=128", 0},
+	{"micro.skynet", 0, 100, "", 0},
+	{"micro.ring", 100, 2000, "", 0},
+	{"micro.idle", 200, 0, "", 0},
 	{NULL, 0, 0, NULL, 0},
 };
 static const suite_set full_sets[] = {
@@ -110,7 +110,7 @@ static const char suite_usage[] =
 	"                   [--reps N] [--timeout SEC]\n"
 	"Runs the matrix, each cell in its own process under a watchdog, into DIR/runs.csv and\n"
 	"DIR/machine.json (DIR defaults to results/<host>-<utc>). Progress goes to stderr.\n"
-	"Defaults: all backends and workloads; --reps 5 (3 with --quick); --timeout 300 per cell\n"
+	"Defaults: all backends and workloads; --reps 5 (2 with --quick); --timeout 300 per cell\n"
 	"(60 with --quick).";
 
 int cb_suite_main(int argc, char **argv)
@@ -207,7 +207,7 @@ int cb_suite_main(int argc, char **argv)
 	if (cb_machine_json(mj, &meta) < 0)
 		cb_usage_error("suite: cannot write %s: %s", mj, strerror(errno));
 
-	cb_run_opts ro = {.reps = (int)(reps > 0 ? reps : quick ? 3 : 5), .warmup = 1,
+	cb_run_opts ro = {.reps = (int)(reps > 0 ? reps : quick ? 2 : 5), .warmup = 1,
 			  .timeout_s = timeout > 0 ? timeout : quick ? 60 : 300, .csv = csv,
 			  .meta = &meta, .verbose = 0};
 	cb_cell_signals();

@@ -34,8 +34,8 @@ static int sleep_finish(cb_rep *r, uint64_t result, char *err, size_t n)
 static const char *sleep_refuse(const cb_cell *c, char *buf, size_t n)
 {
 	double total_s = (double)c->tasks * (double)c->size / 1000.0;
-	if (!c->be->concurrent && total_s > 60)
-		return snprintf(buf, n, "serial sleeps one after another: %.0f s in all (refused above 60 s)",
+	if (!c->be->concurrent && total_s > 5)
+		return snprintf(buf, n, "serial sleeps one after another: %.1f s in all (refused above 5 s)",
 				total_s), buf;
 	return NULL;
 }
@@ -47,6 +47,6 @@ const cb_workload cb_wl_io_sleep = {
 	.summary = "N tasks each sleep d ms at the same time (timers, concurrency)",
 	.tasks_doc = "sleepers", .tasks_def = 1000, .tasks_max = 10000000,
 	.size_doc = "sleep in ms", .size_def = 100, .size_max = 60000,
-	.serial_doc = "sleeps one after another (N x d), refused when that exceeds 60 s",
+	.serial_doc = "sleeps one after another (N x d), refused when that exceeds 5 s",
 	.refuse = sleep_refuse, .peak_tasks = sleep_peak, .root = sleep_root, .finish = sleep_finish,
 };
