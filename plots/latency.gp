@@ -11,7 +11,7 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set boxwidth 0.9
-set xtics rotate by -30
+set xtics rotate by -90 font ",8"
 set yrange [ymin:*]
 do for [fmt in formats] {
     eval(term(fmt))
