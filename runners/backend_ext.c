@@ -6,6 +6,7 @@
  * p99_ns, max_ns, bytes_per_task where it has them. hyperfine times the same programs as
  * whole processes. A missing runtime or twin is `unsupported` with the reason. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
@@ -115,6 +116,17 @@ static uint64_t ext_run(const ext_runtime *rt, cb_rep *r)
 		argv[n++] = args[k][0];
 		argv[n++] = args[k][1];
 	}
+	/* io.echo: the twin serves on the harness's listening socket, the client released as
+	 * soon as the twin exists (connections wait in the backlog until it accepts). */
+	int lfd = -1, go_fd = -1;
+	char lfd_arg[24];
+	if (!strcmp(c->wl->name, "io.echo")) {
+		if (sscanf(r->twin, "listen_fd=%d;go_fd=%d", &lfd, &go_fd) != 2)
+			cb_abort("error", "io.echo gave the twin no listening socket");
+		snprintf(lfd_arg, sizeof lfd_arg, "%d", lfd);
+		argv[n++] = "--listen-fd";
+		argv[n++] = lfd_arg;
+	}
 	argv[n] = NULL;
 
 	int out[2], err[2];
@@ -128,11 +140,15 @@ static uint64_t ext_run(const ext_runtime *rt, cb_rep *r)
 		dup2(out[1], 1);
 		dup2(err[1], 2);
 		close(out[0]), close(err[0]), close(out[1]), close(err[1]);
+		if (lfd >= 0)
+			fcntl(lfd, F_SETFD, 0); /* the twin inherits the listening socket */
 		execvp(argv[0], argv);
 		_exit(127);
 	}
 	cb_stat_process(+1);
 	close(out[1]), close(err[1]);
+	if (go_fd >= 0 && write(go_fd, "G", 1) != 1)
+		cb_abort("error", "cannot start the load generator: %s", strerror(errno));
 	static char so[8192], se[8192];
 	size_t no = 0, ne = 0;
 	ssize_t got;
@@ -174,11 +190,10 @@ static uint64_t ext_run(const ext_runtime *rt, cb_rep *r)
 /* The workload's own finish() still checks the checksum and sets expected; a twin's ops
  * and latencies, already stored in the rep, are kept when finish leaves them alone. */
 
-/* io.echo's references are servers driven by bench loadgen: workloads/ref/c/echo_ref.sh. */
 static const ext_runtime node_rt = {"node-ref", "node", "nodejs",
-	"cpu.fib io.sleep mix.latency micro.spawn micro.yield micro.chan micro.skynet micro.idle"};
+	"cpu.fib io.sleep io.echo mix.latency micro.spawn micro.yield micro.chan micro.skynet micro.idle"};
 static const ext_runtime go_rt = {"go-ref", "go", "golang-go",
-	"cpu.fib io.sleep mix.latency micro.spawn micro.yield micro.chan micro.skynet micro.idle"};
+	"cpu.fib io.sleep io.echo mix.latency micro.spawn micro.yield micro.chan micro.skynet micro.idle"};
 
 static uint64_t node_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size_t len)
 {

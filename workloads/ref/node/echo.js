@@ -2,9 +2,12 @@
 // protocol as build/uv_echo, driven by `bench loadgen`.
 //
 //   node workloads/ref/node/echo.js [--port N] [--conns N]
+//   node workloads/ref/node/echo.js --listen-fd FD --tasks N   (as bench's node-ref backend)
 //
 // Prints "port=<n>" once listening; exits after --conns connections have come and gone
 // (0 = serve until SIGINT/SIGTERM). Each chunk is written back as it arrives (flowing mode).
+// With --listen-fd it accepts on the socket the harness hands over and, at the end, prints
+// the report line of the other twins (checksum = bytes echoed).
 'use strict';
 const net = require('net');
 
@@ -14,16 +17,30 @@ function opt(name, def) {
 }
 
 const port = opt('--port', 0);
-let left = opt('--conns', 0);
+const fd = opt('--listen-fd', -1);
+let left = fd >= 0 ? opt('--tasks', 0) : opt('--conns', 0);
+let bytes = 0;
+const t0 = process.hrtime.bigint();
 
 const server = net.createServer((sock) => {
-  sock.on('data', (chunk) => sock.write(chunk));
+  sock.on('data', (chunk) => {
+    bytes += chunk.length;
+    sock.write(chunk);
+  });
   sock.on('error', () => sock.destroy());
   sock.on('close', () => {
     if (left > 0 && --left === 0) server.close();
   });
 });
-server.listen({ host: '127.0.0.1', port, backlog: 511 }, () => {
-  process.stdout.write(`port=${server.address().port}\n`);
-});
+if (fd >= 0) {
+  server.on('close', () => {
+    const wall = process.hrtime.bigint() - t0;
+    process.stdout.write(`workload=io.echo wall_ns=${wall} checksum=${bytes}\n`);
+  });
+  server.listen({ fd });
+} else {
+  server.listen({ host: '127.0.0.1', port, backlog: 511 }, () => {
+    process.stdout.write(`port=${server.address().port}\n`);
+  });
+}
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => server.close(() => process.exit(0)));
