@@ -38,7 +38,8 @@ static cb_task *serial_spawn(cb_fn fn, const void *arg, size_t len)
 		free(t);
 		return NULL;
 	}
-	memcpy(copy, arg, len);
+	if (len)
+		memcpy(copy, arg, len);
 	t->result = fn(copy, len);
 	free(copy);
 	return t;

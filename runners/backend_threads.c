@@ -113,7 +113,8 @@ cb_task *cb_thr_spawn(cb_fn fn, const void *arg, size_t len)
 		return NULL;
 	t->fn = fn;
 	t->len = len;
-	memcpy(t->arg, arg, len);
+	if (len)
+		memcpy(t->arg, arg, len);
 	int wait_start = glk && glk->wait_start;
 	if (wait_start)
 		sem_init(&t->started, 0, 0);
