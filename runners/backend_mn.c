@@ -15,6 +15,12 @@ static const cb_param_def mn_params[] = {
 	{NULL, 0, 0, 0, NULL},
 };
 
+/* Out of memory or threads: the cell cannot run at this size (a row, not a crash). */
+static _Noreturn void mn_be_exhausted(const char *msg)
+{
+	cb_abort("unsupported", "mn: %s", msg);
+}
+
 /* The row says which task overflowed (status error) rather than a bare "killed by signal 11". */
 static _Noreturn void mn_be_overflow(const char *msg)
 {
@@ -29,6 +35,7 @@ static uint64_t mn_be_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size
 		.preempt_ns = cfg->p[MN_P_PREEMPT_MS] ? cfg->p[MN_P_PREEMPT_MS] * 1000000 : -1,
 		.syscall_ns = cfg->p[MN_P_SYSCALL_US] * 1000,
 		.on_stack_overflow = mn_be_overflow,
+		.on_exhausted = mn_be_exhausted,
 		.on_thread = cb_stat_thread,
 	};
 	return mn_main(&c, root, arg, len);

@@ -5,6 +5,7 @@
 #include <criterion/parameterized.h>
 #include <signal.h>
 #include <dirent.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "harness.h"
@@ -336,4 +337,41 @@ Test(faults, sigint_mid_cell_leaves_whole_rows_and_no_process, .timeout = 120, .
 	while ((nf = tu_csv_record(&p, store, sizeof store, f, 40)) > 0)
 		cr_assert_eq(nf, 32);
 	free(s);
+}
+
+/* Resource exhaustion: more tasks than the address space allows ends in a row with a
+ * reason (unsupported or error), never a crash. */
+static void run_limited(const char *backend, const char *csv)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct rlimit rl = {(rlim_t)2 << 30, (rlim_t)2 << 30}; /* 2 GiB of address space */
+		setrlimit(RLIMIT_AS, &rl);
+		int devnull = open("/dev/null", O_WRONLY);
+		dup2(devnull, 1), dup2(devnull, 2);
+		execl(tu_bench(), "bench", "run", "--backend", backend, "--workload", "micro.idle",
+		      "--tasks", "1000000", "--reps", "1", "--warmup", "0", "--timeout", "120", "--csv",
+		      csv, "--quiet", (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s: a failed cell, not a crash (%d)", backend, st);
+}
+
+Test(faults, address_space_exhaustion_is_a_row_not_a_crash, .timeout = 300, .init = mk_tmp, .fini = rm_tmp)
+{
+	const char *backends[] = {"mn", "threads"};
+	for (int i = 0; i < 2; i++) {
+		if (!cb_backend_find(backends[i]))
+			continue;
+		char csv[128], note[600];
+		snprintf(csv, sizeof csv, "%s/%s.csv", tmpdir, backends[i]);
+		run_limited(backends[i], csv);
+		int unsup = count_rows(csv, "unsupported", note, sizeof note);
+		int err = count_rows(csv, "error", note, sizeof note);
+		cr_assert_eq(unsup + err, 1, "%s: one row with a reason (%d unsupported, %d error)", backends[i], unsup, err);
+		cr_assert_eq(count_rows(csv, "crash", note, sizeof note), 0);
+		cr_assert(note[0], "%s: the row says why", backends[i]);
+	}
 }

@@ -25,6 +25,9 @@ typedef struct mn_config {
 	 * print msg and die of SIGSEGV. */
 	void (*on_stack_overflow)(const char *msg);
 	void (*on_thread)(int delta); /* an M (OS thread) started (+1) or ended (-1) */
+	/* Called when the runtime runs out of a resource it cannot do without (memory for a
+	 * G's stack on its first run, an M thread); must not return. NULL: print msg, abort. */
+	void (*on_exhausted)(const char *msg);
 } mn_config;
 
 /* Run root(arg) as the first G on the calling thread (it becomes M0) and return its result

@@ -214,6 +214,8 @@ uint32_t mn__fastrand(void)
 
 static _Noreturn void mn_fatal(const char *msg)
 {
+	if (mn_sched.cfg.on_exhausted)
+		mn_sched.cfg.on_exhausted(msg);
 	fprintf(stderr, "mn: fatal: %s\n", msg);
 	abort();
 }
