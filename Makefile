@@ -90,7 +90,7 @@ test: deps
 TESTS ?= $(notdir $(TEST_BIN))
 test-run:
 	@fail=0; for t in $(TESTS); do echo "== $$t"; \
-	  CB_BENCH=$(BUILD)/bench $(TEST_WRAP) $(BUILD)/tests/$$t --jobs 2 $(TEST_ARGS) || fail=1; done; \
+	  CB_BENCH=$(BUILD)/bench $(TEST_WRAP) $(BUILD)/tests/$$t $(if $(TEST_ARGS),$(TEST_ARGS),--jobs 2) || fail=1; done; \
 	if [ $$fail = 0 ]; then echo "all test binaries passed"; else echo "some tests FAILED"; exit 1; fi
 
 # Sanitizer passes: the whole suite rebuilt in its own folder. Leaks inside libpython are
@@ -113,12 +113,14 @@ test-tsan: deps
 	@$(MAKE) --no-print-directory BUILD=build-tsan SAN="-fsanitize=thread" build-tsan/bench
 	@TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1:report_signal_unsafe=0 \
 	 CB_BENCH=build-tsan/bench build/tests/test_e2e --jobs 1 --filter 'e2e/*'
-# memcheck over the serial, threads, gil and fork tests: bench itself runs under valgrind.
+# memcheck over the serial, threads, gil and fork tests (their backends run inside the test
+# processes), following every child; Criterion's own allocations are suppressed.
+VG_TESTS := test_harness test_threads test_gil test_mp
 test-valgrind: deps
 	@command -v valgrind >/dev/null || { echo "valgrind is not installed"; exit 1; }
 	@$(MAKE) --no-print-directory BUILD=build-vg build
-	@CB_VALGRIND=1 $(MAKE) --no-print-directory BUILD=build-vg TEST_WRAP=scripts/valgrind-test \
-	  TESTS="$(notdir $(filter %/test_harness %/test_threads %/test_gil %/test_mp %/test_e2e,$(TEST_BIN)))" test-run
+	@$(MAKE) --no-print-directory BUILD=build-vg TEST_WRAP=scripts/valgrind-test \
+	  TESTS="$(VG_TESTS)" TEST_ARGS=--jobs=1 test-run
 
 # The benchmark matrix into results/<host>-<utc>/ (QUICK=1 for the short matrix).
 bench: deps
