@@ -111,19 +111,22 @@ static uint64_t lc_many_timers_root(void *arg, size_t len)
 		lc_stamp_arg a = {out, 2 + (x >> 16) % 40};
 		t[i] = cb_spawn(lc_stamped_sleeper, &a, sizeof a);
 	}
-	uint64_t prev = 0, n = 0;
+	uint64_t prev = 0, n = 0, disorder = 0;
 	for (int i = 0; i < N; i++) {
 		uint64_t d;
-		cr_assert_eq(cb_chan_recv(out, &d), CB_OK);
-		/* a deadline may precede the previous one by the 1 ms the clock was read apart */
-		cr_assert_geq(d + 1, prev, "deadline %lu woke after %lu", (unsigned long)d, (unsigned long)prev);
+		disorder += cb_chan_recv(out, &d) != CB_OK;
+		/* A deadline may precede the previous one by the time the clock was read apart:
+		 * the loop's cached time lags the task's reading when spawning 600 tasks is slow
+		 * (sanitizers, a loaded box). Counted here, asserted outside the coroutine, so
+		 * that a failure never unwinds through a task's stack. */
+		disorder += d + 5 < prev;
 		prev = d > prev ? d : prev;
 	}
 	for (int i = 0; i < N; i++)
 		n += cb_join(t[i]);
 	free(t);
 	cb_chan_free(out);
-	return n;
+	return disorder ? 0 : n;
 }
 
 Test(LOOP_SUITE, many_timers_wake_in_deadline_order, .timeout = 20)
