@@ -361,6 +361,9 @@ static void run_limited(const char *backend, const char *csv)
 
 Test(faults, address_space_exhaustion_is_a_row_not_a_crash, .timeout = 300, .init = mk_tmp, .fini = rm_tmp)
 {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	cr_skip_test("sanitizer builds reserve more address space than the limit tested here");
+#endif
 	const char *backends[] = {"mn", "threads"};
 	for (int i = 0; i < 2; i++) {
 		if (!cb_backend_find(backends[i]))
