@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/syscall.h>
+
 #include "task.h"
 
 static uint64_t lc_now(void)
@@ -499,4 +501,50 @@ static uint64_t lc_deadlock_root(void *arg, size_t len)
 Test(LOOP_SUITE, deadlock_aborts, .timeout = 20, .exit_code = 3)
 {
 	lc_run(lc_deadlock_root, NULL, 0, NULL, 0);
+}
+
+/* ---- files on pool threads: which thread did the open ----------------------------- */
+
+/* A line "Key:\tvalue" of a /proc status file, read through the task API. */
+static inline uint64_t lc_status_field(const char *path, const char *key)
+{
+	int fd = cb_open(path, O_RDONLY, 0);
+	cr_assert_geq(fd, 0);
+	char buf[4096];
+	ssize_t n = cb_read(fd, buf, sizeof buf - 1);
+	cr_assert_gt(n, 0);
+	buf[n] = 0;
+	cb_close(fd);
+	char *p = strstr(buf, key);
+	cr_assert(p, "%s has no %s", path, key);
+	return strtoull(p + strlen(key), NULL, 10);
+}
+
+/* /proc/thread-self names the thread that opened it: the open ran there. */
+static inline uint64_t lc_opener_tid(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	return lc_status_field("/proc/thread-self/status", "\nPid:");
+}
+
+/* Spawn n openers; none may open on the loop thread. Returns how many threads opened. */
+static inline int lc_distinct_openers(int n)
+{
+	cb_task *t[64];
+	uint64_t seen[64];
+	cr_assert_leq(n, 64);
+	for (int i = 0; i < n; i++)
+		t[i] = cb_spawn(lc_opener_tid, NULL, 0);
+	uint64_t loop_tid = (uint64_t)syscall(SYS_gettid);
+	int distinct = 0;
+	for (int i = 0; i < n; i++) {
+		uint64_t tid = cb_join(t[i]);
+		cr_assert_neq(tid, loop_tid, "a file was opened on the loop thread");
+		int dup = 0;
+		for (int j = 0; j < distinct; j++)
+			dup |= seen[j] == tid;
+		if (!dup)
+			seen[distinct++] = tid;
+	}
+	return distinct;
 }

@@ -11,41 +11,10 @@ extern const cb_backend cb_backend_aloop;
 extern const cb_backend cb_backend_aloop;
 int cb_stat_threads_peak(void);
 
-/* The Pid of /proc/thread-self, as seen by whichever thread opened it. */
-static uint64_t lc_opener_tid(void *arg, size_t len)
-{
-	(void)arg, (void)len;
-	int fd = cb_open("/proc/thread-self/status", O_RDONLY, 0);
-	cr_assert_geq(fd, 0);
-	char buf[4096];
-	ssize_t n = cb_read(fd, buf, sizeof buf - 1);
-	cr_assert_gt(n, 0);
-	buf[n] = 0;
-	cb_close(fd);
-	char *p = strstr(buf, "\nPid:");
-	cr_assert(p);
-	return strtoull(p + 5, NULL, 10);
-}
-
 static uint64_t lc_pool_root(void *arg, size_t len)
 {
 	(void)arg, (void)len;
-	enum { N = 16 };
-	cb_task *t[N];
-	for (int i = 0; i < N; i++)
-		t[i] = cb_spawn(lc_opener_tid, NULL, 0);
-	uint64_t loop_tid = (uint64_t)syscall(SYS_gettid), seen[N];
-	int distinct = 0;
-	for (int i = 0; i < N; i++) {
-		uint64_t tid = cb_join(t[i]);
-		cr_assert_neq(tid, loop_tid, "a file was opened on the loop thread");
-		int dup = 0;
-		for (int j = 0; j < distinct; j++)
-			dup |= seen[j] == tid;
-		if (!dup)
-			seen[distinct++] = tid;
-	}
-	return (uint64_t)distinct;
+	return (uint64_t)lc_distinct_openers(16);
 }
 
 Test(aloop, files_go_to_a_bounded_executor, .timeout = 20)

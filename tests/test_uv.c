@@ -8,48 +8,12 @@ extern const cb_backend cb_backend_uv;
 
 #include "loop_cases.h"
 
-/* A line "Key:\tvalue" of a /proc status file, read through the task API. */
-static uint64_t lc_status_field(const char *path, const char *key)
-{
-	int fd = cb_open(path, O_RDONLY, 0);
-	cr_assert_geq(fd, 0);
-	char buf[4096];
-	ssize_t n = cb_read(fd, buf, sizeof buf - 1);
-	cr_assert_gt(n, 0);
-	buf[n] = 0;
-	cb_close(fd);
-	char *p = strstr(buf, key);
-	cr_assert(p, "%s has no %s", path, key);
-	return strtoull(p + strlen(key), NULL, 10);
-}
-
-/* /proc/thread-self names the thread that opened it: uv_fs_open ran there. */
-static uint64_t lc_opener_tid(void *arg, size_t len)
-{
-	(void)arg, (void)len;
-	return lc_status_field("/proc/thread-self/status", "\nPid:");
-}
-
 static int lc_threads_before;
 
 static uint64_t lc_pool_root(void *arg, size_t len)
 {
 	(void)arg, (void)len;
-	enum { N = 24 };
-	cb_task *t[N];
-	for (int i = 0; i < N; i++)
-		t[i] = cb_spawn(lc_opener_tid, NULL, 0);
-	uint64_t loop_tid = (uint64_t)syscall(SYS_gettid), seen[N];
-	int distinct = 0;
-	for (int i = 0; i < N; i++) {
-		uint64_t tid = cb_join(t[i]);
-		cr_assert_neq(tid, loop_tid, "a file was opened on the loop thread");
-		int dup = 0;
-		for (int j = 0; j < distinct; j++)
-			dup |= seen[j] == tid;
-		if (!dup)
-			seen[distinct++] = tid;
-	}
+	lc_distinct_openers(24);
 	/* libuv started its whole pool at the first request; no other threads */
 	uint64_t threads = lc_status_field("/proc/self/status", "\nThreads:");
 	return threads - (uint64_t)lc_threads_before;
