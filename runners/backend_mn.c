@@ -37,6 +37,7 @@ static uint64_t mn_be_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size
 		.on_stack_overflow = mn_be_overflow,
 		.on_exhausted = mn_be_exhausted,
 		.on_thread = cb_stat_thread,
+		.cold = cfg->cold,
 	};
 	return mn_main(&c, root, arg, len);
 }

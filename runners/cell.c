@@ -47,6 +47,7 @@ void cb_cell_defaults(cb_cell *c, const cb_backend *be, const cb_workload *wl)
 	c->wl = wl;
 	c->cfg.workers = cb_ncpu();
 	c->cfg.independent = wl->independent;
+	c->cfg.cold = wl->cold;
 	c->tasks = wl->tasks_def;
 	c->size = wl->size_def;
 	for (int i = 0; wl->params && wl->params[i].name; i++)

@@ -93,6 +93,9 @@ typedef struct cb_backend_cfg {
 	int workers;                  /* --workers: Ps, pool size, ...; online CPUs by default */
 	int independent;              /* the root's children never talk to each other (no channels,
 	                               * no nested spawns): a backend may run them on a pool */
+	int cold;                     /* the workload measures memory: a backend that keeps memory
+	                               * from one repetition for the next (stacks, like a Go
+	                               * process) releases it first */
 	int64_t p[CB_MAX_PARAMS];     /* values of the backend's params, in its params[] order */
 } cb_backend_cfg;
 
@@ -106,7 +109,9 @@ typedef struct cb_backend {
 	int64_t (*max_tasks)(const cb_backend_cfg *cfg, const char **why);
 
 	/* Run root(arg) as the first task and return its result once it and every task it
-	 * spawned are done. Called once per repetition; everything is torn down after. */
+	 * spawned are done. Called once per repetition; everything is torn down after, except
+	 * memory a runtime keeps for reuse as a long-lived process would (mn's stacks), which
+	 * cfg->cold releases. */
 	uint64_t (*run)(const cb_backend_cfg *cfg, cb_fn root, void *arg, size_t len);
 
 	cb_task *(*spawn)(cb_fn fn, const void *arg, size_t len);

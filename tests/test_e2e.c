@@ -271,6 +271,35 @@ Test(faults, unsupported_size_is_a_row_with_a_reason, .timeout = 60, .init = mk_
 	cr_assert(strstr(note, "1111112 tasks"), "reason names the need: %s", note);
 }
 
+/* micro.idle measures memory, so mn (which keeps stacks from one repetition for the next)
+ * must start each repetition cold: every row reports the stacks' pages again. */
+Test(cli, idle_memory_is_measured_cold_every_rep, .timeout = 120, .init = mk_tmp, .fini = rm_tmp)
+{
+	if (!cb_backend_find("mn"))
+		cr_skip("mn not built");
+	char csv[128], err[8192];
+	snprintf(csv, sizeof csv, "%s/i.csv", tmpdir);
+	char *a[] = {"bench", "run", "--backend", "mn", "--workload", "micro.idle", "--tasks", "20000",
+		     "--reps", "3", "--warmup", "1", "--csv", csv, "--quiet", NULL};
+	cr_assert_eq(tu_run(a, err, sizeof err, NULL, 0), 0, "%s", err);
+	char *s = tu_slurp(csv);
+	cr_assert_not_null(s);
+	const char *p = s;
+	char store[8192], *f[40];
+	int rows = 0;
+	tu_csv_record(&p, store, sizeof store, f, 40);
+	while (tu_csv_record(&p, store, sizeof store, f, 40) == 32) {
+		const char *b = strstr(f[31], "bytes_per_task=");
+		cr_assert_not_null(b, "note: %s", f[31]);
+		long long per = atoll(b + strlen("bytes_per_task="));
+		/* at least the touched top page of a stack per G */
+		cr_assert_geq(per, 4096, "rep %d: %lld bytes per idle G", rows + 1, per);
+		rows++;
+	}
+	cr_assert_eq(rows, 3);
+	free(s);
+}
+
 /* Processes whose environment holds mark: the suite and everything it started. */
 static int count_marked(const char *mark)
 {

@@ -624,6 +624,57 @@ Test(mn, repeated_runs_leave_no_threads_or_fds, .timeout = 30)
 	cr_assert_eq(count_dir("/proc/self/task"), threads);
 }
 
+/* n Gs asleep at once, each with a frame of its own on the stack it checks afterwards. */
+static uint64_t nap(void *arg, size_t len)
+{
+	(void)len;
+	volatile uint64_t mark[64];
+	uint64_t v;
+	memcpy(&v, arg, sizeof v);
+	for (int i = 0; i < 64; i++)
+		mark[i] = v + (uint64_t)i;
+	mn_sleep_ns(20000000);
+	uint64_t ok = 1;
+	for (int i = 0; i < 64; i++)
+		ok &= mark[i] == v + (uint64_t)i;
+	return ok;
+}
+
+static uint64_t naps_root(void *arg, size_t len)
+{
+	(void)len;
+	int n = *(const int *)arg;
+	mn_g **g = malloc(sizeof *g * (size_t)n);
+	for (uint64_t i = 0; i < (uint64_t)n; i++)
+		g[i] = mn_go(nap, &i, sizeof i);
+	uint64_t ok = 0;
+	for (int i = 0; i < n; i++)
+		ok += mn_join(g[i]);
+	free(g);
+	return ok;
+}
+
+Test(mn, stacks_kept_for_the_next_run_and_released_cold, .timeout = 30)
+{
+	int n = 3000, one = 1;
+	mn_release();
+	cr_assert_eq(mn_kept_stacks(), 0);
+	cr_assert_eq(run(2, naps_root, &n, sizeof n), (uint64_t)n);
+	size_t kept = mn_kept_stacks();
+	cr_assert_geq(kept, (size_t)n, "all %d stacks kept, got %zu", n, kept);
+	for (int i = 0; i < 3; i++) { /* reused, not added to; frames intact */
+		cr_assert_eq(run(2, naps_root, &n, sizeof n), (uint64_t)n);
+		cr_assert_eq(mn_kept_stacks(), kept);
+	}
+	mn_config cold = {.procs = 2, .cold = 1};
+	cr_assert_eq(mn_main(&cold, naps_root, &one, sizeof one), 1);
+	cr_assert_lt(mn_kept_stacks(), (size_t)n, "cold run started from nothing");
+	mn_config other = {.procs = 2, .stack_size = 128 * 1024};
+	cr_assert_eq(mn_main(&other, naps_root, &n, sizeof n), (uint64_t)n);
+	mn_release();
+	cr_assert_eq(mn_kept_stacks(), 0);
+}
+
 /* ---- randomized stress ----------------------------------------------------------------------- */
 
 typedef struct {

@@ -66,5 +66,5 @@ const cb_workload cb_wl_micro_idle = {
 	.tasks_doc = "idle tasks", .tasks_def = 10000, .tasks_max = 10000000,
 	.size_doc = "unused", .size_def = 1, .size_max = 1,
 	.serial_doc = "unsupported: tasks must be parked at the same time",
-	.peak_tasks = idle_peak, .root = idle_root, .finish = idle_finish,
+	.cold = 1, .peak_tasks = idle_peak, .root = idle_root, .finish = idle_finish,
 };

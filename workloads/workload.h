@@ -54,6 +54,7 @@ typedef struct cb_workload {
 	uint64_t (*root)(void *arg, size_t len);
 	int hidden;                /* test-only: not in bench list nor in the suite */
 	int independent;           /* the root's children never talk to each other (pool-able) */
+	int cold;                  /* measures the runtime's memory: no reuse across repetitions */
 	int (*finish)(cb_rep *r, uint64_t result, char *err, size_t n); /* untimed */
 	void (*cleanup)(cb_rep *r);                              /* optional */
 } cb_workload;

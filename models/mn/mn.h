@@ -28,11 +28,19 @@ typedef struct mn_config {
 	/* Called when the runtime runs out of a resource it cannot do without (memory for a
 	 * G's stack on its first run, an M thread); must not return. NULL: print msg, abort. */
 	void (*on_exhausted)(const char *msg);
+	/* Start from a cold runtime: release the stacks and G descriptors an earlier run in
+	 * this process left for reuse (see mn_release) before starting. */
+	int cold;
 } mn_config;
 
 /* Run root(arg) as the first G on the calling thread (it becomes M0) and return its result
- * once every G has finished. Tears everything down: may be called again. */
+ * once every G has finished. Tears everything down but its G stacks and descriptors, which
+ * the next run reuses (a Go process keeps its stacks the same way); may be called again. */
 uint64_t mn_main(const mn_config *cfg, mn_fn root, const void *arg, size_t len);
+/* Give back the stacks and G descriptors kept for the next run (outside any run). */
+void mn_release(void);
+/* How many stacks are kept for the next run (outside any run). */
+size_t mn_kept_stacks(void);
 
 /* Gs. mn_go copies the len bytes of arg for the new G; it returns NULL with errno ENOMEM
  * when out of memory. Every G is joined exactly once: mn_join waits for

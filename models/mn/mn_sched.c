@@ -357,6 +357,29 @@ static int mn_runq_put(mn_p *p, mn_g *g, int next)
 	}
 }
 
+/* Start loading what g touches first when it runs: the top of its saved stack (the
+ * registers coro__swap pops and the frames it returns through), or for a G's first run the
+ * top of the stack it will get. With thousands of runnable Gs these lines are cold, and
+ * each first pop would otherwise stall on a cache and TLB miss. The fields are read with
+ * relaxed atomics: a thief may be running g already, and a stale value only wastes a
+ * prefetch (which never faults). */
+static inline void mn_prefetch_g(mn_p *p, mn_g *g, mn_g *before)
+{
+	const char *sp;
+	if (__atomic_load_n(&g->has_stack, __ATOMIC_RELAXED)) {
+		sp = __atomic_load_n((char **)&g->ctx.sp, __ATOMIC_RELAXED);
+	} else {
+		/* the cached stack it will get: the top one, unless `before` (to run first)
+		 * takes that one */
+		int i = p->nstacks - 1 - !__atomic_load_n(&before->has_stack, __ATOMIC_RELAXED);
+		if (i < 0)
+			return;
+		sp = (const char *)p->stacks[i].lo + p->stacks[i].size - 256;
+	}
+	for (int i = 0; i < 4; i++)
+		__builtin_prefetch(sp + 64 * i, 1, 3);
+}
+
 static mn_g *mn_runq_get(mn_p *p)
 {
 	mn_g *g = atomic_load_explicit(&p->runnext, memory_order_relaxed);
@@ -369,8 +392,19 @@ static mn_g *mn_runq_get(mn_p *p)
 			return NULL;
 		g = atomic_load_explicit(&p->runq[h % MN_RUNQ], memory_order_relaxed);
 		if (atomic_compare_exchange_strong_explicit(&p->head, &h, h + 1, memory_order_release,
-							    memory_order_relaxed))
+							    memory_order_relaxed)) {
+			/* a long queue: warm up the next G's stack and the one after's descriptor */
+			if (t - h > 1)
+				mn_prefetch_g(p, atomic_load_explicit(&p->runq[(h + 1) % MN_RUNQ],
+								      memory_order_relaxed), g);
+			if (t - h > 2) {
+				const char *g2 = (const char *)atomic_load_explicit(
+					&p->runq[(h + 2) % MN_RUNQ], memory_order_relaxed);
+				__builtin_prefetch(g2, 1, 3);
+				__builtin_prefetch(g2 + 64, 1, 3);
+			}
 			return g;
+		}
 	}
 }
 
@@ -692,12 +726,9 @@ static void mn_gfree(mn_p *p, mn_g *g)
 	mn__unlock(&mn_sched.slk);
 }
 
-static int mn_stack_get(mn_p *p, coro_stack *out)
+/* The cache of p is empty: refill it from the global cache or a fresh slab. */
+__attribute__((noinline)) static int mn_stack_refill(mn_p *p)
 {
-	if (p->nstacks) {
-		*out = p->stacks[--p->nstacks];
-		return 0;
-	}
 	mn__lock(&mn_sched.slk);
 	while (mn_sched.ngstacks && p->nstacks < MN_STACK_CACHE / 2)
 		p->stacks[p->nstacks++] = mn_sched.gstacks[--mn_sched.ngstacks];
@@ -730,6 +761,13 @@ static int mn_stack_get(mn_p *p, coro_stack *out)
 		for (int i = 0; i < MN_SLAB; i++)
 			p->stacks[p->nstacks++] = fresh[i];
 	}
+	return 0;
+}
+
+static inline int mn_stack_get(mn_p *p, coro_stack *out)
+{
+	if (!p->nstacks && mn_stack_refill(p))
+		return -1;
 	*out = p->stacks[--p->nstacks];
 	return 0;
 }
@@ -1533,16 +1571,96 @@ static void mn_install_signals(void)
 	sigaction(SIGBUS, &sa, &mn_old_bus);
 }
 
+/* Memory a run leaves behind for the next one in the same process: the stack slabs (with
+ * every stack in them free and its touched pages still resident) and the G blocks. A Go
+ * process keeps its stack and heap spans the same way and returns them to the kernel
+ * lazily; a repetition that follows another one therefore runs warm, as a long-lived Go
+ * program does, and mn_config.cold (a workload that measures memory) starts from none. */
+static struct mn_kept {
+	void **slabs;
+	size_t *slab_sizes;
+	int nslabs, slabcap;
+	coro_stack *stacks;
+	int nstacks, stackcap;
+	size_t stack_size;
+	mn_g **gblocks;
+	int ngblocks, gblockcap;
+} mn_kept;
+
+void mn_release(void)
+{
+	for (int i = 0; i < mn_kept.nslabs; i++)
+		munmap(mn_kept.slabs[i], mn_kept.slab_sizes[i]);
+	free(mn_kept.slabs);
+	free(mn_kept.slab_sizes);
+	free(mn_kept.stacks);
+	for (int i = 0; i < mn_kept.ngblocks; i++)
+		free(mn_kept.gblocks[i]);
+	free(mn_kept.gblocks);
+	memset(&mn_kept, 0, sizeof mn_kept);
+}
+
+size_t mn_kept_stacks(void)
+{
+	return (size_t)mn_kept.nstacks;
+}
+
+/* At the start of a run: adopt what the previous run kept (unless told to start cold or
+ * the stack size differs). Every G of a kept block is free: the last run joined them all. */
+static void mn_adopt_kept(int cold)
+{
+	if (cold || mn_kept.stack_size != mn_sched.stack_size)
+		mn_release();
+	mn_sched.slabs = mn_kept.slabs;
+	mn_sched.slab_sizes = mn_kept.slab_sizes;
+	mn_sched.nslabs = mn_kept.nslabs;
+	mn_sched.slabcap = mn_kept.slabcap;
+	mn_sched.gstacks = mn_kept.stacks;
+	mn_sched.ngstacks = mn_kept.nstacks;
+	mn_sched.gstackcap = mn_kept.stackcap;
+	mn_sched.allg_blocks = mn_kept.gblocks;
+	mn_sched.nallg = mn_kept.ngblocks;
+	mn_sched.allgcap = mn_kept.gblockcap;
+	for (int b = 0; b < mn_sched.nallg; b++)
+		for (int i = 0; i < MN_GBLOCK; i++) {
+			mn_g *g = &mn_sched.allg_blocks[b][i];
+			g->status = G_IDLE;
+			g->link = mn_sched.gfree;
+			mn_sched.gfree = g;
+			mn_sched.ngfree++;
+		}
+	memset(&mn_kept, 0, sizeof mn_kept);
+}
+
+/* At the end of a run: hand the stacks (the Ps' caches included) and G blocks to the next
+ * run; release everything else. */
 static void mn_free_all(void)
 {
-	for (int i = 0; i < mn_sched.nslabs; i++)
-		munmap(mn_sched.slabs[i], mn_sched.slab_sizes[i]);
-	free(mn_sched.slabs);
-	free(mn_sched.slab_sizes);
-	free(mn_sched.gstacks);
-	for (int i = 0; i < mn_sched.nallg; i++)
-		free(mn_sched.allg_blocks[i]);
-	free(mn_sched.allg_blocks);
+	int total = mn_sched.ngstacks;
+	for (int i = 0; i < mn_sched.nprocs; i++)
+		total += mn_sched.allp[i].nstacks;
+	coro_stack *all = total > mn_sched.gstackcap
+				  ? realloc(mn_sched.gstacks, sizeof(coro_stack) * (size_t)total)
+				  : mn_sched.gstacks;
+	if (all || !total) {
+		mn_sched.gstacks = all;
+		if (total > mn_sched.gstackcap)
+			mn_sched.gstackcap = total;
+		for (int i = 0; i < mn_sched.nprocs; i++) {
+			mn_p *p = &mn_sched.allp[i];
+			while (p->nstacks)
+				mn_sched.gstacks[mn_sched.ngstacks++] = p->stacks[--p->nstacks];
+		}
+		mn_kept = (struct mn_kept){
+			mn_sched.slabs, mn_sched.slab_sizes, mn_sched.nslabs, mn_sched.slabcap,
+			mn_sched.gstacks, mn_sched.ngstacks, mn_sched.gstackcap, mn_sched.stack_size,
+			mn_sched.allg_blocks, mn_sched.nallg, mn_sched.allgcap};
+	} else { /* no memory to list them: let them go */
+		mn_kept = (struct mn_kept){
+			mn_sched.slabs, mn_sched.slab_sizes, mn_sched.nslabs, mn_sched.slabcap,
+			NULL, 0, 0, 0, mn_sched.allg_blocks, mn_sched.nallg, mn_sched.allgcap};
+		mn_release();
+	}
 	for (mn_gbatch *b = mn_sched.gq_free, *n; b; b = n) {
 		n = b->next;
 		free(b);
@@ -1569,6 +1687,7 @@ uint64_t mn_main(const mn_config *cfg, mn_fn root, const void *arg, size_t len)
 	mn_sched.syscall_ns = cfg->syscall_ns ? cfg->syscall_ns : 20000;
 	mn_sched.poll_until = INT64_MAX;
 	mn_sched.gid = 1;
+	mn_adopt_kept(cfg->cold);
 	if (posix_memalign((void **)&mn_sched.allp, 64, sizeof(mn_p) * (size_t)mn_sched.nprocs))
 		mn_fatal("out of memory for Ps");
 	memset(mn_sched.allp, 0, sizeof(mn_p) * (size_t)mn_sched.nprocs);

@@ -5,14 +5,21 @@
  * long G or gone into a syscall); the M blocking in epoll uses the earliest of all of them
  * as its timeout. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "mn_impl.h"
+
+/* The heap is 4-ary, as Go's timer heaps are: half the levels of a binary heap, and the
+ * four children of a node share one cache line (the array starts 3 entries before a line
+ * boundary, so entries 4i+1..4i+4 of 16 bytes each fill the line at 64(i+1)). With 100k
+ * sleepers, each pop sifts through ~8 lines instead of ~17. */
+#define MN_THEAP_PAD 3
 
 static void mn_heap_up(mn_p *p, int i)
 {
 	mn_timer t = p->theap[i];
 	while (i > 0) {
-		int parent = (i - 1) / 2;
+		int parent = (i - 1) / 4;
 		if (p->theap[parent].when <= t.when)
 			break;
 		p->theap[i] = p->theap[parent];
@@ -25,32 +32,44 @@ static void mn_heap_down(mn_p *p, int i)
 {
 	mn_timer t = p->theap[i];
 	for (;;) {
-		int c = 2 * i + 1;
+		int c = 4 * i + 1;
 		if (c >= p->tn)
 			break;
-		if (c + 1 < p->tn && p->theap[c + 1].when < p->theap[c].when)
-			c++;
-		if (p->theap[c].when >= t.when)
+		int end = c + 4 < p->tn ? c + 4 : p->tn;
+		int min = c;
+		for (int k = c + 1; k < end; k++)
+			if (p->theap[k].when < p->theap[min].when)
+				min = k;
+		if (p->theap[min].when >= t.when)
 			break;
-		p->theap[i] = p->theap[c];
-		i = c;
+		p->theap[i] = p->theap[min];
+		i = min;
 	}
 	p->theap[i] = t;
+}
+
+/* Grow the heap to cap entries, keeping the children-in-one-line alignment. */
+static int mn_heap_grow(mn_p *p, int cap)
+{
+	mn_timer *base;
+	if (posix_memalign((void **)&base, 64, sizeof(mn_timer) * (size_t)(cap + MN_THEAP_PAD)))
+		return -1;
+	if (p->theap) {
+		memcpy(base + MN_THEAP_PAD, p->theap, sizeof(mn_timer) * (size_t)p->tn);
+		free(p->theap - MN_THEAP_PAD);
+	}
+	p->theap = base + MN_THEAP_PAD;
+	p->tcap = cap;
+	return 0;
 }
 
 static void mn__timers_add(mn_p *p, mn_g *g, int64_t when)
 {
 	mn__lock(&p->tlk);
-	if (p->tn == p->tcap) {
-		int cap = p->tcap ? 2 * p->tcap : 64;
-		mn_timer *h = realloc(p->theap, sizeof(mn_timer) * (size_t)cap);
-		if (!h) {
-			mn__unlock(&p->tlk);
-			mn__ready(g, 0); /* no room: wake it early rather than never */
-			return;
-		}
-		p->theap = h;
-		p->tcap = cap;
+	if (p->tn == p->tcap && mn_heap_grow(p, p->tcap ? 2 * p->tcap : 61)) {
+		mn__unlock(&p->tlk);
+		mn__ready(g, 0); /* no room: wake it early rather than never */
+		return;
 	}
 	p->theap[p->tn++] = (mn_timer){when, g};
 	mn_heap_up(p, p->tn - 1);
@@ -69,6 +88,8 @@ int mn__timers_run(mn_p *p, int64_t now)
 			p->theap[0] = p->theap[p->tn];
 			mn_heap_down(p, 0);
 		}
+		if (p->tn > 0) /* its descriptor is written next round (link, then status) */
+			__builtin_prefetch((const char *)p->theap[0].g + 64, 1, 3);
 		g->link = list;
 		list = g;
 		n++;
@@ -92,7 +113,8 @@ int64_t mn__timers_next(void)
 
 void mn__timers_free(mn_p *p)
 {
-	free(p->theap);
+	if (p->theap)
+		free(p->theap - MN_THEAP_PAD);
 	p->theap = NULL;
 	p->tn = p->tcap = 0;
 }
