@@ -624,19 +624,27 @@ Test(mn, repeated_runs_leave_no_threads_or_fds, .timeout = 30)
 	cr_assert_eq(count_dir("/proc/self/task"), threads);
 }
 
-/* n Gs asleep at once, each with a frame of its own on the stack it checks afterwards. */
+/* n Gs parked at once (on a gate the root closes once all are spawned), each with a frame
+ * of its own on the stack that it checks afterwards. */
+typedef struct {
+	mn_chan *gate;
+	uint64_t v;
+} nap_arg;
+
 static uint64_t nap(void *arg, size_t len)
 {
 	(void)len;
 	volatile uint64_t mark[64];
-	uint64_t v;
-	memcpy(&v, arg, sizeof v);
+	nap_arg a;
+	memcpy(&a, arg, sizeof a);
 	for (int i = 0; i < 64; i++)
-		mark[i] = v + (uint64_t)i;
-	mn_sleep_ns(20000000);
+		mark[i] = a.v + (uint64_t)i;
+	char b;
+	if (mn_chan_recv(a.gate, &b) != MN_CLOSED)
+		return 0;
 	uint64_t ok = 1;
 	for (int i = 0; i < 64; i++)
-		ok &= mark[i] == v + (uint64_t)i;
+		ok &= mark[i] == a.v + (uint64_t)i;
 	return ok;
 }
 
@@ -645,11 +653,16 @@ static uint64_t naps_root(void *arg, size_t len)
 	(void)len;
 	int n = *(const int *)arg;
 	mn_g **g = malloc(sizeof *g * (size_t)n);
-	for (uint64_t i = 0; i < (uint64_t)n; i++)
-		g[i] = mn_go(nap, &i, sizeof i);
+	nap_arg a = {mn_chan_make(1, 0), 0};
+	for (int i = 0; i < n; i++, a.v++)
+		g[i] = mn_go(nap, &a, sizeof a);
+	for (int i = 0; i < 50; i++)
+		mn_sleep_ns(1000000); /* let them all park */
+	mn_chan_close(a.gate);
 	uint64_t ok = 0;
 	for (int i = 0; i < n; i++)
 		ok += mn_join(g[i]);
+	mn_chan_free(a.gate);
 	free(g);
 	return ok;
 }

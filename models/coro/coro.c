@@ -23,21 +23,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CORO_ASAN 1
-#endif
-#if __has_feature(thread_sanitizer)
-#define CORO_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) && !defined(CORO_ASAN)
-#define CORO_ASAN 1
-#endif
-#if defined(__SANITIZE_THREAD__) && !defined(CORO_TSAN)
-#define CORO_TSAN 1
-#endif
-
 #ifdef CORO_ASAN
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
@@ -46,10 +31,7 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
-/* CORO_FORCE_UCONTEXT builds the portable path on any target (to test it). */
-#if (defined(__x86_64__) || defined(__aarch64__)) && !defined(CORO_FORCE_UCONTEXT)
-#define CORO_ASM 1
-void coro__swap(void **save_sp, void *new_sp);
+#ifdef CORO_ASM
 void coro__trampoline(void);
 #else
 #include <ucontext.h>
@@ -267,6 +249,7 @@ static inline void coro__raw_switch(coro *from, coro *to)
 #endif
 }
 
+#ifndef CORO_SWITCH_INLINE
 void coro_switch(coro *from, coro *to)
 {
 #ifdef CORO_ASAN
@@ -280,6 +263,7 @@ void coro_switch(coro *from, coro *to)
 	__sanitizer_finish_switch_fiber((void *)from->asan_fake, NULL, NULL);
 #endif
 }
+#endif
 
 _Noreturn void coro_switch_final(coro *from, coro *to)
 {

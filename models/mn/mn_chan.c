@@ -123,7 +123,7 @@ static int mn_chan_op(mn_chan *c, void *elem, int send, int block)
 	if (done) {
 		mn__unlock(&c->lk);
 		if (wake)
-			mn__ready(wake, 1);
+			mn__ready_by(self, wake, 1);
 		mn__leave(self);
 		return res;
 	}

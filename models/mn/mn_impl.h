@@ -123,9 +123,19 @@ struct mn_m {
 mn_g *mn__getg(void);
 void mn__park(mn_g *self, mn_hook hook, void *arg); /* switch away from self, the running G */
 void mn__ready(mn_g *g, int next);        /* make g runnable (runnext if next) */
+void mn__ready_by(mn_g *self, mn_g *g, int next); /* the same, from the running G self */
 void mn__inject(mn_g *list);              /* ready a list from outside any P */
-void mn__lock(int *lk);
-void mn__unlock(int *lk);
+void mn__lock_slow(int *lk);
+/* Spinlocks over short critical sections: the uncontended path inline. */
+static inline void mn__lock(int *lk)
+{
+	if (__builtin_expect(__atomic_exchange_n(lk, 1, __ATOMIC_ACQUIRE), 0))
+		mn__lock_slow(lk);
+}
+static inline void mn__unlock(int *lk)
+{
+	__atomic_store_n(lk, 0, __ATOMIC_RELEASE);
+}
 void mn__unlock_hook(mn_g *prev, void *lk);
 int64_t mn__now(void);
 int *mn__errno(void);                     /* errno of the thread running now */
@@ -133,10 +143,50 @@ uint32_t mn__fastrand(void);              /* per-M xorshift */
 static inline void mn__enter(mn_g *g) { g->in_rt++; }
 static inline void mn__leave(mn_g *g) { g->in_rt--; }
 
-/* Waiter queues (FIFO). */
-void mn__wq_push(mn_waitq *q, mn_sudog *s);
-mn_sudog *mn__wq_pop(mn_waitq *q);           /* skips select waiters already decided */
-void mn__wq_remove(mn_waitq *q, mn_sudog *s);
+/* Waiter queues (FIFO), doubly linked through the sudogs. */
+static inline void mn__wq_push(mn_waitq *q, mn_sudog *s)
+{
+	s->next = NULL;
+	s->prev = q->tail;
+	if (q->tail)
+		q->tail->next = s;
+	else
+		q->head = s;
+	q->tail = s;
+}
+
+static inline void mn__wq_remove(mn_waitq *q, mn_sudog *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else if (q->head == s)
+		q->head = s->next;
+	else
+		return; /* not queued */
+	if (s->next)
+		s->next->prev = s->prev;
+	else
+		q->tail = s->prev;
+	s->next = s->prev = NULL;
+}
+
+/* The first waiter, skipping select waiters that another case has already decided. */
+static inline mn_sudog *mn__wq_pop(mn_waitq *q)
+{
+	for (;;) {
+		mn_sudog *s = q->head;
+		if (!s)
+			return NULL;
+		mn__wq_remove(q, s);
+		if (s->sel) {
+			int z = 0;
+			/* a select waits on several queues: the first waker to decide wins */
+			if (!atomic_compare_exchange_strong(s->sel, &z, 1))
+				continue;
+		}
+		return s;
+	}
+}
 
 /* Timers (mn_time.c). */
 int mn__timers_run(mn_p *p, int64_t now); /* ready the expired sleepers of p; how many */

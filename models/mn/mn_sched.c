@@ -159,7 +159,7 @@ static inline void mn_cpu_relax(void)
 #endif
 }
 
-void mn__lock(int *lk)
+void mn__lock_slow(int *lk)
 {
 	for (int spins = 0;; spins++) {
 		if (!__atomic_load_n(lk, __ATOMIC_RELAXED) &&
@@ -170,11 +170,6 @@ void mn__lock(int *lk)
 		else
 			sched_yield(); /* the holder's thread was descheduled */
 	}
-}
-
-void mn__unlock(int *lk)
-{
-	__atomic_store_n(lk, 0, __ATOMIC_RELEASE);
 }
 
 void mn__unlock_hook(mn_g *prev, void *lk)
@@ -221,49 +216,6 @@ static _Noreturn void mn_fatal(const char *msg)
 }
 
 /* ---- waiter queues --------------------------------------------------------------------- */
-
-void mn__wq_push(mn_waitq *q, mn_sudog *s)
-{
-	s->next = NULL;
-	s->prev = q->tail;
-	if (q->tail)
-		q->tail->next = s;
-	else
-		q->head = s;
-	q->tail = s;
-}
-
-void mn__wq_remove(mn_waitq *q, mn_sudog *s)
-{
-	if (s->prev)
-		s->prev->next = s->next;
-	else if (q->head == s)
-		q->head = s->next;
-	else
-		return; /* not queued */
-	if (s->next)
-		s->next->prev = s->prev;
-	else
-		q->tail = s->prev;
-	s->next = s->prev = NULL;
-}
-
-mn_sudog *mn__wq_pop(mn_waitq *q)
-{
-	for (;;) {
-		mn_sudog *s = q->head;
-		if (!s)
-			return NULL;
-		mn__wq_remove(q, s);
-		if (s->sel) {
-			int z = 0;
-			/* a select waits on several queues: the first waker to decide wins */
-			if (!atomic_compare_exchange_strong(s->sel, &z, 1))
-				continue;
-		}
-		return s;
-	}
-}
 
 /* ---- run queues ---------------------------------------------------------------------- */
 
@@ -340,6 +292,12 @@ static int mn_runq_put_slow(mn_p *p, mn_g *g, uint32_t h, uint32_t t)
 static int mn_runq_put(mn_p *p, mn_g *g, int next)
 {
 	if (next) {
+		/* Thieves only ever take runnext (CAS to NULL): an empty slot stays empty until
+		 * the owner fills it, so a plain store does; a full one needs the exchange. */
+		if (!atomic_load_explicit(&p->runnext, memory_order_relaxed)) {
+			atomic_store_explicit(&p->runnext, g, memory_order_release);
+			return 0;
+		}
 		g = atomic_exchange_explicit(&p->runnext, g, memory_order_acq_rel);
 		if (!g)
 			return 0;
@@ -362,9 +320,14 @@ static int mn_runq_put(mn_p *p, mn_g *g, int next)
  * top of the stack it will get. With thousands of runnable Gs these lines are cold, and
  * each first pop would otherwise stall on a cache and TLB miss. The fields are read with
  * relaxed atomics: a thief may be running g already, and a stale value only wastes a
- * prefetch (which never faults). */
+ * prefetch (which never faults). ThreadSanitizer would still see a plain write racing with
+ * these reads, so its builds go without the hint. */
 static inline void mn_prefetch_g(mn_p *p, mn_g *g, mn_g *before)
 {
+#ifdef CORO_TSAN
+	(void)p, (void)g, (void)before;
+	return;
+#endif
 	const char *sp;
 	if (__atomic_load_n(&g->has_stack, __ATOMIC_RELAXED)) {
 		sp = __atomic_load_n((char **)&g->ctx.sp, __ATOMIC_RELAXED);
@@ -864,9 +827,8 @@ void mn__park(mn_g *g, mn_hook hook, void *arg)
 	mn_switch(g, mn_next_local(g->m->p), hook, arg);
 }
 
-void mn__ready(mn_g *g, int next)
+static inline void mn_ready_on(mn_m *m, mn_g *g, int next)
 {
-	mn_m *m = mn_getm();
 	g->status = G_RUNNABLE;
 	if (!m || !m->p) {
 		mn_gq_put1(g);
@@ -875,6 +837,16 @@ void mn__ready(mn_g *g, int next)
 	}
 	if (mn_runq_put(m->p, g, next))
 		mn_wakep();
+}
+
+void mn__ready(mn_g *g, int next)
+{
+	mn_ready_on(mn_getm(), g, next);
+}
+
+void mn__ready_by(mn_g *self, mn_g *g, int next)
+{
+	mn_ready_on(self->m, g, next);
 }
 
 void mn__inject(mn_g *list)
@@ -1030,7 +1002,7 @@ static void mn_yield_hook(mn_g *prev, void *arg)
 {
 	(void)arg;
 	prev->status = G_RUNNABLE;
-	mn_runq_put(mn_getm()->p, prev, 0);
+	mn_runq_put(prev->m->p, prev, 0); /* prev->m: the M this hook runs on */
 }
 
 void mn_yield(void)
