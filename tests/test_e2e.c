@@ -271,6 +271,30 @@ Test(faults, unsupported_size_is_a_row_with_a_reason, .timeout = 60, .init = mk_
 	cr_assert(strstr(note, "1111112 tasks"), "reason names the need: %s", note);
 }
 
+/* mix.latency reports the mean wake delay beside p50/p99/max, in the Python twins' words;
+ * the mean lies between 0 and the max. */
+Test(cli, latency_note_has_the_mean_wake_delay, .timeout = 60, .init = mk_tmp, .fini = rm_tmp)
+{
+	char csv[128], err[8192];
+	snprintf(csv, sizeof csv, "%s/l.csv", tmpdir);
+	char *a[] = {"bench", "run", "--backend", "threads", "--workload", "mix.latency", "--tasks", "1",
+		     "--size", "20", "--param", "rounds=5", "--param", "min_ms=30", "--reps", "1",
+		     "--warmup", "0", "--csv", csv, "--quiet", NULL};
+	cr_assert_eq(tu_run(a, err, sizeof err, NULL, 0), 0, "%s", err);
+	char *s = tu_slurp(csv);
+	cr_assert_not_null(s);
+	const char *p = s;
+	char store[8192], *f[40];
+	tu_csv_record(&p, store, sizeof store, f, 40);
+	cr_assert_eq(tu_csv_record(&p, store, sizeof store, f, 40), 32);
+	double mean_ms = -1;
+	cr_assert_eq(sscanf(f[31], "mean wake delay %lf ms", &mean_ms), 1, "note: %s", f[31]);
+	double max_ms = atof(f[24]) / 1e6; /* max_ns */
+	cr_assert(mean_ms >= 0 && mean_ms <= max_ms + 0.001, "mean %.3f ms, max %.3f ms", mean_ms,
+		  max_ms);
+	free(s);
+}
+
 /* micro.idle measures memory, so mn (which keeps stacks from one repetition for the next)
  * must start each repetition cold: every row reports the stacks' pages again. */
 Test(cli, idle_memory_is_measured_cold_every_rep, .timeout = 120, .init = mk_tmp, .fini = rm_tmp)

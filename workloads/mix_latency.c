@@ -1,6 +1,7 @@
 /* mix.latency: H CPU hogs (each rounds x fib(n), a fixed amount of work) beside a probe that
  * asks to wake every period; the probe's wake delay (how late it runs) shows whether and how
  * quickly the scheduler takes the CPU from a hog: preemption. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "common.h"
@@ -15,7 +16,7 @@ static const cb_param_def lat_params[] = {
 };
 
 typedef struct lat_summary {
-	uint64_t count, p50, p99, max;
+	uint64_t count, p50, p99, max, sum;
 } lat_summary;
 
 typedef struct probe_arg {
@@ -42,7 +43,8 @@ static uint64_t probe_task(void *arg, size_t len)
 		uint64_t late = cb_now_ns() - t0;
 		cb_hist_add(h, late > a.period_ns ? late - a.period_ns : 0);
 	} while (cb_chan_try_recv(a.stop, &dummy) == CB_EMPTY);
-	lat_summary s = {h->count, cb_hist_quantile(h, 0.5), cb_hist_quantile(h, 0.99), h->max};
+	lat_summary s = {h->count, cb_hist_quantile(h, 0.5), cb_hist_quantile(h, 0.99), h->max,
+			 h->sum};
 	free(h);
 	cb_chan_send(a.report, &s);
 	return 0;
@@ -91,6 +93,9 @@ static uint64_t lat_root(void *arg, size_t len)
 	r->p99_ns = s.p99;
 	r->max_ns = s.max;
 	r->ops = s.count;
+	if (s.count) /* the same words as the Python twins' note */
+		snprintf(r->note, sizeof r->note, "mean wake delay %.3f ms",
+			 (double)s.sum / (double)s.count / 1e6);
 	return sum;
 }
 
