@@ -136,3 +136,25 @@ Test(cpython, switch_interval_reaches_the_interpreter, .timeout = 60, .init = mk
 	run_fib("cpython-threads", "switch_us=5000", status, sum, note, sizeof note);
 	cr_assert_str_eq(status, "mismatch", "the fake twin saw the wrong interval: %s", status);
 }
+
+/* cpython-mp: the Pool's helper threads in the parent (worker, task and result handlers)
+ * count in the row's OS threads, its workers in its processes. */
+Test(cpython, pool_helpers_count_as_threads, .timeout = 60, .init = mk_tmp, .fini = rm_tmp)
+{
+	char csv[128], err[8192];
+	snprintf(csv, sizeof csv, "%s/mp.csv", tmpdir);
+	char *a[] = {"bench", "run", "--backend", "cpython-mp", "--workload", "cpu.fib", "--tasks", "2",
+		     "--size", "12", "--workers", "2", "--reps", "1", "--warmup", "0", "--csv", csv,
+		     "--quiet", NULL};
+	tu_run(a, err, sizeof err, NULL, 0);
+	char *s = tu_slurp(csv);
+	cr_assert_not_null(s, "no CSV: %s", err);
+	const char *p = s;
+	char store[8192], *f[40];
+	tu_csv_record(&p, store, sizeof store, f, 40);
+	cr_assert_eq(tu_csv_record(&p, store, sizeof store, f, 40), 32, "one row: %s", err);
+	cr_assert_str_eq(f[30], "ok", "%s", f[31]);
+	cr_assert_geq(atoi(f[25]), 3, "os_threads %s", f[25]);
+	cr_assert_geq(atoi(f[26]), 3, "processes %s", f[26]);
+	free(s);
+}

@@ -127,12 +127,17 @@ def mp_context():
 
 class Pool:
     """multiprocessing.Pool of a.workers processes that is closed and joined (not
-    terminated) on exit, and counted in the row's processes."""
+    terminated) on exit, and counted in the row's processes; the helper threads the Pool
+    runs in this process (worker, task and result handlers) count in its OS threads."""
 
     def __init__(self, workers, **kw):
+        import threading
         self.workers = workers
+        before = threading.active_count()
         self.pool = mp_context().Pool(workers, **kw)
+        self.helpers = max(0, threading.active_count() - before)
         stat_processes(workers)
+        stat_threads(self.helpers)
 
     def __enter__(self):
         return self.pool
@@ -144,6 +149,7 @@ class Pool:
             self.pool.terminate()
         self.pool.join()
         stat_processes(-self.workers)
+        stat_threads(-self.helpers)
         return False
 
 
