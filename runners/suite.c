@@ -192,19 +192,22 @@ int cb_suite_main(int argc, char **argv)
 	const suite_set *sets = quick ? quick_sets : full_sets;
 	int ncpu = cb_ncpu(), cap = 4096, n = 0;
 	cb_cell *cells = calloc((size_t)cap, sizeof *cells);
-	for (size_t b = 0; b < cb_nbackends; b++) {
-		const cb_backend *be = cb_backends[b];
-		if (!be || !in_list(bl, be->name))
+	/* Cell by cell, every backend in turn: the figures a table puts side by side are
+	 * measured within seconds of each other, so a slow spell of a shared machine (minutes
+	 * long, on a VM) shifts them together instead of skewing one backend's ratios. */
+	for (const suite_set *s = sets; s->workload; s++) {
+		if (!in_list(wlist, s->workload))
 			continue;
-		for (const suite_set *s = sets; s->workload; s++) {
-			if (!in_list(wlist, s->workload))
-				continue;
-			int is_py = !strncmp(be->name, "cpython-", 8);
-			if ((s->py == PY_ONLY && !is_py) || (s->py == C_ONLY && is_py))
-				continue;
-			const cb_workload *wl = cb_workload_find(s->workload);
-			int wmax = s->workers_sweep ? ncpu * 2 : 1;
-			for (int w = 1; w <= wmax && n < cap; w = (w < ncpu ? w + 1 : w * 2)) {
+		const cb_workload *wl = cb_workload_find(s->workload);
+		int wmax = s->workers_sweep ? ncpu * 2 : 1;
+		for (int w = 1; w <= wmax; w = (w < ncpu ? w + 1 : w * 2)) {
+			for (size_t b = 0; b < cb_nbackends && n < cap; b++) {
+				const cb_backend *be = cb_backends[b];
+				if (!be || !in_list(bl, be->name))
+					continue;
+				int is_py = !strncmp(be->name, "cpython-", 8);
+				if ((s->py == PY_ONLY && !is_py) || (s->py == C_ONLY && is_py))
+					continue;
 				cb_cell *c = &cells[n];
 				cb_cell_defaults(c, be, wl);
 				if (s->tasks || wl->tasks_zero_ok)

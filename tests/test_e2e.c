@@ -10,6 +10,7 @@
 
 #include "harness.h"
 #include "testutil.h"
+#include "util.h"
 
 static char tmpdir[64];
 static void mk_tmp(void)
@@ -269,6 +270,37 @@ Test(faults, unsupported_size_is_a_row_with_a_reason, .timeout = 60, .init = mk_
 	cr_assert_eq(tu_run(a, err, sizeof err, NULL, 0), 1);
 	cr_assert_eq(count_rows(csv, "unsupported", note, sizeof note), 1);
 	cr_assert(strstr(note, "1111112 tasks"), "reason names the need: %s", note);
+}
+
+/* The suite runs cell by cell, every backend in turn, so that side-by-side figures are
+ * measured close in time: rows alternate between the backends for each workers value. */
+Test(cli, suite_runs_each_cell_on_every_backend_in_turn, .timeout = 120, .init = mk_tmp,
+     .fini = rm_tmp)
+{
+	char out[256], err[8192], so[4096];
+	snprintf(out, sizeof out, "%s/order", tmpdir);
+	char *a[] = {"bench", "suite", "--quick", "--reps", "1", "--out", out, "--backends",
+		     "serial,threads", "--workloads", "cpu.fib", NULL};
+	cr_assert_eq(tu_run(a, err, sizeof err, so, sizeof so), 0, "%s", err);
+	char path[300];
+	snprintf(path, sizeof path, "%s/runs.csv", out);
+	char *s = tu_slurp(path);
+	cr_assert_not_null(s);
+	const char *p = s;
+	char store[8192], *f[40], seq[512] = "";
+	tu_csv_record(&p, store, sizeof store, f, 40);
+	while (tu_csv_record(&p, store, sizeof store, f, 40) == 32) {
+		size_t k = strlen(seq);
+		snprintf(seq + k, sizeof seq - k, "%s:%s ", f[9], f[12]); /* backend:workers */
+	}
+	char want[256] = "";
+	int ncpu = cb_ncpu();
+	for (int w = 1; w <= 2 * ncpu; w = w < ncpu ? w + 1 : w * 2) {
+		size_t k = strlen(want);
+		snprintf(want + k, sizeof want - k, "serial:%d threads:%d ", w, w);
+	}
+	cr_assert_str_eq(seq, want, "got %s", seq);
+	free(s);
 }
 
 /* mix.latency reports the mean wake delay beside p50/p99/max, in the Python twins' words;
