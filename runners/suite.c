@@ -51,7 +51,7 @@ static const suite_set quick_sets[] = {
 	{NULL, 0, 0, NULL, 0, 0},
 };
 static const suite_set full_sets[] = {
-	{"cpu.fib", 8, 32, "", 1, C_ONLY},
+	{"cpu.fib", 8, 34, "", 1, C_ONLY},
 	{"cpu.fib", 8, 25, "", 1, PY_ONLY},
 	{"cpu.hash", 8, 256, "native=0", 1, C_ONLY},
 	{"cpu.hash", 8, 256, "native=1", 1, C_ONLY},
