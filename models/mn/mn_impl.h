@@ -95,7 +95,7 @@ struct mn_p {
 	_Atomic int preempt_req;
 	/* sysmon's view */
 	uint32_t sm_tick, sm_sctick;
-	int64_t sm_when, sm_signalled;
+	int64_t sm_when, sm_signalled, sm_sctime;
 	_Atomic int64_t syscall_when;
 };
 
@@ -138,6 +138,7 @@ static inline void mn__unlock(int *lk)
 }
 void mn__unlock_hook(mn_g *prev, void *lk);
 int64_t mn__now(void);
+void mn__sysmon_deadline(int64_t when);   /* a deadline sysmon must watch (see mn_sched.c) */
 int *mn__errno(void);                     /* errno of the thread running now */
 uint32_t mn__fastrand(void);              /* per-M xorshift */
 static inline void mn__enter(mn_g *g) { g->in_rt++; }

@@ -96,7 +96,13 @@ int mn__timers_run(mn_p *p, int64_t now)
 	}
 	atomic_store(&p->tnext, p->tn ? p->theap[0].when : INT64_MAX);
 	mn__unlock(&p->tlk);
-	mn__inject(list);
+	/* Woken sleepers go to runnext, as Go's goready puts them: the earliest deadline
+	 * (last in the list) ends up there and runs first; the rest queue in the ring. */
+	while (list) {
+		mn_g *g = list->link;
+		mn__ready(list, 1);
+		list = g;
+	}
 	return n;
 }
 
@@ -124,6 +130,8 @@ static void mn_sleep_hook(mn_g *prev, void *arg)
 	int64_t when = *(const int64_t *)arg; /* on the sleeper's stack, which stays put */
 	/* hooks run on the sleeper's M right after the switch: its P is still this M's */
 	mn__timers_add(prev->m->p, prev, when);
+	if (prev->m->curg) /* a G runs on this P now: if it hogs, sysmon must preempt it */
+		mn__sysmon_deadline(when);
 	if (atomic_load_explicit(&mn_sched.polling, memory_order_relaxed) &&
 	    when < atomic_load(&mn_sched.poll_until))
 		mn__netpoll_break(); /* the poller sleeps past this deadline */
