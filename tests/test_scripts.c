@@ -152,6 +152,8 @@ Test(scripts, table_values_from_fixture, .timeout = 30)
 	const char *csv = slurp(in_tmp("t.csv"));
 	/* serial 1.0 ms / mn 0.5 ms at 2 workers = 2.00x, parallel as claimed */
 	cr_assert(line_with(csv, "comparison,parallelism,mn,2,x,✅", NULL), "mn speedup:\n%s", csv);
+	/* the cores the cell kept busy (CPU time / wall) stand beside the speedup */
+	cr_assert(line_with(csv, "comparison,parallelism,mn,2,x,✅,\"2.00×, 2.00 cores busy", NULL));
 	/* gil stays at 1.00x: 'one thread at a time' holds */
 	cr_assert(line_with(csv, "comparison,parallelism,gil,1,x,✅", NULL));
 	/* threads: 1.0 / 0.55 */
@@ -177,7 +179,7 @@ Test(scripts, table_values_from_fixture, .timeout = 30)
 	cr_assert(line_with(csv, "cell,cpu.fib tasks=4 workers=2 size=20,mn,", ",0.0123", NULL));
 	cr_assert(strstr(err, "notes.json: not a hyperfine export"), "no hyperfine warning: %s", err);
 	const char *md = slurp(in_tmp("t.md"));
-	cr_assert(line_with(md, "| Parallelism", "✅ 2.00× (4×fib(20), 2 workers)", NULL), "md:\n%s", md);
+	cr_assert(line_with(md, "| Parallelism", "✅ 2.00×, 2.00 cores busy (4×fib(20), 2 workers)", NULL), "md:\n%s", md);
 	cr_assert(strstr(md, "parallelism like C, simplicity like Python, I/O efficiency like Node.js"));
 	cr_assert(line_with(md, "| gil | cpython-threads |", "mix.latency", NULL));
 	/* a cell with some failed repetitions: the median of the ok ones, and the failure said */
