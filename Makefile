@@ -16,12 +16,15 @@ CRIT_CFLAGS := $(shell pkg-config --cflags criterion 2>/dev/null)
 CRIT_LIBS   := $(shell pkg-config --libs criterion 2>/dev/null)
 
 CFLAGS  += $(CSTD) $(OPT) $(WARN) $(SAN) -Irunners -Iworkloads -Imodels $(PKG_CFLAGS) $(PY_CFLAGS) \
-           -DCB_VERSION=\"$(VERSION)\" -DCB_GIT_REV=\"$(GIT_REV)\" -DCB_CFLAGS="\"$(OPT) $(SAN)\"" -MMD -MP
+           -DCB_VERSION=\"$(VERSION)\" -DCB_CFLAGS="\"$(OPT) $(SAN)\"" -MMD -MP
 LDLIBS  += $(PKG_LIBS) $(PY_LIBS) -lpthread -lm
 LDFLAGS += $(SAN)
 
 VERSION := 0.1.0
-GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# The commit the binary is built from, "-dirty" with uncommitted changes, recorded in every row
+# and machine.json. It lives in a generated header rewritten only when it changes, so that a
+# new commit rebuilds the two objects that use it (a -D flag would not).
+GIT_REV := $(shell git describe --always --dirty --abbrev=7 2>/dev/null || echo unknown)
 
 BUILD   ?= build
 LIB_SRC := $(filter-out runners/main.c,$(wildcard runners/*.c)) $(wildcard workloads/*.c) \
@@ -31,7 +34,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(ASM_SRC:%.S=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all build deps fuzz refs test test-run test-asan test-tsan test-valgrind bench clean uv_echo
+.PHONY: FORCE all build deps fuzz refs test test-run test-asan test-tsan test-valgrind bench clean uv_echo
 all: build
 build: $(BUILD)/bench $(TEST_BIN)
 $(BUILD)/bench: $(BUILD)/runners/main.o $(LIB_OBJ)
@@ -48,6 +51,14 @@ $(BUILD)/uv_echo: workloads/ref/c/uv_echo.c
 $(BUILD)/libconcbench.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+$(BUILD)/gen/rev.h: FORCE
+	@mkdir -p $(dir $@)
+	@rev='#define CB_GIT_REV "$(GIT_REV)"'; \
+	 if [ ! -f $@ ] || [ "$$(cat $@)" != "$$rev" ]; then echo "$$rev" > $@; fi
+FORCE:
+$(BUILD)/runners/csv.o $(BUILD)/runners/cli.o: $(BUILD)/gen/rev.h
+$(BUILD)/runners/csv.o $(BUILD)/runners/cli.o: CFLAGS += -I$(BUILD)/gen
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
