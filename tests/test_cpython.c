@@ -65,29 +65,35 @@ static void fake_twins(const char *body)
 	setenv("CB_PYDIR", tmpdir, 1);
 }
 
+/* Run bench with argv a, which writes one row to csv; its fields land in f (inside store). */
+static void one_row(char **a, const char *csv, char *store, size_t n, char **f)
+{
+	char err[8192];
+	unlink(csv);
+	tu_run(a, err, sizeof err, NULL, 0);
+	char *s = tu_slurp(csv);
+	cr_assert_not_null(s, "no CSV: %s", err);
+	const char *p = s;
+	tu_csv_record(&p, store, n, f, 40);
+	cr_assert_eq(tu_csv_record(&p, store, n, f, 40), 32, "one row: %s", err);
+	free(s);
+}
+
 /* Run one cell of cpu.fib under backend; return its one row's status, checksum and note. */
 static void run_fib(const char *backend, const char *param, char *status, char *checksum,
 		    char *note, size_t n)
 {
-	char csv[128], err[8192];
+	char csv[128], store[8192], *f[40];
 	snprintf(csv, sizeof csv, "%s/out.csv", tmpdir);
-	unlink(csv);
 	char *a[] = {"bench", "run", "--backend", (char *)backend, "--workload", "cpu.fib", "--tasks",
 		     "2", "--size", "12", "--reps", "1", "--warmup", "0", "--csv", csv, "--quiet",
 		     "--param", (char *)(param ? param : "switch_us=5000"), NULL};
 	if (!param)
 		a[17] = NULL;
-	tu_run(a, err, sizeof err, NULL, 0);
-	char *s = tu_slurp(csv);
-	cr_assert_not_null(s, "no CSV: %s", err);
-	const char *p = s;
-	char store[8192], *f[40];
-	tu_csv_record(&p, store, sizeof store, f, 40);
-	cr_assert_eq(tu_csv_record(&p, store, sizeof store, f, 40), 32, "one row: %s", err);
+	one_row(a, csv, store, sizeof store, f);
 	snprintf(status, 16, "%s", f[30]);
 	snprintf(checksum, 32, "%s", f[29]);
 	snprintf(note, n, "%s", f[31]);
-	free(s);
 }
 
 Test(cpython, real_twin_row_is_ok, .timeout = 60, .init = mk_tmp, .fini = rm_tmp)
@@ -141,20 +147,13 @@ Test(cpython, switch_interval_reaches_the_interpreter, .timeout = 60, .init = mk
  * count in the row's OS threads, its workers in its processes. */
 Test(cpython, pool_helpers_count_as_threads, .timeout = 60, .init = mk_tmp, .fini = rm_tmp)
 {
-	char csv[128], err[8192];
+	char csv[128], store[8192], *f[40];
 	snprintf(csv, sizeof csv, "%s/mp.csv", tmpdir);
 	char *a[] = {"bench", "run", "--backend", "cpython-mp", "--workload", "cpu.fib", "--tasks", "2",
 		     "--size", "12", "--workers", "2", "--reps", "1", "--warmup", "0", "--csv", csv,
 		     "--quiet", NULL};
-	tu_run(a, err, sizeof err, NULL, 0);
-	char *s = tu_slurp(csv);
-	cr_assert_not_null(s, "no CSV: %s", err);
-	const char *p = s;
-	char store[8192], *f[40];
-	tu_csv_record(&p, store, sizeof store, f, 40);
-	cr_assert_eq(tu_csv_record(&p, store, sizeof store, f, 40), 32, "one row: %s", err);
+	one_row(a, csv, store, sizeof store, f);
 	cr_assert_str_eq(f[30], "ok", "%s", f[31]);
 	cr_assert_geq(atoi(f[25]), 3, "os_threads %s", f[25]);
 	cr_assert_geq(atoi(f[26]), 3, "processes %s", f[26]);
-	free(s);
 }
