@@ -13,6 +13,8 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mn_impl.h"
@@ -92,11 +94,28 @@ static void mn_pd_wake(mn_waitq *q, mn_g **list)
 	}
 }
 
+/* epoll_wait with a timeout in nanoseconds: epoll_pwait2 (Linux 5.11) where the kernel has
+ * it, else epoll_wait's milliseconds rounded up, which wakes timers up to 1 ms late. */
+static int mn_epoll_wait_ns(struct epoll_event *evs, int max, int64_t timeout_ns)
+{
+#ifdef SYS_epoll_pwait2
+	static _Atomic int no_pwait2;
+	if (timeout_ns >= 0 && !atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
+		struct timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
+		long n = syscall(SYS_epoll_pwait2, mn_epfd, evs, max, &ts, NULL, (size_t)0);
+		if (n >= 0 || errno != ENOSYS)
+			return (int)n;
+		atomic_store(&no_pwait2, 1);
+	}
+#endif
+	int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
+	return epoll_wait(mn_epfd, evs, max, ms);
+}
+
 mn_g *mn__netpoll(int64_t timeout_ns)
 {
 	struct epoll_event evs[128];
-	int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
-	int n = epoll_wait(mn_epfd, evs, 128, ms);
+	int n = mn_epoll_wait_ns(evs, 128, timeout_ns);
 	atomic_store(&mn_sched.last_poll, mn__now());
 	mn_g *list = NULL;
 	for (int i = 0; i < n; i++) {
