@@ -13,14 +13,16 @@
 #include "harness.h"
 #include "util.h"
 
-/* One parameter set of a workload. workers_sweep: run at workers 1..ncpu (and 2*ncpu). */
+/* One parameter set of a workload. flags: SWEEP runs it at workers 1..ncpu (and 2*ncpu);
+ * PER_CPU makes tasks a count per online CPU (tasks x ncpu). */
 typedef struct suite_set {
 	const char *workload;
 	int64_t tasks, size;   /* 0: the workload's default */
 	const char *params;    /* "k=v;k=v" */
-	int workers_sweep;
+	int flags;             /* SWEEP, PER_CPU */
 	int py;                /* 1: only the cpython-* backends, -1: all but them, 0: all */
 } suite_set;
+enum { SWEEP = 1, PER_CPU = 2 };
 
 /* The interpreted twins run the same algorithms 30 to 100 times slower than C: their sets
  * (py = 1) are smaller, so that the matrix finishes, and every row says which size ran. */
@@ -31,7 +33,7 @@ typedef struct suite_set {
  * cell in seconds on 2 cores, and so that every chart has a sweep to draw: workers for the
  * CPU workloads, connections for echo, hogs for the mixed ones, tasks for spawn and idle. */
 static const suite_set quick_sets[] = {
-	{"cpu.fib", 4, 30, "", 1, 0},
+	{"cpu.fib", 4, 30, "", SWEEP, 0},
 	{"cpu.hash", 4, 64, "native=0;rounds=2", 0, 0},
 	{"cpu.hash", 4, 64, "native=1;rounds=2", 0, 0},
 	{"io.sleep", 200, 20, "", 0, 0},
@@ -51,12 +53,12 @@ static const suite_set quick_sets[] = {
 	{NULL, 0, 0, NULL, 0, 0},
 };
 static const suite_set full_sets[] = {
-	{"cpu.fib", 8, 34, "", 1, C_ONLY},
-	{"cpu.fib", 8, 25, "", 1, PY_ONLY},
-	{"cpu.hash", 8, 256, "native=0", 1, C_ONLY},
-	{"cpu.hash", 8, 256, "native=1", 1, C_ONLY},
-	{"cpu.hash", 8, 16, "native=0", 1, PY_ONLY},
-	{"cpu.hash", 8, 16, "native=1", 1, PY_ONLY},
+	{"cpu.fib", 8, 34, "", SWEEP, C_ONLY},
+	{"cpu.fib", 8, 25, "", SWEEP, PY_ONLY},
+	{"cpu.hash", 8, 256, "native=0", SWEEP, C_ONLY},
+	{"cpu.hash", 8, 256, "native=1", SWEEP, C_ONLY},
+	{"cpu.hash", 8, 16, "native=0", SWEEP, PY_ONLY},
+	{"cpu.hash", 8, 16, "native=1", SWEEP, PY_ONLY},
 	{"io.sleep", 10000, 100, "", 0, 0},
 	{"io.sleep", 100000, 100, "", 0, C_ONLY},
 	{"io.echo", 10, 1024, "msgs=200", 0, 0},
@@ -79,6 +81,9 @@ static const suite_set full_sets[] = {
 	{"micro.spawn", 10000, 0, "", 0, 0},
 	{"micro.spawn", 100000, 0, "", 0, C_ONLY},
 	{"micro.yield", 2, 200000, "", 0, C_ONLY},
+	/* two tasks per worker: every yield switches, on every backend (with one task per
+	 * worker an M:N scheduler's yield finds nothing else to run and returns) */
+	{"micro.yield", 2, 200000, "", PER_CPU, C_ONLY},
 	{"micro.yield", 2, 20000, "", 0, PY_ONLY},
 	{"micro.chan", 0, 100000, "cap=0", 0, C_ONLY},
 	{"micro.chan", 0, 100000, "cap=128", 0, C_ONLY},
@@ -199,7 +204,7 @@ int cb_suite_main(int argc, char **argv)
 		if (!in_list(wlist, s->workload))
 			continue;
 		const cb_workload *wl = cb_workload_find(s->workload);
-		int wmax = s->workers_sweep ? ncpu * 2 : 1;
+		int wmax = s->flags & SWEEP ? ncpu * 2 : 1;
 		for (int w = 1; w <= wmax; w = (w < ncpu ? w + 1 : w * 2)) {
 			for (size_t b = 0; b < cb_nbackends && n < cap; b++) {
 				const cb_backend *be = cb_backends[b];
@@ -211,10 +216,10 @@ int cb_suite_main(int argc, char **argv)
 				cb_cell *c = &cells[n];
 				cb_cell_defaults(c, be, wl);
 				if (s->tasks || wl->tasks_zero_ok)
-					c->tasks = s->tasks;
+					c->tasks = s->flags & PER_CPU ? s->tasks * ncpu : s->tasks;
 				if (s->size)
 					c->size = s->size;
-				if (s->workers_sweep)
+				if (s->flags & SWEEP)
 					c->cfg.workers = w;
 				char kv[256];
 				snprintf(kv, sizeof kv, "%s", s->params);
