@@ -51,35 +51,55 @@ static size_t coro_page(void)
 	return page;
 }
 
-/* Guard pages for n stacks laid out every stride bytes from base: one process_madvise per
- * 1024 guards when the kernel has guard regions, else one mprotect each. */
+/* Apply advice to n pages, the i-th at at(ctx, i): one process_madvise per 1024 pages where
+ * the kernel allows it on the calling process, else one madvise each. Returns how many pages
+ * took the advice (counting from the first): older kernels refuse process_madvise on self
+ * (EPERM/ENOSYS) or the advice itself (EINVAL). */
+static size_t coro_madvise_pages(size_t n, char *(*at)(const void *ctx, size_t i), const void *ctx,
+				 int advice)
+{
+	size_t page = coro_page(), done = 0;
+	int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	while (pidfd >= 0 && done < n) {
+		struct iovec iov[1024];
+		size_t k = n - done < 1024 ? n - done : 1024;
+		for (size_t i = 0; i < k; i++)
+			iov[i] = (struct iovec){at(ctx, done + i), page};
+		if (syscall(SYS_process_madvise, pidfd, iov, k, advice, 0) != (long)(k * page))
+			break;
+		done += k;
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	for (; done < n; done++)
+		if (madvise(at(ctx, done), page, advice) != 0)
+			break;
+	return done;
+}
+
+typedef struct coro_grid {
+	char *base;
+	size_t stride;
+} coro_grid;
+
+static char *coro_grid_at(const void *ctx, size_t i)
+{
+	const coro_grid *g = ctx;
+	return g->base + i * g->stride;
+}
+
+/* Guard pages for n stacks laid out every stride bytes from base: guard regions in bulk
+ * where the kernel has them, else one mprotect each. */
 static int coro_guard_install(char *base, size_t n, size_t stride)
 {
 	size_t page = coro_page();
 	static int no_guard_regions;
 	if (!no_guard_regions) {
-		int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-		size_t done = 0;
-		while (pidfd >= 0 && done < n) {
-			struct iovec iov[1024];
-			size_t k = n - done < 1024 ? n - done : 1024;
-			for (size_t i = 0; i < k; i++)
-				iov[i] = (struct iovec){base + (done + i) * stride, page};
-			if (syscall(SYS_process_madvise, pidfd, iov, k, MADV_GUARD_INSTALL, 0) !=
-			    (long)(k * page))
-				break;
-			done += k;
-		}
-		if (pidfd >= 0)
-			close(pidfd);
-		/* Older kernels refuse the advice (EINVAL) or process_madvise on self
-		 * (EPERM/ENOSYS): try plain madvise once, then fall back for good. */
-		for (; done < n; done++)
-			if (madvise(base + done * stride, page, MADV_GUARD_INSTALL) != 0)
-				break;
+		coro_grid g = {base, stride};
+		size_t done = coro_madvise_pages(n, coro_grid_at, &g, MADV_GUARD_INSTALL);
 		if (done == n)
 			return 0;
-		no_guard_regions = 1;
+		no_guard_regions = 1; /* fall back for good */
 		base += done * stride;
 		n -= done;
 	}
@@ -123,25 +143,15 @@ int coro_stack_alloc_many(coro_stack *out, size_t n, size_t size, void **region,
 #define MADV_POPULATE_WRITE 23
 #endif
 
+static char *coro_top_page(const void *ctx, size_t i)
+{
+	const coro_stack *s = (const coro_stack *)ctx + i;
+	return (char *)s->lo + s->size - coro_page();
+}
+
 void coro_stack_populate_top(const coro_stack *s, size_t n)
 {
-	size_t page = coro_page();
-	int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-	size_t done = 0;
-	while (pidfd >= 0 && done < n) {
-		struct iovec iov[1024];
-		size_t k = n - done < 1024 ? n - done : 1024;
-		for (size_t i = 0; i < k; i++)
-			iov[i] = (struct iovec){(char *)s[done + i].lo + s[done + i].size - page, page};
-		if (syscall(SYS_process_madvise, pidfd, iov, k, MADV_POPULATE_WRITE, 0) < 0)
-			break;
-		done += k;
-	}
-	if (pidfd >= 0)
-		close(pidfd);
-	for (; done < n; done++) /* older kernels: one call each, or nothing */
-		if (madvise((char *)s[done].lo + s[done].size - page, page, MADV_POPULATE_WRITE))
-			break;
+	coro_madvise_pages(n, coro_top_page, s, MADV_POPULATE_WRITE); /* best effort */
 }
 
 int coro_stack_alloc(coro_stack *s, size_t size)

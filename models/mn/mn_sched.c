@@ -1674,7 +1674,7 @@ static void mn_free_all(void)
 	coro_stack *all = total > mn_sched.gstackcap
 				  ? realloc(mn_sched.gstacks, sizeof(coro_stack) * (size_t)total)
 				  : mn_sched.gstacks;
-	if (all || !total) {
+	if (all) {
 		mn_sched.gstacks = all;
 		if (total > mn_sched.gstackcap)
 			mn_sched.gstackcap = total;
@@ -1683,16 +1683,13 @@ static void mn_free_all(void)
 			while (p->nstacks)
 				mn_sched.gstacks[mn_sched.ngstacks++] = p->stacks[--p->nstacks];
 		}
-		mn_kept = (struct mn_kept){
-			mn_sched.slabs, mn_sched.slab_sizes, mn_sched.nslabs, mn_sched.slabcap,
-			mn_sched.gstacks, mn_sched.ngstacks, mn_sched.gstackcap, mn_sched.stack_size,
-			mn_sched.allg_blocks, mn_sched.nallg, mn_sched.allgcap};
-	} else { /* no memory to list them: let them go */
-		mn_kept = (struct mn_kept){
-			mn_sched.slabs, mn_sched.slab_sizes, mn_sched.nslabs, mn_sched.slabcap,
-			NULL, 0, 0, 0, mn_sched.allg_blocks, mn_sched.nallg, mn_sched.allgcap};
-		mn_release();
 	}
+	mn_kept = (struct mn_kept){
+		mn_sched.slabs, mn_sched.slab_sizes, mn_sched.nslabs, mn_sched.slabcap,
+		mn_sched.gstacks, mn_sched.ngstacks, mn_sched.gstackcap, mn_sched.stack_size,
+		mn_sched.allg_blocks, mn_sched.nallg, mn_sched.allgcap};
+	if (!all && total) /* no memory to list the Ps' stacks: let everything go */
+		mn_release();
 	for (mn_gbatch *b = mn_sched.gq_free, *n; b; b = n) {
 		n = b->next;
 		free(b);
