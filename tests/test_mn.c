@@ -673,11 +673,17 @@ Test(mn, stacks_kept_for_the_next_run_and_released_cold, .timeout = 30)
 	mn_release();
 	cr_assert_eq(mn_kept_stacks(), 0);
 	cr_assert_eq(run(2, naps_root, &n, sizeof n), (uint64_t)n);
+	/* n naps and the root live at once; each P may also hold its slack (mn.h). A run that
+	 * did not reuse the kept stacks would end with about twice as many. */
+	size_t live = (size_t)n + 1, most = live + 2 * MN_STACK_SLACK_PER_P;
 	size_t kept = mn_kept_stacks();
-	cr_assert_geq(kept, (size_t)n, "all %d stacks kept, got %zu", n, kept);
-	for (int i = 0; i < 3; i++) { /* reused, not added to; frames intact */
+	cr_assert(kept >= live && kept <= most, "%zu stacks kept for %zu live Gs", kept, live);
+	for (int i = 0; i < 3; i++) { /* reused, not added to beyond the slack; frames intact */
 		cr_assert_eq(run(2, naps_root, &n, sizeof n), (uint64_t)n);
-		cr_assert_eq(mn_kept_stacks(), kept);
+		size_t now = mn_kept_stacks();
+		cr_assert(now >= kept && now <= most, "run %d: %zu stacks kept, %zu before, at most %zu",
+			  i, now, kept, most);
+		kept = now;
 	}
 	mn_config cold = {.procs = 2, .cold = 1};
 	cr_assert_eq(mn_main(&cold, naps_root, &one, sizeof one), 1);

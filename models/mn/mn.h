@@ -39,7 +39,13 @@ typedef struct mn_config {
 uint64_t mn_main(const mn_config *cfg, mn_fn root, const void *arg, size_t len);
 /* Give back the stacks and G descriptors kept for the next run (outside any run). */
 void mn_release(void);
-/* How many stacks are kept for the next run (outside any run). */
+/* How many stacks are kept for the next run (outside any run). Each P caches stacks
+ * privately and a P whose cache and the global pool are both empty takes a fresh slab, even
+ * when another P's cache holds spare stacks (as a Go P refills its stackcache from the global
+ * pool, never from another P). So a run ends with at most its peak of live Gs plus
+ * MN_STACK_SLACK_PER_P stacks per P: a warm run reuses the kept stacks, and it may add up to
+ * that slack to them, depending on how Gs spread over the Ps; the count never grows beyond it. */
+#define MN_STACK_SLACK_PER_P 64
 size_t mn_kept_stacks(void);
 
 /* Gs. mn_go copies the len bytes of arg for the new G; it returns NULL with errno ENOMEM

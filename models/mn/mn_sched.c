@@ -120,6 +120,8 @@ static _Thread_local mn_m *mn_tls_m;
 #define MN_G_CACHE 64
 #define MN_SLAB 64
 #define MN_GBLOCK 256
+_Static_assert(MN_STACK_CACHE <= MN_STACK_SLACK_PER_P && MN_SLAB <= MN_STACK_SLACK_PER_P,
+	       "a P's cache and a fresh slab must fit the kept-stack slack mn.h promises");
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
