@@ -1,6 +1,7 @@
 # concbench: build, test, bench. `make` builds ./bench; `make test` and `make bench` install
 # what is missing first (scripts/deps.sh), so a fresh Debian/Ubuntu box needs nothing else.
 
+VERSION := 0.1.0
 CC      ?= cc
 CSTD    := -std=c17 -D_GNU_SOURCE
 OPT     ?= -O2 -g
@@ -20,7 +21,6 @@ CFLAGS  += $(CSTD) $(OPT) $(WARN) $(SAN) -Irunners -Iworkloads -Imodels $(PKG_CF
 LDLIBS  += $(PKG_LIBS) $(PY_LIBS) -lpthread -lm
 LDFLAGS += $(SAN)
 
-VERSION := 0.1.0
 # The commit the binary is built from, "-dirty" with uncommitted changes, recorded in every row
 # and machine.json. It lives in a generated header rewritten only when it changes, so that a
 # new commit rebuilds the two objects that use it (a -D flag would not).
@@ -34,7 +34,8 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(ASM_SRC:%.S=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: FORCE all build deps fuzz refs test test-run test-asan test-tsan test-valgrind bench clean uv_echo
+.PHONY: FORCE all build deps fuzz refs test test-run test-asan test-tsan test-valgrind bench clean uv_echo \
+        table plots compare
 all: build
 build: $(BUILD)/bench $(TEST_BIN)
 $(BUILD)/bench: $(BUILD)/runners/main.o $(LIB_OBJ)
@@ -147,7 +148,6 @@ $(BUILD)/ref/go/%: workloads/ref/go/%/main.go
 
 # Result processing (python3, gnuplot): the table and charts of a run folder, and two or
 # more run folders compared: make plots RUN=results/<run>; make compare A=... B=... [OUT=dir]
-.PHONY: table plots compare
 table plots:
 	@test -n "$(RUN)" || { echo "usage: make $@ RUN=results/<run>" >&2; exit 2; }
 	@python3 scripts/$@ "$(RUN)"

@@ -17,7 +17,6 @@ int cb_status_fd = -1;
 static atomic_int threads_now = 1, threads_peak = 1, procs_now = 1, procs_peak = 1;
 
 void cb_backend_use(const cb_backend *b) { be = b; }
-const cb_backend *cb_backend_current(void) { return be; }
 
 static void raise_peak(atomic_int *now, atomic_int *peak, int delta)
 {

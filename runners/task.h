@@ -137,7 +137,6 @@ typedef struct cb_backend {
 
 /* Select the backend of this process (the cell's child process). */
 void cb_backend_use(const cb_backend *be);
-const cb_backend *cb_backend_current(void);
 
 /* Peak-resource bookkeeping reported in the CSV (os_threads, processes). Backends call
  * these when they create or end OS threads and processes of their own. */

@@ -38,7 +38,6 @@ int64_t wl_somaxconn(void);
 struct cb_hist;
 void wl_rep_latency(cb_rep *r, const struct cb_hist *h);
 
-#endif
 
 /* Read or write exactly n bytes through the task API; returns n, 0 at EOF, -1 on error. */
 ssize_t wl_read_full(int fd, void *buf, size_t n);
@@ -65,3 +64,5 @@ int wl_served_report(cb_rep *r, struct cb_loadgen_report *lg, char *err, size_t 
 /* Root side: release the load generator and accept one connection. */
 void wl_served_go(const wl_served *s);
 int wl_served_accept(const wl_served *s);
+
+#endif
