@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "pyembed.h"
-#include "thr.h"
+#include "threads/thr.h"
 #include "workload.h"
 
 /* Append to buf (size n, used *at) with truncation detection. */

@@ -40,7 +40,8 @@
 
 #include "harness.h"
 #include "mp/mp.h"
-#include "thr.h"
+#include "threads/thr.h"
+#include "util.h"
 
 #define FORK_CHANNELS 65536 /* channels per run (the arena is sparse: untouched pages are free) */
 
@@ -77,40 +78,21 @@ static void fork_atfork_child(void)
 
 /* Processes the OS lets the tree create: kernel.pid_max, kernel.threads-max (a process is
  * a kernel task), RLIMIT_NPROC, and memory at 256 KiB of kernel and private memory per idle
- * forked process at the least; a tenth is left to the rest of the system. Pool tasks are
+ * forked process at the least (cb_limit leaves a tenth to the rest of the system). Pool tasks are
  * not processes: independent workloads have no such limit. */
 static int64_t fork_max_tasks(const cb_backend_cfg *cfg, const char **why)
 {
 	if (cfg->independent)
 		return 0;
-	static char reason[160];
-	int64_t best = INT64_MAX;
-	const char *files[][2] = {{"/proc/sys/kernel/pid_max", "kernel.pid_max"},
-				  {"/proc/sys/kernel/threads-max", "kernel.threads-max"}};
-	for (size_t i = 0; i < 2; i++) {
-		FILE *f = fopen(files[i][0], "r");
-		long long v;
-		if (f && fscanf(f, "%lld", &v) == 1 && v < best) {
-			best = v;
-			snprintf(reason, sizeof reason, "%s = %lld", files[i][1], v);
-		}
-		if (f)
-			fclose(f);
-	}
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    (int64_t)rl.rlim_cur < best) {
-		best = (int64_t)rl.rlim_cur;
-		snprintf(reason, sizeof reason, "RLIMIT_NPROC = %lld", (long long)rl.rlim_cur);
-	}
+	static cb_limit lim;
+	cb_limit_init(&lim);
 	long pages = sysconf(_SC_AVPHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-	if (pages > 0 && psz > 0 && (int64_t)pages * psz / (256 * 1024) < best) {
-		best = (int64_t)pages * psz / (256 * 1024);
-		snprintf(reason, sizeof reason, "%lld MiB of free memory at 256 KiB per process",
-			 (long long)pages * psz / (1 << 20));
-	}
-	*why = reason;
-	return best == INT64_MAX ? 0 : best - best / 10;
+	if (pages > 0 && psz > 0)
+		cb_limit_min(&lim, (int64_t)pages * psz / (256 * 1024),
+			     "%lld MiB of free memory at 256 KiB per process",
+			     (long long)pages * psz / (1 << 20));
+	*why = lim.why;
+	return cb_limit_result(&lim);
 }
 
 static uint64_t fork_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size_t len)

@@ -5,7 +5,7 @@
  * for the new thread to run (wait_start), as threading.Thread.start() waits for _started. */
 
 #include "gil/gil.h"
-#include "thr.h"
+#include "threads/thr.h"
 
 static gil *gil_the;               /* the interpreter's one GIL, for the cell's run */
 static _Thread_local char gil_me;  /* its address names the calling thread (the tstate) */

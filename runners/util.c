@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -108,4 +109,46 @@ int64_t cb_mem_group_pss(void)
 	}
 	closedir(d);
 	return found ? total : -1;
+}
+
+long long cb_read_sysctl(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long long v = -1;
+	if (f) {
+		if (fscanf(f, "%lld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+void cb_limit_min(cb_limit *l, int64_t v, const char *fmt, ...)
+{
+	if (v >= l->best)
+		return;
+	l->best = v;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(l->why, sizeof l->why, fmt, ap);
+	va_end(ap);
+}
+
+void cb_limit_init(cb_limit *l)
+{
+	l->best = INT64_MAX;
+	l->why[0] = 0;
+	long long v = cb_read_sysctl("/proc/sys/kernel/threads-max");
+	if (v > 0)
+		cb_limit_min(l, v, "kernel.threads-max = %lld", v);
+	if ((v = cb_read_sysctl("/proc/sys/kernel/pid_max")) > 0)
+		cb_limit_min(l, v, "kernel.pid_max = %lld", v);
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		cb_limit_min(l, (int64_t)rl.rlim_cur, "RLIMIT_NPROC = %lld", (long long)rl.rlim_cur);
+}
+
+int64_t cb_limit_result(const cb_limit *l)
+{
+	return l->best == INT64_MAX ? 0 : l->best - l->best / 10;
 }

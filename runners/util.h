@@ -30,4 +30,19 @@ int cb_ncpu(void);
  * (resident memory without double-counting shared pages); -1 if unreadable. */
 int64_t cb_mem_group_pss(void);
 
+/* The OS's limit on tasks (threads or processes) this process tree may create:
+ * cb_limit_init takes the smallest of kernel.threads-max, kernel.pid_max and RLIMIT_NPROC,
+ * cb_limit_min lowers it with a backend's own limit, and cb_limit_result leaves a tenth to
+ * the rest of the system (0: nothing limits). why names the limit that binds. */
+typedef struct cb_limit {
+	int64_t best;
+	char why[160];
+} cb_limit;
+void cb_limit_init(cb_limit *l);
+void cb_limit_min(cb_limit *l, int64_t v, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int64_t cb_limit_result(const cb_limit *l);
+/* The first number in a /proc/sys file, or -1. */
+long long cb_read_sysctl(const char *path);
+
 #endif
