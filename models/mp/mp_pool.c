@@ -693,15 +693,6 @@ void mp_pool_free(mp_pool *p)
 	free(p);
 }
 
-int mp_pool_owns_fd(int fd)
-{
-	for (mp_pool *p = pools; p; p = p->next_pool)
-		for (int i = 0; i < p->started; i++)
-			if (p->w[i].alive && (p->w[i].task_wr == fd || p->w[i].res_rd == fd))
-				return 1;
-	return 0;
-}
-
 void mp_pool_atfork_child(void)
 {
 	for (mp_pool *p = pools; p; p = p->next_pool)
