@@ -15,10 +15,11 @@
  *   or spawned afterwards. A channel made by one task and passed to a task that was not
  *   started after it (a sibling's channel) is not supported. Rendezvous channels keep
  *   their semantics (the send returns once a receiver took the element, through an ack
- *   pipe); a buffered channel holds min(cap, what its pipe can hold) elements: a pipe grows
- *   to /proc/sys/fs/pipe-max-size at most (1 MiB here: 65534 elements of 8 bytes, 3969 of
- *   256; each travels as an 8-byte header plus the element). Beyond that, senders block
- *   earlier than cap says.
+ *   pipe); a buffered channel holds cap elements, each an 8-byte header plus the element
+ *   in a pipe that grows to /proc/sys/fs/pipe-max-size at most and is filled page by page
+ *   (1 MiB here: 65279 elements of 8 bytes, 3824 of 256; mp_queue.c says why). A cap beyond
+ *   what its pipe surely holds is unsupported, with the number that fits: senders would
+ *   otherwise block earlier than cap says.
  *   Close is EOF for receivers: they drain what was sent, then see CB_CLOSED.
  * - Blocking calls (sleep, yield, fd I/O) block the process: the plain system calls of
  *   the thread backend, whose global lock is not in play here.
@@ -257,7 +258,17 @@ static mp_queue *queue_of(cb_chan *c)
 static cb_chan *fork_chan_make(size_t elem, size_t cap)
 {
 	mp_queue *q = mp_queue_new(elem, cap);
-	return q ? (cb_chan *)(uintptr_t)(mp_queue_index(q) + 1) : NULL;
+	if (!q)
+		return NULL;
+	if (mp_queue_capacity(q) < cap) {
+		size_t got = mp_queue_capacity(q);
+		mp_queue_free(q);
+		cb_abort("unsupported",
+			 "fork: a channel of %zu elements of %zu bytes does not fit in a pipe: %zu do "
+			 "(at most %zu with /proc/sys/fs/pipe-max-size)",
+			 cap, elem, got, mp_queue_capacity_max(elem));
+	}
+	return (cb_chan *)(uintptr_t)(mp_queue_index(q) + 1);
 }
 
 static int chan_status(int rc)

@@ -109,8 +109,8 @@ int mp_arena_attach(int fd);      /* in a spawned child */
 int mp_arena_processes_peak(void);
 
 typedef struct mp_queue mp_queue;
-/* maxsize > 0: put blocks while maxsize items are queued (clamped to what the pipe can
- * hold, see mp_queue_capacity); maxsize == 0: rendezvous, put returns once a get took it. */
+/* maxsize > 0: put blocks while maxsize items are queued (clamped to what the pipe surely
+ * holds, see mp_queue_capacity); maxsize == 0: rendezvous, put returns once a get took it. */
 mp_queue *mp_queue_new(size_t item, size_t maxsize);
 int mp_queue_put(mp_queue *q, const void *item);      /* MP_OK or MP_ECLOSED */
 int mp_queue_get(mp_queue *q, void *item);            /* MP_OK or MP_ECLOSED */
@@ -118,6 +118,9 @@ int mp_queue_get_nowait(mp_queue *q, void *item);     /* + MP_EEMPTY */
 void mp_queue_shutdown(mp_queue *q);                  /* gets drain then see MP_ECLOSED */
 void mp_queue_free(mp_queue *q);                      /* closes this process's fds */
 size_t mp_queue_capacity(const mp_queue *q);
+/* The largest capacity a queue of such items can have: what a pipe of pipe-max-size bytes
+ * surely holds (a process may be given less: per-user pipe pages). */
+size_t mp_queue_capacity_max(size_t item);
 int mp_queue_index(const mp_queue *q);
 mp_queue *mp_queue_at(int index);                     /* NULL if no such queue */
 
