@@ -15,10 +15,11 @@
  *   or spawned afterwards. A channel made by one task and passed to a task that was not
  *   started after it (a sibling's channel) is not supported. Rendezvous channels keep
  *   their semantics (the send returns once a receiver took the element, through an ack
- *   pipe); a buffered channel holds min(cap, what its pipe can hold) elements: a pipe grows
- *   to /proc/sys/fs/pipe-max-size at most (1 MiB here: 65534 elements of 8 bytes, 3969 of
- *   256; each travels as an 8-byte header plus the element). Beyond that, senders block
- *   earlier than cap says.
+ *   pipe); a buffered channel holds cap elements, each an 8-byte header plus the element
+ *   in a pipe that grows to /proc/sys/fs/pipe-max-size at most and is filled page by page
+ *   (1 MiB here: 65279 elements of 8 bytes, 3824 of 256; mp_queue.c says why). A cap beyond
+ *   what its pipe surely holds is unsupported, with the number that fits: senders would
+ *   otherwise block earlier than cap says.
  *   Close is EOF for receivers: they drain what was sent, then see CB_CLOSED.
  * - Blocking calls (sleep, yield, fd I/O) block the process: the plain system calls of
  *   the thread backend, whose global lock is not in play here.
@@ -26,11 +27,21 @@
  *   with status error. Children die with their parent (PR_SET_PDEATHSIG), stay in the
  *   cell's process group, and every one is reaped before run() returns.
  * - start=1 (spawn) fork+execs the harness binary for every process; the new program
- *   rebuilds this backend's state from boot bytes before running the task. Tasks get fd
- *   numbers in their arguments (sockets, pipes, files), so every fd open in the parent is
- *   passed to spawned children, as pickling those objects would duplicate them there.
+ *   rebuilds this backend's state from boot bytes before running the task.
+ * - Fds in arguments. Tasks get fd numbers in their arguments (sockets, pipes), as a Python
+ *   program passes socket and Connection objects to Process(args=...). An fd that this
+ *   process got from cb_accept or cb_open and whose number is in a task's argument (an
+ *   aligned int) is given to that task: the parent closes its copy once the task started,
+ *   as a Python server closes its copy of a connection after Process.start(). Without it
+ *   every connection stays open in the parent (the client never sees the server's end, and
+ *   the parent runs out of fds over repetitions). Any other open fd named in the argument
+ *   (pipes the parent made itself, which it still uses) is lent: the parent keeps it.
+ *   A spawned child gets exactly the fds its argument names, as CPython's spawn duplicates
+ *   only what it pickles; a forked child inherits every fd, as fork does. Pool tasks
+ *   (independent workloads) take no fds: their workers were started before.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +82,37 @@ static void fork_boot_child(const void *bytes, size_t len)
 	cb_backend_use(&cb_backend_fork);
 }
 
+/* Fds this process got from cb_accept or cb_open and still holds: the ones it may give to
+ * a task (see the top of this file). Usually one at a time: a server accepts, then spawns. */
+static int *own_fds;
+static size_t n_own, cap_own;
+
+static void own_fd(int fd)
+{
+	if (fd < 0)
+		return;
+	if (n_own == cap_own) {
+		size_t cap = cap_own ? 2 * cap_own : 16;
+		int *m = realloc(own_fds, cap * sizeof *m);
+		if (!m)
+			cb_abort("error", "fork: out of memory for fd %d", fd);
+		own_fds = m;
+		cap_own = cap;
+	}
+	own_fds[n_own++] = fd;
+}
+
+/* Forget fd; 1 if this process held it. */
+static int disown_fd(int fd)
+{
+	for (size_t i = 0; i < n_own; i++)
+		if (own_fds[i] == fd) {
+			own_fds[i] = own_fds[--n_own];
+			return 1;
+		}
+	return 0;
+}
+
 static void fork_atfork_child(void)
 {
 	pool = NULL; /* the parent's pool is not this process's (mp already closed its fds) */
@@ -104,7 +146,6 @@ static uint64_t fork_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size_
 		cb_abort("error", "fork: shared arena: %s", strerror(errno));
 	fork_boot b = {(int32_t)start_how, cb_status_fd};
 	mp_set_spawn_boot(fork_boot_child, &b, sizeof b);
-	mp_set_spawn_pass_fds(1); /* tasks get fd numbers in their arguments */
 	if (cfg->independent) {
 		pool = mp_pool_new(cfg->workers, start_how);
 		if (!pool)
@@ -126,16 +167,57 @@ static uint64_t fork_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size_
 	}
 	mp_arena_fini();
 	mp_set_spawn_boot(NULL, NULL, 0);
-	mp_set_spawn_pass_fds(0);
 	mp_set_hooks(NULL);
+	n_own = 0; /* what the root kept is closed by the workload's cleanup, not ours */
 	return r;
+}
+
+/* The open fds an argument names (aligned ints, each once), split into those this process
+ * gives away (it got them from accept or open) and those it lends. Returns a malloc'd
+ * array: *ngive given fds first, then *nlend lent ones. */
+static int *arg_fds(const void *arg, size_t len, int *ngive, int *nlend)
+{
+	size_t n = len / sizeof(int);
+	int *give = calloc(n ? n : 1, sizeof *give), *lend = calloc(n ? n : 1, sizeof *lend);
+	if (!give || !lend)
+		cb_abort("error", "fork: out of memory for a %zu-byte argument", len);
+	*ngive = *nlend = 0;
+	for (size_t i = 0; i < n; i++) {
+		int fd;
+		memcpy(&fd, (const char *)arg + i * sizeof fd, sizeof fd);
+		if (fd <= STDERR_FILENO || fd == cb_status_fd || fcntl(fd, F_GETFD) < 0)
+			continue;
+		int seen = 0;
+		for (int k = 0; k < *ngive; k++)
+			seen |= give[k] == fd;
+		for (int k = 0; k < *nlend; k++)
+			seen |= lend[k] == fd;
+		if (seen)
+			continue;
+		int owned = 0;
+		for (size_t k = 0; k < n_own; k++)
+			owned |= own_fds[k] == fd;
+		if (owned)
+			give[(*ngive)++] = fd;
+		else
+			lend[(*nlend)++] = fd;
+	}
+	memcpy(give + *ngive, lend, (size_t)*nlend * sizeof *give);
+	free(lend);
+	return give;
 }
 
 static cb_task *fork_spawn(cb_fn fn, const void *arg, size_t len)
 {
 	if (pool)
 		return (cb_task *)mp_pool_apply_async(pool, fn, arg, len);
-	return (cb_task *)mp_process_start(start_how, fn, arg, len);
+	int ngive, nlend;
+	int *fds = arg_fds(arg, len, &ngive, &nlend);
+	mp_process *p = mp_process_start_fds(start_how, fn, arg, len, fds + ngive, nlend, fds, ngive);
+	for (int i = 0; p && i < ngive; i++)
+		disown_fd(fds[i]); /* closed by mp: the task's now */
+	free(fds);
+	return (cb_task *)p;
 }
 
 static uint64_t fork_join(cb_task *t)
@@ -158,7 +240,17 @@ static mp_queue *queue_of(cb_chan *c)
 static cb_chan *fork_chan_make(size_t elem, size_t cap)
 {
 	mp_queue *q = mp_queue_new(elem, cap);
-	return q ? (cb_chan *)(uintptr_t)(mp_queue_index(q) + 1) : NULL;
+	if (!q)
+		return NULL;
+	if (mp_queue_capacity(q) < cap) {
+		size_t got = mp_queue_capacity(q);
+		mp_queue_free(q);
+		cb_abort("unsupported",
+			 "fork: a channel of %zu elements of %zu bytes does not fit in a pipe: %zu do "
+			 "(at most %zu with /proc/sys/fs/pipe-max-size)",
+			 cap, elem, got, mp_queue_capacity_max(elem));
+	}
+	return (cb_chan *)(uintptr_t)(mp_queue_index(q) + 1);
 }
 
 static int chan_status(int rc)
@@ -180,6 +272,26 @@ static int fork_chan_try_recv(cb_chan *c, void *e)
 static void fork_chan_close(cb_chan *c) { mp_queue_shutdown(queue_of(c)); }
 static void fork_chan_free(cb_chan *c) { mp_queue_free(queue_of(c)); }
 
+static int fork_open(const char *path, int flags, int mode)
+{
+	int fd = cb_thr_open(path, flags, mode);
+	own_fd(fd);
+	return fd;
+}
+
+static int fork_accept(int fd)
+{
+	int c = cb_thr_accept(fd);
+	own_fd(c);
+	return c;
+}
+
+static int fork_close(int fd)
+{
+	disown_fd(fd);
+	return cb_thr_close(fd);
+}
+
 const cb_backend cb_backend_fork = {
 	.name = "fork",
 	.summary = "Python multiprocessing: independent tasks on Pool(W) over pipes, others a "
@@ -199,10 +311,10 @@ const cb_backend cb_backend_fork = {
 	.chan_try_recv = fork_chan_try_recv,
 	.chan_close = fork_chan_close,
 	.chan_free = fork_chan_free,
-	.open = cb_thr_open,
+	.open = fork_open,
 	.read = cb_thr_read,
 	.write = cb_thr_write,
-	.accept = cb_thr_accept,
+	.accept = fork_accept,
 	.connect = cb_thr_connect,
-	.close = cb_thr_close,
+	.close = fork_close,
 };

@@ -3,8 +3,11 @@
  *
  * Closed loop: each connection sends one message, waits for the whole echo, checks every
  * byte, records the round trip, and sends the next, for a count of messages or until a
- * duration ends. All connections are opened first; then it reports "R" and waits for a byte
- * on the go fd, so that the server's timed run does not include the client's start-up. One
+ * duration ends. The report counts the round trips that came back intact (requests), the
+ * echoes that came back wrong or not at all (errors) and the bytes sent: a server that
+ * echoes as many bytes as it got, but not the right ones, cannot pass for a good one.
+ * All connections are opened first; then it reports "R" and waits for a byte on the go
+ * fd, so that the server's timed run does not include the client's start-up. One
  * thread and epoll: a load generator that needed threads would compete with the server for
  * the same cores. Works against any echo server on 127.0.0.1. */
 #include <arpa/inet.h>
@@ -36,6 +39,7 @@ typedef struct lg_conn {
 	size_t in_off;        /* bytes of the current echo received */
 	uint64_t t_send;
 	int done;
+	int bad;              /* a byte of the current echo differed from what was sent */
 } lg_conn;
 
 static uint8_t pattern(int conn, uint64_t msg, size_t j)
@@ -54,7 +58,9 @@ static void usage(void)
 	puts("usage: bench loadgen --port N [--conns N] [--msg BYTES] [--count N | --duration-ms N]\n"
 	     "                     [--go-fd FD] [--report-fd FD]\n"
 	     "Drives an echo server on 127.0.0.1:PORT with N closed-loop connections and prints\n"
-	     "requests, errors, bytes, p50_ns, p99_ns, max_ns, elapsed_ns (to --report-fd or stdout).");
+	     "requests, errors, bytes, p50_ns, p99_ns, max_ns, elapsed_ns (to --report-fd or stdout):\n"
+	     "round trips echoed intact, echoes wrong or missing, bytes sent. Exit status 1 if any\n"
+	     "echo was wrong or missing.");
 }
 
 int cb_loadgen_main(int argc, char **argv)
@@ -123,7 +129,7 @@ int cb_loadgen_main(int argc, char **argv)
 	}
 
 	uint64_t start = cb_now_ns(), stop_at = duration_ms ? start + (uint64_t)duration_ms * 1000000u : 0;
-	uint64_t requests = 0, errors = 0, bytes = 0;
+	uint64_t requests = 0, errors = 0, bytes = 0; /* bytes: sent */
 	int active = conns;
 	/* Send the first message on every connection; later ones go out as echoes complete. */
 	for (int i = 0; i < conns; i++) {
@@ -132,6 +138,7 @@ int cb_loadgen_main(int argc, char **argv)
 		c->t_send = cb_now_ns();
 		ssize_t w = write(c->fd, out, (size_t)msg);
 		c->out_off = w > 0 ? (size_t)w : 0;
+		bytes += c->out_off;
 		if (c->out_off < (size_t)msg) {
 			struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = (uint32_t)i};
 			epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
@@ -150,8 +157,10 @@ int cb_loadgen_main(int argc, char **argv)
 			if ((evs[k].events & EPOLLOUT) && c->out_off < (size_t)msg) {
 				fill(out, i, c->sent_msgs, (size_t)msg);
 				ssize_t w = write(c->fd, out + c->out_off, (size_t)msg - c->out_off);
-				if (w > 0)
+				if (w > 0) {
 					c->out_off += (size_t)w;
+					bytes += (uint64_t)w;
+				}
 				if (c->out_off == (size_t)msg) {
 					struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
 					epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
@@ -170,15 +179,17 @@ int cb_loadgen_main(int argc, char **argv)
 				continue;
 			}
 			fill(want, i, c->sent_msgs, (size_t)msg);
-			if (memcmp(in, want + c->in_off, (size_t)r) != 0)
-				errors++;
+			c->bad |= memcmp(in, want + c->in_off, (size_t)r) != 0;
 			c->in_off += (size_t)r;
-			bytes += (uint64_t)r;
 			if (c->in_off < (size_t)msg)
 				continue;
 			uint64_t now = cb_now_ns();
 			cb_hist_add(h, now - c->t_send);
-			requests++;
+			if (c->bad)
+				errors++; /* one per wrong echo, however many of its bytes differ */
+			else
+				requests++;
+			c->bad = 0;
 			c->sent_msgs++;
 			c->in_off = 0;
 			int finished = stop_at ? now >= stop_at : c->sent_msgs >= (uint64_t)count;
@@ -192,6 +203,7 @@ int cb_loadgen_main(int argc, char **argv)
 			c->t_send = now;
 			ssize_t w = write(c->fd, out, (size_t)msg);
 			c->out_off = w > 0 ? (size_t)w : 0;
+			bytes += c->out_off;
 			if (c->out_off < (size_t)msg) {
 				struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = (uint32_t)i};
 				epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
@@ -253,27 +265,48 @@ int cb_loadgen_start(int port, int conns, int msg, int64_t count, int64_t durati
 	return pid;
 }
 
+/* Once the server's run is over the client has nothing left to wait for (every server-side
+ * connection is closed): a report later than this will not come. */
+#define LOADGEN_REPORT_MS 10000
+
 int cb_loadgen_finish(int pid, int report_fd, cb_loadgen_report *r, char *err, size_t n)
 {
 	char line[256];
 	size_t have = 0;
+	uint64_t deadline = cb_now_ns() + (uint64_t)LOADGEN_REPORT_MS * 1000000u;
 	struct pollfd pf = {.fd = report_fd, .events = POLLIN};
-	while (have < sizeof line - 1 && poll(&pf, 1, 60000) > 0) {
-		ssize_t k = read(report_fd, line + have, sizeof line - 1 - have);
+	for (uint64_t now; have < sizeof line - 1 && (now = cb_now_ns()) < deadline;) {
+		int k = poll(&pf, 1, (int)((deadline - now) / 1000000u) + 1);
+		if (k < 0 && errno == EINTR)
+			continue;
 		if (k <= 0)
 			break;
-		have += (size_t)k;
+		ssize_t got = read(report_fd, line + have, sizeof line - 1 - have);
+		if (got <= 0)
+			break;
+		have += (size_t)got;
 		if (memchr(line, '\n', have))
 			break;
 	}
 	line[have] = 0;
 	close(report_fd);
+	int late = !memchr(line, '\n', have);
+	if (late)
+		kill(pid, SIGKILL); /* it would never be reaped otherwise */
 	int st = 0;
-	waitpid(pid, &st, 0);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
 	memset(r, 0, sizeof *r);
+	if (late)
+		return snprintf(err, n, "load generator gave no report within %d ms; killed",
+				LOADGEN_REPORT_MS), -1;
 	if (sscanf(line, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64,
 		   &r->requests, &r->errors, &r->bytes, &r->p50_ns, &r->p99_ns, &r->max_ns,
 		   &r->elapsed_ns) != 7)
 		return snprintf(err, n, "load generator gave no report (exit status %d)", st), -1;
+	/* Its exit status says whether every echo was right; one that failed otherwise after
+	 * reporting (a signal, a lost write) counts as a missing echo. */
+	if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) && !r->errors)
+		r->errors = 1;
 	return 0;
 }

@@ -463,3 +463,88 @@ Test(faults, address_space_exhaustion_is_a_row_not_a_crash, .timeout = 300, .ini
 		cr_assert(note[0], "%s: the row says why", backends[i]);
 	}
 }
+
+/* ---- issue 16: fork's fds, echoes checked byte by byte, channel capacity ------------------ */
+
+#include "mp/mp.h"
+
+/* Run bench with argv under an fd limit; its exit status. */
+static int run_nofile(rlim_t nofile, char *const argv[])
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct rlimit rl = {nofile, nofile};
+		setrlimit(RLIMIT_NOFILE, &rl);
+		int devnull = open("/dev/null", O_WRONLY);
+		dup2(devnull, 1), dup2(devnull, 2);
+		execv(tu_bench(), argv);
+		_exit(127);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* The cell's fds do not grow from one repetition to the next: io.echo on fork, with the
+ * fewest fds io.echo accepts (a connection each, plus 64), runs every repetition. A parent
+ * that kept its copy of each connection needed another `tasks` fds per repetition. */
+Test(faults, fork_echo_fds_do_not_grow_over_repetitions, .timeout = 300, .init = mk_tmp, .fini = rm_tmp)
+{
+	enum { CONNS = 40, REPS = 3, NOFILE_MARGIN = 64 }; /* echo_refuse's margin */
+	for (int start = 0; start <= 1; start++) {
+		char csv[128], note[600], sp[16];
+		snprintf(csv, sizeof csv, "%s/fd%d.csv", tmpdir, start);
+		snprintf(sp, sizeof sp, "start=%d", start);
+		char *a[] = {"bench", "run", "--backend", "fork", "--workload", "io.echo", "--tasks", "40",
+			     "--param", "msgs=5", "--param", sp, "--reps", "3", "--warmup", "1",
+			     "--timeout", "120", "--csv", csv, "--quiet", NULL};
+		int rc = run_nofile(CONNS + NOFILE_MARGIN, a);
+		int ok = count_rows(csv, "ok", note, sizeof note);
+		cr_assert_eq(ok, REPS, "start=%d: %d of %d reps ok (exit %d): %s", start, ok, REPS, rc, note);
+		cr_assert_eq(rc, 0);
+	}
+}
+
+/* A server that echoes as many bytes as it got, but wrong ones, or whose task closes its
+ * connection early while the others run, gives a mismatch row naming the bad echoes: never
+ * ok, and never a hang until the watchdog (the early end reaches the client at once). */
+Test(faults, bad_or_missing_echoes_are_a_mismatch, .timeout = 300, .init = mk_tmp, .fini = rm_tmp)
+{
+	const char *be[][2] = {{"threads", NULL}, {"fork", "start=0"}, {"fork", "start=1"}};
+	for (size_t b = 0; b < sizeof be / sizeof *be; b++)
+		for (int fault = 1; fault <= 2; fault++) {
+			char csv[128], note[600], fp[16];
+			snprintf(csv, sizeof csv, "%s/e%zu%d.csv", tmpdir, b, fault);
+			snprintf(fp, sizeof fp, "fault=%d", fault);
+			char *a[] = {"bench", "run", "--backend", (char *)be[b][0], "--workload",
+				     "test.echo_fault", "--param", fp, "--reps", "1", "--warmup", "0",
+				     "--timeout", "100", "--csv", csv, "--quiet",
+				     be[b][1] ? "--param" : NULL, (char *)be[b][1], NULL};
+			char err[8192];
+			cr_assert_eq(tu_run(a, err, sizeof err, NULL, 0), 1, "%s", err);
+			cr_assert_eq(count_rows(csv, "mismatch", note, sizeof note), 1,
+				     "%s %s fault=%d: %s", be[b][0], be[b][1] ? be[b][1] : "", fault, note);
+			cr_assert(strstr(note, "bad or missing echoes"), "%s", note);
+		}
+}
+
+/* A fork channel holds the capacity asked or the cell is unsupported with the number that
+ * fits (what a pipe of pipe-max-size surely holds). */
+Test(faults, fork_channel_capacity_is_asked_or_unsupported, .timeout = 120, .init = mk_tmp, .fini = rm_tmp)
+{
+	size_t most = mp_queue_capacity_max(sizeof(uint64_t));
+	char fits[32], over[32], most_s[32];
+	snprintf(fits, sizeof fits, "cap=%zu", most);
+	snprintf(over, sizeof over, "cap=%zu", most + 1);
+	snprintf(most_s, sizeof most_s, ": %zu do", most);
+	char csv[128], note[600], err[8192];
+	snprintf(csv, sizeof csv, "%s/cap.csv", tmpdir);
+	char *a[] = {"bench", "run", "--backend", "fork", "--workload", "micro.chan", "--size", "2000",
+		     "--param", over, "--reps", "1", "--warmup", "0", "--csv", csv, "--quiet", NULL};
+	cr_assert_eq(tu_run(a, err, sizeof err, NULL, 0), 1, "%s", err);
+	cr_assert_eq(count_rows(csv, "unsupported", note, sizeof note), 1, "%s", note);
+	cr_assert(strstr(note, most_s), "names how many fit (%zu): %s", most, note);
+	a[9] = fits;
+	cr_assert_eq(tu_run(a, err, sizeof err, NULL, 0), 0, "%s", err);
+	cr_assert_eq(count_rows(csv, "ok", note, sizeof note), 1, "%s", note);
+}

@@ -2,10 +2,12 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -763,5 +765,201 @@ Test(mp_pool, mixed_sizes_through_reused_buffers, .timeout = 60)
 	for (size_t k = 0; k < M; k++)
 		free(pat[k]);
 	mp_pool_free(p);
+	assert_no_children();
+}
+
+/* ---- issue 16: capacity a pipe really holds, fds given to tasks, a failed copy ---------- */
+
+/* A queue's capacity is what its pipe holds however reads and writes interleave: filled to
+ * the capacity, then read and refilled one item at a time (the oldest page partly read, the
+ * case where counting bytes or whole pages promises too much), no put ever blocks (a
+ * blocked put is this test's timeout). A capacity that fits under pipe-max-size is granted
+ * as asked. */
+Test(mp_queue, capacity_is_what_the_pipe_surely_holds, .timeout = 60)
+{
+	static const size_t items[] = {4, 8, 100, 256, 1000, MP_QUEUE_ITEM_MAX};
+	static const size_t asks[] = {1, 96, 100, 246, 1000, 100000};
+	enum { NI = sizeof items / sizeof *items, NA = sizeof asks / sizeof *asks };
+	cr_assert_eq(mp_arena_init(NI * NA), MP_OK);
+	uint8_t in[MP_QUEUE_ITEM_MAX], out[MP_QUEUE_ITEM_MAX];
+	for (size_t i = 0; i < NI; i++)
+		for (size_t k = 0; k < NA; k++) {
+			size_t item = items[i], ask = asks[k];
+			mp_queue *q = mp_queue_new(item, ask);
+			cr_assert_not_null(q);
+			size_t cap = mp_queue_capacity(q), most = mp_queue_capacity_max(item);
+			cr_assert(cap >= 1 && cap <= ask, "item %zu, asked %zu: capacity %zu", item, ask, cap);
+			if (ask <= most)
+				cr_assert_eq(cap, ask, "item %zu: %zu fit, %zu asked, %zu granted", item, most, ask, cap);
+			else
+				cr_assert_eq(cap, most, "item %zu: the whole of pipe-max-size", item);
+			uint32_t put = 0, got = 0;
+			for (; put < cap; put++) {
+				memset(in, (int)put, item);
+				memcpy(in, &put, item < 4 ? item : 4);
+				cr_assert_eq(mp_queue_put(q, in), MP_OK);
+			}
+			size_t rounds = 4096 / (8 + item) + 2; /* a page and more of single steps */
+			for (size_t r = 0; r < rounds && r < cap + 2; r++) {
+				cr_assert_eq(mp_queue_get_nowait(q, out), MP_OK);
+				cr_assert_eq(memcmp(out, &got, item < 4 ? item : 4), 0, "item %u in order", got);
+				got++;
+				memcpy(in, &put, item < 4 ? item : 4);
+				cr_assert_eq(mp_queue_put(q, in), MP_OK, "refill %zu after %zu", r, cap);
+				put++;
+			}
+			while (got < put) {
+				cr_assert_eq(mp_queue_get_nowait(q, out), MP_OK);
+				got++;
+			}
+			cr_assert_eq(mp_queue_get_nowait(q, out), MP_EEMPTY);
+			mp_queue_free(q);
+		}
+	mp_arena_fini();
+}
+
+/* Which fds in [3, FD_SPAN) are open, as a bit mask. */
+enum { FD_SPAN = 64 };
+static uint64_t open_fd_mask(void)
+{
+	uint64_t m = 0;
+	for (int fd = 3; fd < FD_SPAN; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			m |= 1ull << fd;
+	return m;
+}
+
+static int count_open_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	for (struct dirent *e; d && (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n - 1; /* the directory's own fd */
+}
+
+typedef struct fd_arg { int given, lent; } fd_arg;
+
+/* A task: the fds open in its process. */
+static uint64_t be_fd_mask(void *arg, size_t len)
+{
+	fd_arg a;
+	memcpy(&a, arg, len);
+	uint64_t m = open_fd_mask();
+	cb_close(a.given);
+	return m;
+}
+
+typedef struct fd_root_arg { int decoy[3]; int how; } fd_root_arg;
+
+/* Opens files through the task API and gives each to a task with a pipe end it lends: the
+ * parent's copy of a given fd is closed once the task started, a lent one stays; a spawned
+ * child has the fds its argument names and none of the parent's others (decoys). */
+static uint64_t be_fd_root(void *arg, size_t len)
+{
+	fd_root_arg r;
+	memcpy(&r, arg, len);
+	int pp[2];
+	cr_assert_eq(pipe2(pp, O_CLOEXEC), 0);
+	enum { TASKS = 12 };
+	cb_task *t[TASKS];
+	int given[TASKS];
+	for (int i = 0; i < TASKS; i++) {
+		fd_arg a = {cb_open("/dev/null", O_RDONLY, 0), pp[i % 2]};
+		cr_assert_geq(a.given, 3);
+		cr_assert_lt(a.given, FD_SPAN);
+		given[i] = a.given;
+		t[i] = cb_spawn(be_fd_mask, &a, sizeof a);
+		cr_assert_lt(fcntl(a.given, F_GETFD), 0, "task %d: the parent still holds fd %d", i, a.given);
+		cr_assert_geq(fcntl(pp[i % 2], F_GETFD), 0, "task %d: a lent fd was closed", i);
+	}
+	for (int i = 0; i < TASKS; i++) {
+		uint64_t m = cb_join(t[i]);
+		cr_assert(m & (1ull << given[i]), "task %d: no fd %d (%#llx)", i, given[i], (unsigned long long)m);
+		cr_assert(m & (1ull << pp[i % 2]), "task %d: no lent fd %d", i, pp[i % 2]);
+		for (int k = 0; k < 3 && r.how == MP_START_SPAWN; k++)
+			cr_assert(!(m & (1ull << r.decoy[k])), "task %d: spawned with decoy fd %d", i, r.decoy[k]);
+	}
+	close(pp[0]);
+	close(pp[1]);
+	return TASKS;
+}
+
+Test(fork_backend, given_fds_leave_the_parent_and_spawn_passes_only_named_ones, .timeout = 60)
+{
+	fd_root_arg r;
+	for (int k = 0; k < 3; k++)
+		r.decoy[k] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	for (r.how = MP_START_FORK; r.how <= MP_START_SPAWN; r.how++) {
+		int before = count_open_fds();
+		for (int rep = 0; rep < 3; rep++) {
+			cb_backend_use(&cb_backend_fork);
+			cb_backend_cfg cfg = {.workers = 2};
+			cfg.p[0] = r.how;
+			cr_assert_eq(cb_backend_fork.run(&cfg, be_fd_root, &r, sizeof r), 12);
+			assert_no_children();
+			cr_assert_eq(count_open_fds(), before, "start %d, rep %d: fds grew", r.how, rep);
+		}
+	}
+	for (int k = 0; k < 3; k++)
+		close(r.decoy[k]);
+}
+
+/* The whole address space this process maps, from /proc/self/statm (pages). */
+static size_t mapped_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long pages = 0;
+	cr_assert(f && fscanf(f, "%lu", &pages) == 1);
+	fclose(f);
+	return pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* An apply_async argument that must wait in the parent (the only worker has more than
+ * OUTQ_MAX still to write) is copied; when that copy fails for memory, the job fails at
+ * once and is not left queued: the pool goes on, and nothing reads the freed job (it would
+ * be sent later with whatever its memory then holds). The copy's failure is forced with an
+ * address-space limit just above what the process maps. */
+Test(mp_pool, failed_argument_copy_leaves_no_job_behind, .timeout = 60)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	cr_skip_test("a sanitizer's allocator aborts on an address-space limit instead of failing");
+#endif
+	if (under_valgrind())
+		cr_skip_test("valgrind maps its own memory under the limit");
+	enum { BIG = 16 << 20, SLACK = 4 << 20 };
+	uint8_t *big = pattern(BIG, 5);
+	mp_pool *p = mp_pool_new(1, MP_START_FORK);
+	cr_assert_not_null(p);
+	mp_async *first = mp_pool_apply_async(p, task_fnv, big, BIG); /* into the worker's buffer */
+	cr_assert_not_null(first);
+	struct rlimit old, lim;
+	cr_assert_eq(getrlimit(RLIMIT_AS, &old), 0);
+	lim = old;
+	lim.rlim_cur = mapped_bytes() + SLACK; /* room for the job record, not for its copy */
+	cr_assert_eq(setrlimit(RLIMIT_AS, &lim), 0);
+	mp_async *starved = mp_pool_apply_async(p, task_fnv, big, BIG);
+	cr_assert_eq(setrlimit(RLIMIT_AS, &old), 0);
+	cr_assert_not_null(starved);
+	uint64_t r = 0;
+	cr_assert_eq(mp_async_get(p, starved, &r), MP_ESYS, "the copy failed: the job failed");
+	/* A job left queued would be sent with whatever next reuses its memory: garbage here. */
+	enum { SPRAY_MIN = 16, SPRAY_MAX = 1024, SPRAY_STEP = 16 };
+	void *spray[SPRAY_MAX / SPRAY_STEP];
+	for (size_t k = 0, sz = SPRAY_MIN; sz <= SPRAY_MAX; k++, sz += SPRAY_STEP)
+		memset(spray[k] = malloc(sz), 0xa5, sz);
+	uint64_t x = 7;
+	mp_async *later = mp_pool_apply_async(p, task_square, &x, sizeof x);
+	cr_assert_eq(mp_async_get(p, first, &r), MP_OK);
+	cr_assert_eq(r, fnv(big, BIG));
+	cr_assert_eq(mp_async_get(p, later, &r), MP_OK);
+	cr_assert_eq(r, 50);
+	cr_assert_not(mp_pool_broken(p));
+	mp_pool_free(p);
+	for (size_t k = 0; k < SPRAY_MAX / SPRAY_STEP; k++)
+		free(spray[k]);
+	free(big);
 	assert_no_children();
 }

@@ -2,6 +2,7 @@
  * driven by the load generator in a separate process: C connections, each sending msgs
  * messages of size bytes and waiting for each echo. Requests/s and round-trip percentiles
  * come from the client's side, as a user would see them. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -20,6 +21,9 @@ static int echo_prepare(cb_rep *r, char *err, size_t n)
 	return wl_served_start(r, (int)c->tasks, (int)c->size, c->p[0], 0, err, n);
 }
 
+extern const cb_workload cb_wl_test_echo_fault;
+static cb_task *echo_spawn(const cb_cell *c, int fd, int64_t i);
+
 static uint64_t echo_root(void *arg, size_t len)
 {
 	(void)len;
@@ -30,7 +34,7 @@ static uint64_t echo_root(void *arg, size_t len)
 	wl_served_go(s);
 	for (int64_t i = 0; i < conns; i++) {
 		int fd = wl_served_accept(s);
-		t[i] = cb_spawn(wl_echo_task, &fd, sizeof fd);
+		t[i] = echo_spawn(r->cell, fd, i);
 	}
 	uint64_t bytes = 0;
 	for (int64_t i = 0; i < conns; i++)
@@ -45,8 +49,12 @@ static int echo_finish(cb_rep *r, uint64_t result, char *err, size_t n)
 	if (wl_served_report(r, &lg, err, n) < 0)
 		return -1;
 	const cb_cell *c = r->cell;
+	/* The bytes the server echoed. The client checks every byte: each echo that came back
+	 * wrong or not at all adds one to the expected value, which no server reaches (it can
+	 * echo at most what it was sent), so a bad echo fails the run even when the count is
+	 * right. */
 	r->checksum = result;
-	r->expected = (uint64_t)c->tasks * (uint64_t)c->p[0] * (uint64_t)c->size;
+	r->expected = (uint64_t)c->tasks * (uint64_t)c->p[0] * (uint64_t)c->size + lg.errors;
 	return 0;
 }
 
@@ -82,4 +90,70 @@ const cb_workload cb_wl_io_echo = {
 	.serial_doc = "iterative server: connections are served one after another",
 	.check = echo_check, .refuse = echo_refuse, .peak_tasks = echo_peak, .prepare = echo_prepare, .root = echo_root,
 	.finish = echo_finish, .cleanup = wl_served_stop,
+};
+
+/* test.echo_fault (test only, hidden): io.echo whose echo tasks misbehave on purpose, so
+ * that the tests can show that a server which corrupts bytes but echoes as many, or a task
+ * that ends early while the others run, gives a failed row, and never a hang or an ok. */
+enum { FAULT_FLIP = 1, FAULT_QUIT = 2 };
+
+static const cb_param_def fault_params[] = {
+	{"msgs", 200, 1, 1000000000, "messages (round trips) per connection"},
+	{"fault", FAULT_FLIP, FAULT_FLIP, FAULT_QUIT,
+	 "1 = every task flips a bit of each read and echoes as many bytes; 2 = the first "
+	 "connection's task closes it after its first echo"},
+	{NULL, 0, 0, 0, NULL},
+};
+
+typedef struct fault_arg {
+	int fd;
+	int32_t fault, first; /* first: the first connection's task */
+} fault_arg;
+
+static uint64_t faulty_echo_task(void *arg, size_t len)
+{
+	(void)len;
+	fault_arg a;
+	memcpy(&a, arg, sizeof a);
+	enum { BUF = 16384 };
+	char *buf = malloc(BUF);
+	if (!buf)
+		cb_abort("error", "echo: out of memory");
+	uint64_t bytes = 0;
+	for (;;) {
+		ssize_t r = cb_read(a.fd, buf, BUF);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (a.fault == FAULT_FLIP)
+			buf[0] ^= 1;
+		if (wl_write_full(a.fd, buf, (size_t)r) < 0)
+			break;
+		bytes += (uint64_t)r;
+		if (a.fault == FAULT_QUIT && a.first)
+			break;
+	}
+	free(buf);
+	cb_close(a.fd);
+	return bytes;
+}
+
+static cb_task *echo_spawn(const cb_cell *c, int fd, int64_t i)
+{
+	if (c->wl != &cb_wl_test_echo_fault)
+		return cb_spawn(wl_echo_task, &fd, sizeof fd);
+	fault_arg a = {fd, (int32_t)c->p[1], i == 0};
+	return cb_spawn(faulty_echo_task, &a, sizeof a);
+}
+
+const cb_workload cb_wl_test_echo_fault = {
+	.name = "test.echo_fault", .unit = "round trips",
+	.summary = "test only: io.echo with echo tasks that corrupt bytes or end early",
+	.tasks_doc = "connections", .tasks_def = 4, .tasks_max = 65536,
+	.size_doc = "message bytes", .size_def = 64, .size_max = 1 << 20,
+	.params = fault_params, .hidden = 1,
+	.serial_doc = "iterative server: connections are served one after another",
+	.check = echo_check, .refuse = echo_refuse, .peak_tasks = echo_peak, .prepare = echo_prepare,
+	.root = echo_root, .finish = echo_finish, .cleanup = wl_served_stop,
 };

@@ -52,12 +52,6 @@ void mp_set_spawn_boot(mp_boot_fn boot, const void *bytes, size_t len);
  * children, fds that must not stay open). Called by mp itself in every child it forks. */
 void mp_atfork_child(void);
 
-/* Spawn mode: pass every fd open in the parent to spawned children (on: as a program that
- * hands its sockets, pipes and files to its tasks would pickle them, which duplicates their
- * fds into the child); off (the default): only the fds mp itself needs. Pools' own pipes
- * are never passed. */
-void mp_set_spawn_pass_fds(int on);
-
 /* A function of this program as a position-independent token (an offset in the text
  * segment), so that a fork+exec'd copy of the binary resolves it to the same code. */
 uint64_t mp_fn_token(mp_fn fn);
@@ -73,6 +67,14 @@ typedef struct mp_process mp_process;
 /* Start fn(arg) in a new process. With fork the argument is inherited (as CPython's fork
  * start method does); with spawn it is serialized to the new program over a pipe. */
 mp_process *mp_process_start(enum mp_start how, mp_fn fn, const void *arg, size_t len);
+/* The same for a task whose argument names fds. lend: fds the child uses while the parent
+ * keeps its own; give: fds handed over, closed in the parent once the child has started
+ * (as a Python program closes its copy of a connection after Process.start(); left open if
+ * the start fails). A spawned child gets these fds and no other fd of the parent's (as
+ * CPython's spawn duplicates only the fds it pickles); a forked child inherits every fd,
+ * as fork does. */
+mp_process *mp_process_start_fds(enum mp_start how, mp_fn fn, const void *arg, size_t len,
+                                 const int *lend, int nlend, const int *give, int ngive);
 /* Wait for the process, get its result; frees p. MP_EDIED if it died without one. */
 int mp_process_join(mp_process *p, uint64_t *result);
 pid_t mp_process_pid(const mp_process *p);
@@ -107,8 +109,8 @@ int mp_arena_attach(int fd);      /* in a spawned child */
 int mp_arena_processes_peak(void);
 
 typedef struct mp_queue mp_queue;
-/* maxsize > 0: put blocks while maxsize items are queued (clamped to what the pipe can
- * hold, see mp_queue_capacity); maxsize == 0: rendezvous, put returns once a get took it. */
+/* maxsize > 0: put blocks while maxsize items are queued (clamped to what the pipe surely
+ * holds, see mp_queue_capacity); maxsize == 0: rendezvous, put returns once a get took it. */
 mp_queue *mp_queue_new(size_t item, size_t maxsize);
 int mp_queue_put(mp_queue *q, const void *item);      /* MP_OK or MP_ECLOSED */
 int mp_queue_get(mp_queue *q, void *item);            /* MP_OK or MP_ECLOSED */
@@ -116,6 +118,9 @@ int mp_queue_get_nowait(mp_queue *q, void *item);     /* + MP_EEMPTY */
 void mp_queue_shutdown(mp_queue *q);                  /* gets drain then see MP_ECLOSED */
 void mp_queue_free(mp_queue *q);                      /* closes this process's fds */
 size_t mp_queue_capacity(const mp_queue *q);
+/* The largest capacity a queue of such items can have: what a pipe of pipe-max-size bytes
+ * surely holds (a process may be given less: per-user pipe pages). */
+size_t mp_queue_capacity_max(size_t item);
 int mp_queue_index(const mp_queue *q);
 mp_queue *mp_queue_at(int index);                     /* NULL if no such queue */
 

@@ -41,7 +41,6 @@ void mp_process_set_result_fd(int fd);
 void mp_pool_atfork_child(void);
 void mp_queue_spawn_inherit(void); /* in a child about to exec: keep the queues' fds */
 void mp_arena_count_process(int delta);
-int mp_pool_owns_fd(int fd); /* a pool's parent-side pipe end */
 /* mp_worker.c: a pool worker's whole life; arg = {task pipe read end, result write end}. */
 uint64_t mp_worker_main(void *arg, size_t len);
 

@@ -503,6 +503,20 @@ fail:;
 	return NULL;
 }
 
+/* Take a job that was not handed to a worker off the pending FIFO. */
+static void pend_remove(mp_pool *p, job *j)
+{
+	job **at = &p->pend_head, *prev = NULL;
+	while (*at && *at != j)
+		prev = *at, at = &(*at)->next;
+	if (!*at)
+		return;
+	*at = j->next;
+	if (p->pend_tail == j)
+		p->pend_tail = prev;
+	j->next = NULL;
+}
+
 mp_async *mp_pool_apply_async(mp_pool *p, mp_fn fn, const void *arg, size_t len)
 {
 	job *j = malloc(sizeof *j);
@@ -531,6 +545,7 @@ mp_async *mp_pool_apply_async(mp_pool *p, mp_fn fn, const void *arg, size_t len)
 	 * waits in the parent with a copy of its own (the caller may reuse arg at once). */
 	if (!j->assigned && !p->broken) {
 		if (!(j->own = malloc(len ? len : 1))) {
+			pend_remove(p, j); /* or it would be sent, after get freed it */
 			finish(j, MP_ESYS);
 			return j;
 		}
@@ -691,15 +706,6 @@ void mp_pool_free(mp_pool *p)
 		}
 	free(p->w);
 	free(p);
-}
-
-int mp_pool_owns_fd(int fd)
-{
-	for (mp_pool *p = pools; p; p = p->next_pool)
-		for (int i = 0; i < p->started; i++)
-			if (p->w[i].alive && (p->w[i].task_wr == fd || p->w[i].res_rd == fd))
-				return 1;
-	return 0;
 }
 
 void mp_pool_atfork_child(void)

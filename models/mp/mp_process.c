@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,16 +56,30 @@ int mp_reap(pid_t pid)
 
 mp_process *mp_process_start(enum mp_start how, mp_fn fn, const void *arg, size_t len)
 {
+	return mp_process_start_fds(how, fn, arg, len, NULL, 0, NULL, 0);
+}
+
+mp_process *mp_process_start_fds(enum mp_start how, mp_fn fn, const void *arg, size_t len,
+                                 const int *lend, int nlend, const int *give, int ngive)
+{
+	/* What the child keeps: its result pipe's write end, then the fds it was lent or given. */
+	int nkeep = 1 + nlend + ngive;
 	mp_process *p = malloc(sizeof *p);
+	int *keep = malloc((size_t)nkeep * sizeof *keep);
 	int fds[2];
-	if (!p)
-		return NULL;
-	if (pipe2(fds, O_CLOEXEC) < 0) {
+	if (!p || !keep || pipe2(fds, O_CLOEXEC) < 0) {
 		free(p);
+		free(keep);
 		return NULL;
 	}
-	p->pid = mp_start_child(how, fn, arg, len, fds[1], &fds[1], 1, &fds[0], 1);
+	keep[0] = fds[1];
+	if (nlend)
+		memcpy(keep + 1, lend, (size_t)nlend * sizeof *keep);
+	if (ngive)
+		memcpy(keep + 1 + nlend, give, (size_t)ngive * sizeof *keep);
+	p->pid = mp_start_child(how, fn, arg, len, fds[1], keep, nkeep, &fds[0], 1);
 	int saved = errno;
+	free(keep);
 	close(fds[1]);
 	if (p->pid < 0) {
 		close(fds[0]);
@@ -72,6 +87,8 @@ mp_process *mp_process_start(enum mp_start how, mp_fn fn, const void *arg, size_
 		errno = saved;
 		return NULL;
 	}
+	for (int i = 0; i < ngive; i++)
+		close(give[i]); /* the child's now */
 	p->rfd = fds[0];
 	p->prev = NULL;
 	p->next = live;

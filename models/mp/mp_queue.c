@@ -5,9 +5,16 @@
  * so with all frames of a queue the same size a read always gets one whole frame. That is
  * why, unlike CPython's Queue, no reader or writer lock is needed.
  * - Capacity (maxsize > 0): a process-shared counting semaphore of free slots, as CPython's
- *   Queue(maxsize) uses a BoundedSemaphore. The pipe is sized to hold maxsize frames plus a
- *   shutdown marker; if the kernel will not grow it that far (pipe-max-size, per-user pipe
- *   pages) the capacity is what the pipe holds (mp_queue_capacity says which).
+ *   Queue(maxsize) uses a BoundedSemaphore. A pipe is a ring of page-sized slots: a write
+ *   of at most PIPE_BUF bytes goes whole into the newest slot if it fits there, else into a
+ *   fresh slot, and a slot is freed only once it is read to its end. A page thus holds
+ *   floor(page / frame) frames, and the oldest slot, partly read, may hold a single one:
+ *   (pages - 1) * floor(page / frame) + 1 frames always fit, however reads and writes
+ *   interleave (counting bytes, or whole fresh pages, promises more than that: a put then
+ *   blocks in write() below the capacity, for good if no other process reads). The pipe
+ *   gets the fewest pages that surely hold maxsize frames plus a shutdown marker and a
+ *   spare, at most /proc/sys/fs/pipe-max-size; if the kernel gives fewer (that limit, the
+ *   per-user pipe pages), the capacity is what the pipe surely holds (mp_queue_capacity).
  * - Rendezvous (maxsize == 0): put holds a process-shared send lock, writes its frame and
  *   waits for the one-byte ack the receiving get writes to the queue's ack pipe, so a put
  *   returns only once its own item was taken.
@@ -162,14 +169,49 @@ void mp_queue_spawn_inherit(void)
 	}
 }
 
-/* Make the pipe just big enough: small queues then cost one page, not sixteen. */
-static uint32_t size_pipe(int fd, size_t want)
+#define QUEUE_SPARE_FRAMES 2 /* beyond the items: a shutdown marker and one spare frame */
+
+/* Frames a pipe of this many bytes holds whatever the order of reads and writes (top of
+ * this file). */
+static size_t pipe_sure_frames(size_t bytes, size_t page, size_t frame)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	size_t sz = ((want + (size_t)page - 1) / (size_t)page) * (size_t)page;
-	fcntl(fd, F_SETPIPE_SZ, (int)(sz > (1u << 30) ? (1u << 30) : sz));
+	size_t pages = bytes / page;
+	return pages ? (pages - 1) * (page / frame) + 1 : 0;
+}
+
+/* The largest pipe an unprivileged process may ask for. */
+static size_t pipe_max_bytes(void)
+{
+	static size_t max;
+	if (!max) {
+		FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
+		unsigned long v = 0;
+		if (!f || fscanf(f, "%lu", &v) != 1 || v == 0)
+			v = 1u << 20; /* the kernel's default */
+		if (f)
+			fclose(f);
+		max = v > INT_MAX ? INT_MAX : v;
+	}
+	return max;
+}
+
+size_t mp_queue_capacity_max(size_t item)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), frame = MP_FRAME_HDR + item;
+	size_t fits = pipe_sure_frames(pipe_max_bytes(), page, frame);
+	return fits > QUEUE_SPARE_FRAMES ? fits - QUEUE_SPARE_FRAMES : 0;
+}
+
+/* Give the pipe the fewest pages that surely hold want frames (small queues then cost two
+ * pages, not sixteen), at most pipe-max-size. Returns the frames it surely holds. */
+static size_t size_pipe(int fd, size_t frame, size_t want)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), per = page / frame;
+	size_t pages = 1 + (want - 1 + per - 1) / per, max = pipe_max_bytes();
+	size_t bytes = pages > max / page ? max : pages * page;
+	fcntl(fd, F_SETPIPE_SZ, (int)bytes); /* may fail (per-user pipe pages): what it got */
 	int got = fcntl(fd, F_GETPIPE_SZ);
-	return got > 0 ? (uint32_t)got : 4096;
+	return pipe_sure_frames(got > 0 ? (size_t)got : page, page, frame);
 }
 
 mp_queue *mp_queue_new(size_t item, size_t maxsize)
@@ -216,10 +258,16 @@ mp_queue *mp_queue_new(size_t item, size_t maxsize)
 	q->ack_rfd = a[0];
 	q->ack_wfd = a[1];
 	atomic_store(&q->closed, 0);
-	/* Room for the items, a shutdown marker and one spare frame. */
-	size_t want = ((size_t)(maxsize ? q->maxsize : 1) + 2) * q->frame;
-	uint32_t pipe_frames = size_pipe(p[0], want) / q->frame;
-	q->cap = maxsize == 0 ? 0 : (q->maxsize < pipe_frames - 2 ? q->maxsize : pipe_frames - 2);
+	size_t fits = size_pipe(p[0], q->frame, (size_t)(maxsize ? q->maxsize : 1) + QUEUE_SPARE_FRAMES);
+	fits = fits > QUEUE_SPARE_FRAMES ? fits - QUEUE_SPARE_FRAMES : 0;
+	if (fits == 0) { /* not even one item and the markers */
+		close(p[0]), close(p[1]), close(b);
+		if (a[0] >= 0)
+			close(a[0]), close(a[1]);
+		errno = ENOSPC;
+		return NULL;
+	}
+	q->cap = maxsize == 0 ? 0 : (uint32_t)(q->maxsize < fits ? q->maxsize : fits);
 	pthread_mutexattr_t ma;
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);

@@ -9,13 +9,12 @@
  * constructor in this file sees it before main() runs, reads one START frame from that fd
  * (function token, boot function and bytes, the argument, the fds to use) and runs the
  * task in the fresh program. Only fds the parent listed survive the exec (everything mp
- * creates is close-on-exec), as CPython's spawn passes only the fds it duplicates; with
- * mp_set_spawn_pass_fds every fd open in the parent is passed, as pickling the program's
- * sockets and files for its tasks would.
+ * creates is close-on-exec), as CPython's spawn passes only the fds it duplicates: the
+ * child's own pipes, the queues' and the fds its task was lent or given
+ * (mp_process_start_fds).
  * Functions travel as offsets from the start of the executable, which are the same in
  * every exec of the same file whatever the load address (PIE/ASLR).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,7 +33,6 @@ extern const char __executable_start[], etext[]; /* provided by the GNU linker *
 
 mp_hooks mp_hooks_now;
 static mp_boot_fn spawn_boot;
-static int spawn_pass_fds;
 static uint8_t *spawn_boot_bytes;
 static size_t spawn_boot_len;
 
@@ -54,55 +51,6 @@ void mp_set_spawn_boot(mp_boot_fn boot, const void *bytes, size_t len)
 		memcpy(spawn_boot_bytes, bytes, len);
 		spawn_boot_len = len;
 	}
-}
-
-void mp_set_spawn_pass_fds(int on)
-{
-	spawn_pass_fds = on;
-}
-
-/* The fds to pass to a spawned child, listed before fork (readdir allocates, which a
- * child of a threaded parent must not do). Returns a malloc'd array, -1 terminated. */
-static int *fds_to_pass(int except, const int *never, int nnever)
-{
-	/* Nothing at or above the fd limit: no fd of ours is there, but a tool running us
-	 * (valgrind) keeps its own fds there, and must not find them in its next client. */
-	struct rlimit rl;
-	int limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < INT_MAX ? (int)rl.rlim_cur
-	                                                                        : INT_MAX;
-	DIR *d = opendir("/proc/self/fd");
-	if (!d)
-		return NULL;
-	size_t n = 0, cap = 64;
-	int *fds = malloc(cap * sizeof *fds);
-	struct dirent *e;
-	while (fds && (e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		int fd = atoi(e->d_name);
-		if (fd <= 2 || fd >= limit || fd == dirfd(d) || fd == except || mp_pool_owns_fd(fd))
-			continue;
-		int skip = 0;
-		for (int i = 0; i < nnever; i++)
-			skip |= fd == never[i];
-		if (skip)
-			continue;
-		if (n + 1 == cap) {
-			int *m = realloc(fds, 2 * cap * sizeof *fds);
-			if (!m) {
-				free(fds);
-				fds = NULL;
-				break;
-			}
-			fds = m;
-			cap *= 2;
-		}
-		fds[n++] = fd;
-	}
-	closedir(d);
-	if (fds)
-		fds[n] = -1;
-	return fds;
 }
 
 void mp_process_delta(int delta)
@@ -242,9 +190,6 @@ pid_t mp_start_child(enum mp_start how, mp_fn fn, const void *arg, size_t len,
 			exe[k] = 0;
 	}
 	char *argv[] = {"concbench-mp-spawn", NULL};
-	/* The parent's side of the child's own pipes (child_close) never goes: the child
-	 * holding its own task pipe's write end would never see EOF. */
-	int *pass = spawn_pass_fds ? fds_to_pass(sp[1], child_close, nclose) : NULL;
 	pid_t pid = fork();
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL); /* survives the exec */
@@ -256,14 +201,11 @@ pid_t mp_start_child(enum mp_start how, mp_fn fn, const void *arg, size_t len,
 		if (sv.arena_fd >= 0)
 			mp_cloexec(sv.arena_fd, 0);
 		mp_queue_spawn_inherit();
-		for (int i = 0; pass && pass[i] >= 0; i++)
-			mp_cloexec(pass[i], 0);
 		execve(exe, argv, env);
 		_exit(127);
 	}
 	int saved = errno;
 	free(env);
-	free(pass);
 	close(sp[0]);
 	if (pid > 0) {
 		mp_process_delta(+1);
