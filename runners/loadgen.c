@@ -269,11 +269,15 @@ int cb_loadgen_finish(int pid, int report_fd, cb_loadgen_report *r, char *err, s
 	line[have] = 0;
 	close(report_fd);
 	int st = 0;
+	if (!memchr(line, '\n', have)) /* no report in time: a hung client must not hang us */
+		kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
 	memset(r, 0, sizeof *r);
 	if (sscanf(line, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64,
 		   &r->requests, &r->errors, &r->bytes, &r->p50_ns, &r->p99_ns, &r->max_ns,
 		   &r->elapsed_ns) != 7)
-		return snprintf(err, n, "load generator gave no report (exit status %d)", st), -1;
+		return snprintf(err, n, "load generator gave no report (%s %d)",
+				WIFSIGNALED(st) ? "killed by signal" : "exit status",
+				WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st)), -1;
 	return 0;
 }
