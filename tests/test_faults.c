@@ -541,3 +541,82 @@ Test(faults, run_id_validated_or_quoted)
 	cr_assert_eq(tu_run(u, err, sizeof err, NULL, 0), 2, "%s", err);
 	cr_assert(strstr(err, "the folder's name is the run id: control character 0x0a"), "%s", err);
 }
+
+/* ---- the writer: random field contents round-trip -------------------------------------- */
+
+#define ROUNDTRIP_ROWS 400
+
+/* A random text of pieces that CSV must quote or keep: separators, quotes, line breaks,
+ * multi-byte UTF-8, spaces at the ends. */
+static void random_text(unsigned *seed, char *out, size_t n)
+{
+	static const char *const pieces[] = {",", "\"", "\r", "\n", "\r\n", "\t", " ", ";", "=", "a",
+					     "Z", "0", "é", "€", "😀", "\xc2\xa0", "\"\"", ",,", "x=1;y=2"};
+	size_t at = 0;
+	int len = rand_r(seed) % 40;
+	for (int i = 0; i < len; i++) {
+		const char *p = pieces[rand_r(seed) % (sizeof pieces / sizeof *pieces)];
+		if (at + strlen(p) + 1 >= n)
+			break;
+		memcpy(out + at, p, strlen(p));
+		at += strlen(p);
+	}
+	out[at] = 0;
+}
+
+static void hex_field(FILE *f, const char *name, const char *v)
+{
+	fprintf(f, "%s=", name);
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+		fprintf(f, "%02x", *p);
+	fputc(' ', f);
+}
+
+Test(faults, random_text_fields_round_trip_through_python)
+{
+	unsigned seed = (unsigned)getpid();
+	cr_log_info("seed %u", seed);
+	const char *csv = in_tmp("rt.csv"), *exp = in_tmp("rt.expected");
+	FILE *e = fopen(exp, "w");
+	cr_assert_not_null(e);
+	for (int i = 0; i < ROUNDTRIP_ROWS; i++) {
+		cb_meta m;
+		memset(&m, 0, sizeof m);
+		random_text(&seed, m.run_id, sizeof m.run_id);
+		random_text(&seed, m.host, sizeof m.host);
+		random_text(&seed, m.cpu_model, sizeof m.cpu_model);
+		random_text(&seed, m.kernel, sizeof m.kernel);
+		random_text(&seed, m.cc, sizeof m.cc);
+		random_text(&seed, m.git_rev, sizeof m.git_rev);
+		m.ncpu = 2;
+		char be[64], wl[64];
+		random_text(&seed, be, sizeof be);
+		random_text(&seed, wl, sizeof wl);
+		cb_row r;
+		memset(&r, 0, sizeof r);
+		snprintf(r.utc, sizeof r.utc, "2026-01-01T00:00:00Z");
+		r.backend = be, r.workload = wl, r.status = "ok";
+		r.tasks = 1, r.workers = 1, r.size = 1, r.wall_ns = 1 + i, r.ops = 1;
+		random_text(&seed, r.params, sizeof r.params);
+		random_text(&seed, r.note, sizeof r.note);
+		char line[4000];
+		int n = cb_csv_format(&m, &r, line, sizeof line);
+		cr_assert_gt(n, 0);
+		size_t rl;
+		cr_assert_eq(cb_csv_scan_record(line, (size_t)n, &rl), FIELDS, "the scanner agrees: %s", line);
+		cr_assert_eq(rl, (size_t)n);
+		cr_assert_eq(cb_csv_append(csv, line, (size_t)n), 0);
+		hex_field(e, "run_id", m.run_id), hex_field(e, "host", m.host);
+		hex_field(e, "cpu_model", m.cpu_model), hex_field(e, "kernel", m.kernel);
+		hex_field(e, "cc", m.cc), hex_field(e, "git_rev", m.git_rev), hex_field(e, "backend", be);
+		hex_field(e, "workload", wl), hex_field(e, "params", r.params), hex_field(e, "note", r.note);
+		fputc('\n', e);
+	}
+	fclose(e);
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "python3 tests/csv_roundtrip.py %s %s > %s 2>&1", csv, exp, in_tmp("rt.out"));
+	int rc = system(cmd);
+	char *out = tu_slurp(in_tmp("rt.out"));
+	cr_assert_eq(rc, 0, "round trip (seed %u): %s", seed, out);
+	free(out);
+}
