@@ -15,7 +15,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#include "csv.h"
+#include "harness.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -394,6 +394,39 @@ Test(faults, load_generator_killed_mid_window_is_an_error_row)
 	cr_assert(strstr(s, "load generator gave no report (killed by signal 9)") ||
 		  strstr(s, "load generator did not connect"), "%s", s); /* a box too busy to connect in 0.3 s */
 	free(s);
+	assert_none_left();
+}
+
+/* A backend that runs out of address space (RLIMIT_AS on the whole run, supervisor
+ * included): the cell's row says why, the supervisor still writes it whole. A cheaper
+ * sibling of e2e's address_space_exhaustion test (2 GiB, a million tasks). */
+Test(faults, address_space_limit_is_a_row_with_a_reason)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	cr_skip_test("sanitizer builds reserve more address space than the limit tested here");
+#endif
+	const char *backends[] = {"threads", "mn"};
+	for (int i = 0; i < 2; i++) {
+		if (!cb_backend_find(backends[i]))
+			continue;
+		char csv[300], st[64];
+		snprintf(csv, sizeof csv, "%s/%s.csv", tmpdir, backends[i]);
+		pid_t pid = fork();
+		if (pid == 0) {
+			struct rlimit rl = {(rlim_t)512 << 20, (rlim_t)512 << 20};
+			setrlimit(RLIMIT_AS, &rl);
+			char *a[] = {"bench", "run", "--backend", (char *)backends[i], "--workload", "micro.idle",
+				     "--tasks", "20000", "--reps", "1", "--warmup", "0", "--csv", csv, "--quiet", NULL};
+			execv(tu_bench(), a);
+			_exit(127);
+		}
+		cr_assert_eq(wait_exit(pid), 1, "%s: a failed cell, not a crashed run", backends[i]);
+		cr_assert_eq(assert_whole(csv, st, sizeof st), 1);
+		cr_assert(!strcmp(st, "unsupported ") || !strcmp(st, "error "), "%s: %s", backends[i], st);
+		char *s = tu_slurp(csv);
+		cr_assert(strstr(s, backends[i]) && !strstr(s, "crash"), "%s", s);
+		free(s);
+	}
 	assert_none_left();
 }
 
