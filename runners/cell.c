@@ -1,12 +1,25 @@
 /* cell.c: one cell (backend x workload x parameters), measured in a child process.
  *
  * The harness process is a supervisor: it forks the cell into its own process group, reads
- * finished rows from a pipe and appends each to the CSV with a single write, and watches the
- * clock. A crash becomes a `crash` row naming the signal, a hang a `timeout` row, a
- * cb_abort() an `unsupported`/`error` row; in every case the whole group is killed and
- * reaped, so nothing outlives the cell. Rows travel as single lines below PIPE_BUF, so a row
- * is either whole or absent. */
+ * finished rows from a pipe and appends each to the CSV (csvfile.c: whole or not at all),
+ * and watches the clock. A crash becomes a `crash` row naming the signal, a hang a
+ * `timeout` row, a cb_abort() an `unsupported`/`error` row; in every case the whole group is
+ * killed and reaped, so nothing outlives the cell. Rows travel as single lines below
+ * PIPE_BUF, so a row is either whole or absent, and each is checked to be one whole CSV
+ * record before it is appended.
+ *
+ * No row is lost between the pipe and the exit: once waitpid has seen the cell exit,
+ * everything it wrote is in the pipe, so the pipe is read until it is empty (not until EOF:
+ * a grandchild may still hold it open). A cell killed at its deadline keeps the rows it had
+ * sent; one whose every repetition is in by then gets no timeout row. The first append that
+ * fails (disk full, file or folder removed, read-only) stops the cell and the run:
+ * CB_EXIT_LOST, one line naming the file, the cause and the rows not written.
+ *
+ * Test hook: CB_TEST_REAP_DELAY_MS=N (read once) sleeps N ms between each poll of the pipe
+ * and the waitpid that follows, widening the window in which a cell writes its last row and
+ * exits; tests use it to show that the drain keeps that row. */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
 #include <inttypes.h>
@@ -34,6 +47,9 @@ void cb_cell_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* Past RLIMIT_FSIZE a write fails with EFBIG, reported like a full disk, instead of
+	 * killing the harness between a row's first and last byte. */
+	signal(SIGXFSZ, SIG_IGN);
 	/* Orphans of a cell (a fork worker whose parent died) come back to us to be reaped. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 }
@@ -127,6 +143,15 @@ static void send_line(const char *s, size_t len)
 		_exit(4);
 }
 
+/* A note is one line of text: the row travels the pipe as one line (the CSV would quote a
+ * line break, but the line splitter of the supervisor would cut the row there). */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if (*s == '\n' || *s == '\r')
+			*s = ' ';
+}
+
 static void child_abort_on_refusal(const cb_cell *c)
 {
 	const cb_workload *wl = c->wl;
@@ -205,6 +230,7 @@ static void child_main(const cb_cell *c, const cb_run_opts *o, int wfd)
 				 r.expected, r.note);
 		else
 			snprintf(row.note, sizeof row.note, "%s", r.note);
+		one_line(row.note);
 		int hl = snprintf(line, sizeof line, "ROW\t%s\t%" PRId64 "\t%" PRIu64 "\t", row.status,
 				  row.wall_ns, row.ops);
 		int n = cb_csv_format(o->meta, &row, line + hl, sizeof line - (size_t)hl);
@@ -217,10 +243,24 @@ static void child_main(const cb_cell *c, const cb_run_opts *o, int wfd)
 
 /* ---- the supervisor -------------------------------------------------------------------- */
 
+enum { POLL_MS = 50 }; /* longest wait on the pipe before looking at the child and the clock */
+
 static int cmp_d(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return (x > y) - (x < y);
+}
+
+/* Append a row to the CSV, unless an earlier append of this cell failed: then the row is
+ * counted as not written (the run stops, see cb_cell_run). */
+static void put_row(const cb_run_opts *o, const char *line, size_t len, cb_cell_result *res)
+{
+	if (!o->csv)
+		return;
+	if (!res->write_errno && cb_csv_append(o->csv, line, len) < 0)
+		res->write_errno = errno ? errno : EIO;
+	if (res->write_errno)
+		res->lost_rows++;
 }
 
 /* Write a row the child could not write itself (crash, timeout, abort). */
@@ -231,13 +271,24 @@ static void synth_row(const cb_cell *c, const cb_run_opts *o, int rep, const cha
 	row_identity(&row, c, rep);
 	row.status = status;
 	snprintf(row.note, sizeof row.note, "%s", note);
+	one_line(row.note);
 	char line[4000];
 	int n = cb_csv_format(o->meta, &row, line, sizeof line);
-	if (n > 0 && o->csv && cb_csv_append(o->csv, line, (size_t)n) < 0)
-		fprintf(stderr, "bench: cannot write %s: %s\n", o->csv, strerror(errno));
+	if (n > 0)
+		put_row(o, line, (size_t)n, res);
 	res->rows++;
 	snprintf(res->status, sizeof res->status, "%s", status);
 	snprintf(res->note, sizeof res->note, "%s", note);
+}
+
+/* Fields of this version's rows: a row a cell sends must be one whole record of them. */
+static int row_fields(void)
+{
+	static int n;
+	size_t len;
+	if (!n)
+		n = cb_csv_scan_record(CB_CSV_HEADER, strlen(CB_CSV_HEADER), &len);
+	return n;
 }
 
 static void handle_line(char *l, const cb_cell *c, const cb_run_opts *o, cb_cell_result *res,
@@ -251,11 +302,16 @@ static void handle_line(char *l, const cb_cell *c, const cb_run_opts *o, cb_cell
 		double wall = strtod(p, &p);
 		double ops = strtod(p + 1, &p);
 		char *csvline = p + 1;
-		size_t len = strlen(csvline);
+		size_t len = strlen(csvline), rl = 0;
 		csvline[len++] = '\r'; /* the line splitter ate the row's CRLF */
 		csvline[len++] = '\n';
-		if (o->csv && cb_csv_append(o->csv, csvline, len) < 0)
-			fprintf(stderr, "bench: cannot write %s: %s\n", o->csv, strerror(errno));
+		if (cb_csv_scan_record(csvline, len, &rl) != row_fields() || rl != len) {
+			/* Never append what is not one whole row; the cell ends short of a row. */
+			fprintf(stderr, "bench: %s %s sent a malformed row; not written\n", c->be->name,
+				c->wl->name);
+			return;
+		}
+		put_row(o, csvline, len, res);
 		res->rows++;
 		res->ops = ops;
 		if (!strcmp(status, "ok"))
@@ -274,6 +330,58 @@ static void handle_line(char *l, const cb_cell *c, const cb_run_opts *o, cb_cell
 		synth_row(c, o, *nw, st, note, res);
 		*aborted = 1;
 	}
+}
+
+/* What the supervisor has read of a cell's pipe and not yet split into lines. */
+typedef struct cell_pipe {
+	int fd;
+	char buf[8192]; /* rows are < 4000 bytes; a ROW line carries one and a short prefix */
+	size_t have;
+	int eof;
+} cell_pipe;
+
+/* Read the (non-blocking) pipe until it is empty or at EOF, handling each whole line. */
+static void pump(cell_pipe *cp, const cb_cell *c, const cb_run_opts *o, cb_cell_result *res,
+		 double *walls, int *nw, int *aborted)
+{
+	while (!cp->eof) {
+		if (cp->have == sizeof cp->buf - 1) /* a line longer than any row: not one */
+			cp->have = 0;
+		ssize_t r = read(cp->fd, cp->buf + cp->have, sizeof cp->buf - cp->have - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return;
+		if (r <= 0) {
+			cp->eof = 1;
+			return;
+		}
+		cp->have += (size_t)r;
+		char *nl;
+		while ((nl = memchr(cp->buf, '\n', cp->have))) {
+			*nl = 0;
+			size_t ll = (size_t)(nl - cp->buf);
+			if (ll && cp->buf[ll - 1] == '\r')
+				cp->buf[ll - 1] = 0;
+			if (!*aborted)
+				handle_line(cp->buf, c, o, res, walls, nw, aborted);
+			memmove(cp->buf, nl + 1, cp->have - ll - 1);
+			cp->have -= ll + 1;
+		}
+	}
+}
+
+/* CB_TEST_REAP_DELAY_MS (see the top of this file), read once; 0 when unset. */
+static int reap_delay_ms(void)
+{
+	static int ms = -1;
+	if (ms < 0) {
+		const char *v = getenv("CB_TEST_REAP_DELAY_MS");
+		ms = v ? atoi(v) : 0;
+		if (ms < 0)
+			ms = 0;
+	}
+	return ms;
 }
 
 /* Remove a cell's temporary folder and whatever it left there (a killed cell cannot). */
@@ -298,6 +406,7 @@ int cb_cell_run(const cb_cell *c, const cb_run_opts *o, cb_cell_result *res)
 	if (pipe(p) < 0)
 		cb_usage_error("pipe: %s", strerror(errno));
 	fflush(NULL);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0)
 		cb_usage_error("fork: %s", strerror(errno));
@@ -307,6 +416,8 @@ int cb_cell_run(const cb_cell *c, const cb_run_opts *o, cb_cell_result *res)
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent) /* the supervisor died before the line above */
+			_exit(1);
 		setenv("TMPDIR", tmp, 1);
 		close(p[0]);
 		child_main(c, o, p[1]);
@@ -315,52 +426,42 @@ int cb_cell_run(const cb_cell *c, const cb_run_opts *o, cb_cell_result *res)
 	close(p[1]);
 
 	double *walls = calloc((size_t)o->reps + 1, sizeof *walls);
-	int nw = 0, aborted = 0, status = 0, exited = 0;
+	int nw = 0, aborted = 0, status = 0, exited = 0, timed_out = 0;
 	uint64_t deadline = cb_now_ns() + (uint64_t)o->timeout_s * 1000000000u;
-	char buf[8192];
-	size_t have = 0;
-	int timed_out = 0, eof = 0;
-	while (!exited || !eof) {
-		if (cb_interrupted)
-			break;
-		if (cb_now_ns() > deadline) {
-			timed_out = 1;
+	cell_pipe *cp = calloc(1, sizeof *cp);
+	cp->fd = p[0];
+	fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
+	while (!cb_interrupted && !res->write_errno) {
+		uint64_t now = cb_now_ns();
+		if (now >= deadline) {
+			/* One last look: a cell that exited right at its deadline is not late. */
+			exited = waitpid(pid, &status, WNOHANG) == pid;
+			timed_out = !exited;
 			break;
 		}
+		uint64_t left_ms = (deadline - now) / 1000000 + 1;
+		int wait_ms = left_ms < POLL_MS ? (int)left_ms : POLL_MS;
 		struct pollfd pf = {.fd = p[0], .events = POLLIN};
-		int pr = eof ? 0 : poll(&pf, 1, 50);
-		if (pr > 0) {
-			ssize_t r = read(p[0], buf + have, sizeof buf - have - 1);
-			if (r <= 0)
-				eof = 1;
-			else
-				have += (size_t)r;
-			char *nl;
-			buf[have] = 0;
-			while ((nl = memchr(buf, '\n', have))) {
-				*nl = 0;
-				size_t ll = (size_t)(nl - buf);
-				if (ll && buf[ll - 1] == '\r')
-					buf[ll - 1] = 0;
-				if (!aborted)
-					handle_line(buf, c, o, res, walls, &nw, &aborted);
-				memmove(buf, nl + 1, have - ll - 1);
-				have -= ll + 1;
-			}
-		} else if (eof) {
-			usleep(20000);
-		}
-		if (!exited && waitpid(pid, &status, WNOHANG) == pid)
+		if (cp->eof) /* the cell closed its end: only its exit is awaited */
+			usleep((useconds_t)wait_ms * 1000);
+		else if (poll(&pf, 1, wait_ms) > 0)
+			pump(cp, c, o, res, walls, &nw, &aborted);
+		if (reap_delay_ms())
+			usleep((useconds_t)reap_delay_ms() * 1000);
+		if (waitpid(pid, &status, WNOHANG) == pid) {
 			exited = 1;
-		/* A grandchild (load generator, worker) may hold the pipe open after the cell
-		 * process is gone: the cell's end is what counts. */
-		if (exited && pr == 0)
-			eof = 1;
+			break;
+		}
 	}
 	/* Whatever is left of the group goes now: workers, load generators, stragglers. */
 	kill(-pid, SIGKILL);
 	if (!exited)
 		waitpid(pid, &status, 0);
+	/* The cell is gone, so everything it wrote is in the pipe: its last rows, or those it
+	 * had sent before its deadline or a signal. */
+	pump(cp, c, o, res, walls, &nw, &aborted);
+	if (timed_out && !aborted && nw >= o->reps)
+		timed_out = 0; /* every repetition is in: the cell was late only in exiting */
 	/* As subreaper we inherit the group's orphans; wait until none is left, zombies
 	 * included (kill(-pgid, 0) succeeds while any member exists). */
 	for (int i = 0; i < 2000 && kill(-pid, 0) == 0; i++) {
@@ -371,16 +472,21 @@ int cb_cell_run(const cb_cell *c, const cb_run_opts *o, cb_cell_result *res)
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
 	close(p[0]);
+	free(cp);
 	nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 
 	int rc = 0;
 	if (cb_interrupted) {
 		rc = 130;
+	} else if (res->write_errno) {
+		/* stopped by the failed write: no row to add, the message below says it */
 	} else if (timed_out) {
 		char note[128];
 		snprintf(note, sizeof note, "no result within %" PRId64 " s; process group killed",
 			 o->timeout_s);
 		synth_row(c, o, nw, "timeout", note, res);
+	} else if (!exited) {
+		/* killed at its deadline with every repetition in: its rows say it all */
 	} else if (!aborted && WIFSIGNALED(status)) {
 		char note[128];
 		int sig = WTERMSIG(status);
@@ -400,6 +506,12 @@ int cb_cell_run(const cb_cell *c, const cb_run_opts *o, cb_cell_result *res)
 		res->wall_med_ns = nw % 2 ? walls[nw / 2] : (walls[nw / 2 - 1] + walls[nw / 2]) / 2;
 	}
 	free(walls);
+	if (res->write_errno) {
+		fprintf(stderr, "bench: cannot write %s: %s: %d row%s not written; it holds only the "
+			"whole rows before\n", o->csv, cb_csv_cause(res->write_errno), res->lost_rows,
+			res->lost_rows == 1 ? "" : "s");
+		return CB_EXIT_LOST;
+	}
 	if (rc == 0 && (res->ok_rows != res->rows || res->rows == 0))
 		rc = 1;
 	return rc;

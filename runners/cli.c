@@ -65,7 +65,10 @@ static const char run_usage[] =
 	"CSV row per counted repetition to FILE (header written when the file is new).\n"
 	"Defaults: --workers = online CPUs, --reps 5, --warmup 1, --timeout 600.\n"
 	"Numbers accept k, M, G suffixes (x1000). `bench list` shows every backend, workload and\n"
-	"parameter.";
+	"parameter. --run-id: up to 127 bytes of UTF-8 text without control characters.\n"
+	"Exit status: 0 every row ok, 1 some row not ok (crash, timeout, unsupported...), 2 bad\n"
+	"input (nothing run), 3 a row could not be written (disk full, file or folder removed,\n"
+	"read-only): the run stops there and FILE holds only whole rows, 130 interrupted.";
 
 static int cmd_run(int argc, char **argv)
 {
@@ -142,6 +145,9 @@ static int cmd_run(int argc, char **argv)
 		cb_usage_error("run: %s", why);
 	if (csv && cb_csv_check_writable(csv, why, sizeof why) < 0)
 		cb_usage_error("run: --csv %s: %s", csv, why);
+	/* Validated, not only quoted: a run id is a name that tables and folders show. */
+	if (run_id && cb_csv_check_text(run_id, sizeof ((cb_meta *)0)->run_id - 1, why, sizeof why) < 0)
+		cb_usage_error("run: --run-id: %s", why);
 
 	cb_meta meta;
 	cb_meta_fill(&meta, run_id);
@@ -160,6 +166,8 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "bench: interrupted; rows already written are whole\n");
 		return 130;
 	}
+	if (rc == CB_EXIT_LOST) /* cb_cell_run said what and why; no summary of lost rows */
+		return rc;
 	if (res.ok_rows)
 		printf("%s %s: wall median %.3f ms (min %.3f, max %.3f) over %d reps; %.0f %s, %.1f ns each, %.0f %s/s\n",
 		       be->name, wl->name, res.wall_med_ns / 1e6, res.wall_min_ns / 1e6,

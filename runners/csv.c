@@ -1,15 +1,10 @@
-/* csv.c: row formatting and whole-row appends (see csv.h). */
+/* csv.c: row formatting (see csv.h); the file itself is csvfile.c. */
 #include "csv.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -143,55 +138,4 @@ int cb_csv_format(const cb_meta *m, const cb_row *r, char *buf, size_t n)
 			return -1;
 	buf[at] = 0;
 	return (int)at;
-}
-
-int cb_csv_check_writable(const char *path, char *why, size_t n)
-{
-	struct stat st;
-	if (stat(path, &st) == 0) {
-		if (S_ISDIR(st.st_mode))
-			return snprintf(why, n, "is a directory"), -1;
-		/* Opening for append (without creating or writing) is the only honest test:
-		 * access() says yes to root for files that refuse every write, like /proc's. */
-		int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-		if (fd < 0)
-			return snprintf(why, n, "%s", strerror(errno)), -1;
-		close(fd);
-		if (!S_ISREG(st.st_mode) || strncmp(path, "/proc/", 6) == 0 || strncmp(path, "/sys/", 5) == 0)
-			return snprintf(why, n, "not a regular file"), -1;
-		return 0;
-	}
-	if (errno != ENOENT)
-		return snprintf(why, n, "%s", strerror(errno)), -1;
-	char *copy = strdup(path);
-	const char *dir = dirname(copy);
-	int r = 0;
-	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-		r = -1, snprintf(why, n, "folder %s does not exist", dir);
-	else if (access(dir, W_OK | X_OK) != 0)
-		r = -1, snprintf(why, n, "folder %s is not writable", dir);
-	free(copy);
-	return r;
-}
-
-int cb_csv_append(const char *path, const char *row, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	/* Two writers (say two `bench run` at once) must not interleave header and rows. */
-	flock(fd, LOCK_EX);
-	struct stat st;
-	int r = 0;
-	if (fstat(fd, &st) == 0 && st.st_size == 0) {
-		size_t hl = strlen(CB_CSV_HEADER);
-		if (write(fd, CB_CSV_HEADER, hl) != (ssize_t)hl)
-			r = -1;
-	}
-	if (r == 0 && write(fd, row, len) != (ssize_t)len)
-		r = -1;
-	int e = errno;
-	close(fd);
-	errno = e;
-	return r;
 }

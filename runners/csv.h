@@ -42,11 +42,32 @@ void cb_utc_now(char *buf, size_t n); /* 2026-11-27T09:44:44Z */
 /* Format one row, CRLF-terminated, into buf. Returns its length, or -1 if it does not fit. */
 int cb_csv_format(const cb_meta *m, const cb_row *r, char *buf, size_t n);
 
-/* Check that a CSV file can be created or appended to without creating it. 0 or -1 with
- * a reason in why. */
+/* ---- runs.csv on disk (csvfile.c): whole rows or none ---- */
+
+/* Exit status of a run that stopped because a row could not be written (disk full, file
+ * or folder gone, read-only); the file then holds only the whole rows written before. */
+#define CB_EXIT_LOST 3
+
+/* The schema-1 header: files that start with it are appended to (the scripts read both). */
+extern const char cb_csv_header_v1[];
+
+/* Check, without creating or changing anything, that rows can be appended to path: a new
+ * file in an existing writable folder, or an existing file that starts with a header of a
+ * schema the scripts read and holds only whole records. 0, or -1 with a reason in why
+ * (naming the line of a damaged record). */
 int cb_csv_check_writable(const char *path, char *why, size_t n);
-/* Append one formatted row to path with a single write, writing the header first if the
- * file is new or empty. Returns 0 or -1 (errno). */
+/* Append one row (a whole CRLF-terminated record) to path, the header first if the file is
+ * new or empty. On a short or failed write the file is cut back to its size before, so it
+ * never ends in half a row. Returns 0 or -1 (errno; ENOSPC for a short write). */
 int cb_csv_append(const char *path, const char *row, size_t len);
+/* A text the command line puts in a field (the run id): at most max bytes of UTF-8 without
+ * control characters, so that a row stays one line of text. 0, or -1 with a reason. */
+int cb_csv_check_text(const char *s, size_t max, char *why, size_t n);
+/* What a failed append's errno means to a user ("disk full", "folder removed", ...). */
+const char *cb_csv_cause(int err);
+/* The record at s[0..n): its field count, its length (terminator included) in *len. -1 if
+ * it does not end within n bytes (open quote, no line end), -2 if it is not RFC 4180 (a
+ * quote inside an unquoted field, text after a closing quote). */
+int cb_csv_scan_record(const char *s, size_t n, size_t *len);
 
 #endif

@@ -29,10 +29,13 @@ typedef struct cb_cell_result {
 	char note[600];
 	double wall_med_ns, wall_min_ns, wall_max_ns;
 	double ops;              /* ops of one repetition */
+	int write_errno;         /* why the first failed append failed; 0 if none did */
+	int lost_rows;           /* rows not written because of it */
 } cb_cell_result;
 
 /* Run one cell in a child process (own process group) under a watchdog; append its rows
- * to o->csv. Returns 0 when every row is ok, 1 otherwise, 130 if interrupted. */
+ * to o->csv. Returns 0 when every row is ok, 1 otherwise, 130 if interrupted,
+ * CB_EXIT_LOST (message printed) if a row could not be written: the run must stop. */
 int cb_cell_run(const cb_cell *cell, const cb_run_opts *o, cb_cell_result *res);
 /* Set by SIGINT/SIGTERM handlers installed by cb_cell_signals(). */
 extern volatile int cb_interrupted;

@@ -303,7 +303,9 @@ int cb_loadgen_finish(int pid, int report_fd, cb_loadgen_report *r, char *err, s
 	if (sscanf(line, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64,
 		   &r->requests, &r->errors, &r->bytes, &r->p50_ns, &r->p99_ns, &r->max_ns,
 		   &r->elapsed_ns) != 7)
-		return snprintf(err, n, "load generator gave no report (exit status %d)", st), -1;
+		return snprintf(err, n, "load generator gave no report (%s %d)",
+				WIFSIGNALED(st) ? "killed by signal" : "exit status",
+				WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st)), -1;
 	/* Its exit status says whether every echo was right; one that failed otherwise after
 	 * reporting (a signal, a lost write) counts as a missing echo. */
 	if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) && !r->errors)

@@ -167,7 +167,8 @@ int cb_machine_json(const char *path, const cb_meta *m)
 	fputs(",\n  \"libc\": ", f);
 	json_str(f, gnu_get_libc_version());
 	fputs("\n}\n", f);
-	int bad = ferror(f);
+	/* on disk before the rename, so that a crash leaves the old file or the whole new one */
+	int bad = fflush(f) != 0 || fsync(fileno(f)) != 0 || ferror(f);
 	if (fclose(f) != 0 || bad) {
 		unlink(tmp);
 		return -1;

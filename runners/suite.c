@@ -134,7 +134,10 @@ static const char suite_usage[] =
 	"Runs the matrix, each cell in its own process under a watchdog, into DIR/runs.csv and\n"
 	"DIR/machine.json (DIR defaults to results/<host>-<utc>). Progress goes to stderr.\n"
 	"Defaults: all backends and workloads; --reps 5 (2 with --quick); --timeout 300 per cell\n"
-	"(60 with --quick).";
+	"(60 with --quick).\n"
+	"Exit status: 0 done (cells not ok are rows too), 2 bad input (nothing run), 3 a row could\n"
+	"not be written (disk full, file or folder removed, read-only): the run stops there and\n"
+	"runs.csv holds only whole rows, 130 interrupted.";
 
 int cb_suite_main(int argc, char **argv)
 {
@@ -184,10 +187,14 @@ int cb_suite_main(int argc, char **argv)
 		snprintf(dir, sizeof dir, "results/%s-%s", meta.host, utc);
 		mkdir("results", 0755);
 	}
-	snprintf(meta.run_id, sizeof meta.run_id, "%.127s", strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir);
+	const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+	char why[256];
+	if (cb_csv_check_text(base, sizeof meta.run_id - 1, why, sizeof why) < 0) /* the run id */
+		cb_usage_error("suite: --out %s: the folder's name is the run id: %s", dir, why);
+	snprintf(meta.run_id, sizeof meta.run_id, "%.127s", base);
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		cb_usage_error("suite: --out %s: %s", dir, strerror(errno));
-	char csv[1100], mj[1100], why[256];
+	char csv[1100], mj[1100];
 	snprintf(csv, sizeof csv, "%s/runs.csv", dir);
 	snprintf(mj, sizeof mj, "%s/machine.json", dir);
 	if (cb_csv_check_writable(csv, why, sizeof why) < 0)
@@ -256,6 +263,10 @@ int cb_suite_main(int argc, char **argv)
 			fprintf(stderr, "bench: interrupted at cell %d/%d; %s holds only whole rows\n", i + 1, n, csv);
 			free(cells);
 			return 130;
+		}
+		if (rc == CB_EXIT_LOST) { /* cb_cell_run said what and why */
+			free(cells);
+			return rc;
 		}
 		if (rc)
 			bad++;

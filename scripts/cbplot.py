@@ -82,25 +82,39 @@ def write_series(tmp, prefix, series):
 
 
 def run_chart(gnuplot, tmp, chart, outbase, variables, formats=("png", "svg")):
-    """Run plots/<chart>.gp with variables; return the files written."""
+    """Run plots/<chart>.gp with variables; return the files written.
+
+    gnuplot draws under temporary names beside the charts, which are renamed into place
+    only once drawn whole (as R.write_atomic does for text): a failed or interrupted run
+    leaves the previous charts, never half a PNG."""
     png, svg = terminals(gnuplot)
     params = os.path.join(tmp, f"params_{chart}.gp")
-    base = {"plots_dir": PLOTS_DIR, "outbase": outbase, "formats": " ".join(formats),
+    d, name = os.path.split(outbase)
+    drawing = os.path.join(d, f".{name}.tmp{os.getpid()}")
+    base = {"plots_dir": PLOTS_DIR, "outbase": drawing, "formats": " ".join(formats),
             "png_term": png, "svg_term": svg}
     base.update(variables)
     with open(params, "w", encoding="utf-8") as f:
         for k, v in base.items():
             f.write(f"{k} = {v:.10g}\n" if isinstance(v, (int, float)) else f"{k} = {gp_string(v)}\n")
     script = os.path.join(PLOTS_DIR, chart + ".gp")
-    res = subprocess.run([gnuplot, params, script], stdin=subprocess.DEVNULL, capture_output=True,
-                         text=True, timeout=120)
+    drawn = [f"{drawing}.{fmt}" for fmt in formats]
     made = [f"{outbase}.{fmt}" for fmt in formats]
-    if res.returncode != 0:
-        err = (res.stderr.strip().splitlines() or ["(no message)"])[-1]
-        raise RuntimeError(f"gnuplot {chart}.gp failed: {err}")
-    missing = [m for m in made if not os.path.isfile(m) or os.path.getsize(m) == 0]
-    if missing:
-        raise RuntimeError(f"gnuplot {chart}.gp wrote no {', '.join(missing)}")
+    try:
+        res = subprocess.run([gnuplot, params, script], stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=120)
+        if res.returncode != 0:
+            err = (res.stderr.strip().splitlines() or ["(no message)"])[-1]
+            raise RuntimeError(f"gnuplot {chart}.gp failed: {err}")
+        missing = [m for m, t in zip(made, drawn) if not os.path.isfile(t) or os.path.getsize(t) == 0]
+        if missing:
+            raise RuntimeError(f"gnuplot {chart}.gp wrote no {', '.join(missing)}")
+        for t, m in zip(drawn, made):
+            os.replace(t, m)
+    finally:
+        for t in drawn:
+            if os.path.exists(t):
+                os.unlink(t)
     return made
 
 

@@ -16,6 +16,7 @@ schema 1 at all is an error.
 """
 
 import argparse
+import contextlib
 import csv
 import glob
 import json
@@ -23,6 +24,7 @@ import os
 import re
 import statistics
 import sys
+import tempfile
 
 SCHEMA = "1"
 COLUMNS = ("schema run_id utc host cpu_model ncpu kernel cc git_rev backend workload tasks "
@@ -72,8 +74,9 @@ def _number(s, where, col):
         raise InputError(f"{where}: column {col}: not a number: {s!r}") from None
 
 
-def read_runs(path):
-    """The schema-1 rows of runs.csv as dicts (numbers as float/int, None when empty)."""
+def read_runs(path, warnings=None):
+    """The schema-1 rows of runs.csv as dicts (numbers as float/int, None when empty).
+    Warnings go to stderr, or into the list warnings when one is given."""
     try:
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.reader(f, strict=True)
@@ -114,7 +117,7 @@ def read_runs(path):
     except InputError:
         raise
     except csv.Error as e:
-        raise InputError(f"{path}: malformed CSV: {e}") from None
+        raise InputError(f"{path}: line {reader.line_num + 1}: malformed CSV: {e}") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text") from None
     except OSError as e:
@@ -123,7 +126,8 @@ def read_runs(path):
         found = ", ".join(repr(v) for v in sorted(skipped)) or "none"
         raise InputError(f"{path}: no rows of schema {SCHEMA} (schemas found: {found})")
     for ver, n in sorted(skipped.items()):
-        warn(f"{path}: {n} row(s) of schema {ver!r} skipped (this script reads schema {SCHEMA})")
+        (warnings.append if warnings is not None else warn)(
+            f"{path}: {n} row(s) of schema {ver!r} skipped (this script reads schema {SCHEMA})")
     return rows
 
 
@@ -182,7 +186,7 @@ def _hyperfine_entry(res, path):
     return e
 
 
-def read_hyperfine(run_dir):
+def read_hyperfine(run_dir, warnings=None):
     """[{backend, workload, [tasks, size, workers,] median_s}] from hyperfine/*.json.
 
     hyperfine times whole processes (start-up included); a file that is not a hyperfine
@@ -196,7 +200,8 @@ def read_hyperfine(run_dir):
             if not isinstance(results, list):
                 raise TypeError("results is not a list")
         except (OSError, ValueError, KeyError, TypeError) as e:
-            warn(f"{path}: not a hyperfine export ({e.__class__.__name__}); ignored")
+            (warnings.append if warnings is not None else warn)(
+                f"{path}: not a hyperfine export ({e.__class__.__name__}); ignored")
             continue
         for res in results:
             if not isinstance(res, dict):
@@ -229,13 +234,18 @@ class Run:
         self.dir = run_dir
         self.name = os.path.basename(os.path.normpath(run_dir))
         self.machine = read_machine(os.path.join(run_dir, "machine.json"))
-        self.rows = read_runs(os.path.join(run_dir, "runs.csv"))
-        self.hyperfine = read_hyperfine(run_dir)
+        # Warnings wait until the folder is known to be readable: a refused folder gets its
+        # one line, not warnings about rows that will never be used.
+        warnings = []
+        self.rows = read_runs(os.path.join(run_dir, "runs.csv"), warnings)
+        self.hyperfine = read_hyperfine(run_dir, warnings)
         try:
             self.ncpu = int(self.machine.get("ncpu_online") or self.rows[0]["ncpu"])
         except (TypeError, ValueError):
             raise InputError(f"{run_dir}: cannot tell the number of CPUs (machine.json ncpu_online)") from None
         self.cells = build_cells(self.rows)
+        for w in warnings:
+            warn(w)
 
     def title(self):
         m = self.machine
@@ -365,11 +375,41 @@ def fmt_num(x):
 
 
 def write_atomic(path, text):
-    """Write text to path through a temporary file so a failure leaves no half file."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    """Write text (str, or bytes) to path whole or not at all: into a temporary file of the
+    same folder, flushed to disk, then renamed over path. A failure (disk full, folder gone)
+    removes the temporary file and raises OSError; path keeps its old content or stays absent."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    d, base = os.path.split(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=d)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide results from the other users of a box
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def append_whole(path, data):
+    """Append bytes data (whole CSV rows) to path whole or not at all: a short or failed write
+    is cut back to the size before, as bench's own appends are (runners/csvfile.c)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        start = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            raise
+    finally:
+        os.close(fd)
 
 
 class ArgParser(argparse.ArgumentParser):

@@ -356,33 +356,6 @@ Test(cli, idle_memory_is_measured_cold_every_rep, .timeout = 120, .init = mk_tmp
 	free(s);
 }
 
-/* Processes whose environment holds mark: the suite and everything it started. */
-static int count_marked(const char *mark)
-{
-	int n = 0;
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		char path[300], buf[65536];
-		snprintf(path, sizeof path, "/proc/%s/environ", e->d_name);
-		int fd = open(path, O_RDONLY);
-		if (fd < 0)
-			continue;
-		ssize_t r = read(fd, buf, sizeof buf - 1);
-		close(fd);
-		if (r <= 0)
-			continue;
-		for (ssize_t i = 0; i < r; i += (ssize_t)strlen(buf + i) + 1)
-			if (!strcmp(buf + i, mark))
-				n++;
-	}
-	if (d)
-		closedir(d);
-	return n;
-}
-
 Test(faults, sigint_mid_cell_leaves_whole_rows_and_no_process, .timeout = 120, .init = mk_tmp, .fini = rm_tmp)
 {
 	char out[256], mark[64];
@@ -399,16 +372,16 @@ Test(faults, sigint_mid_cell_leaves_whole_rows_and_no_process, .timeout = 120, .
 		_exit(127);
 	}
 	/* Wait until a cell runs (a loaded machine may take a while to get there). */
-	for (int i = 0; i < 300 && count_marked(mark) < 2; i++)
+	for (int i = 0; i < 300 && tu_count_marked(mark) < 2; i++)
 		usleep(50000);
 	usleep(300000);
-	cr_assert_gt(count_marked(mark), 1, "the suite and a cell are running");
+	cr_assert_gt(tu_count_marked(mark), 1, "the suite and a cell are running");
 	kill(pid, SIGINT);
 	int st;
 	waitpid(pid, &st, 0);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 130, "exit 130 on SIGINT (status %d)", st);
 	usleep(200000);
-	cr_assert_eq(count_marked(mark), 0, "no process of the suite is left");
+	cr_assert_eq(tu_count_marked(mark), 0, "no process of the suite is left");
 	char csv[300];
 	snprintf(csv, sizeof csv, "%s/runs.csv", out);
 	char *s = tu_slurp(csv);

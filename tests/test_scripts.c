@@ -315,3 +315,36 @@ Test(scripts, plots_skip_missing_workloads_and_refuse_bad_runs, .timeout = 30)
 	cr_assert_eq(rc, 2);
 	cr_assert_eq(file_size(in_tmp("c/speedup.png")), -1);
 }
+
+/* The property test of the scripts' reading (tests/fuzz_scripts.py): random bytes and
+ * randomly damaged run folders; every script writes its output or exits 2 with one line,
+ * never a traceback. A fixed seed, so that `make test` is the same every time; other seeds:
+ * python3 tests/fuzz_scripts.py --cases 1000 [--seed S]. */
+#define FUZZ_CASES "100"
+#define FUZZ_SEED "18"
+
+Test(scripts, random_and_damaged_run_folders_never_give_a_traceback, .timeout = 120)
+{
+	char *argv[] = {"python3", "tests/fuzz_scripts.py", "--cases", FUZZ_CASES, "--seed", FUZZ_SEED, NULL};
+	int op[2];
+	cr_assert_eq(pipe(op), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(op[1], 1), dup2(op[1], 2);
+		close(op[0]), close(op[1]);
+		execvp("python3", argv);
+		_exit(127);
+	}
+	close(op[1]);
+	size_t on = 0;
+	ssize_t r;
+	while (on < sizeof out - 1 && (r = read(op[0], out + on, sizeof out - 1 - on)) > 0)
+		on += (size_t)r;
+	out[on] = 0;
+	close(op[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
+	cr_assert(strstr(out, "0 broke the property"), "%s", out);
+	cr_log_info("%s", out);
+}
