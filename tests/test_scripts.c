@@ -316,7 +316,7 @@ Test(scripts, table_rejects_unknown_status_and_bad_numbers, .timeout = SCRIPT_TI
 
 Test(scripts, compare_ratios_and_spread, .timeout = SCRIPT_TIMEOUT)
 {
-	int rc = run_script("compare", FIX "run-a", FIX "run-b", "--out", in_tmp("cmp"), NULL);
+	int rc = run_script("compare", FIX "run-a", FIX "run-b", "--src", FIX "twins", "--out", in_tmp("cmp"), NULL);
 	cr_assert_eq(rc, 0, "compare failed: %s", err);
 	const char *csv = slurp(in_tmp("cmp/compare.csv"));
 	/* workers relative to each machine: run-a's 2 and run-b's 4 are both 'ncpu'; 0.25 / 0.5 ms */
@@ -335,14 +335,21 @@ Test(scripts, compare_ratios_and_spread, .timeout = SCRIPT_TIMEOUT)
 	cr_assert(line_with(md, "| cpu_flags |", "only: avx512f", NULL));
 	cr_assert_null(line_with(md, "| utc |", NULL));
 	cr_assert_null(line_with(md, "| kernel |", NULL));
+	/* the marks of the two tables side by side, the count first: threads' 3 threads at 100
+	 * echo connections in run-b contradict 'a thread per task' (and so its scheduler row) */
+	cr_assert(line_with(md, "- run-b against run-a: 19 of 67 marks agree, 2 flips (✅ in one, ❌ in the other), "
+			    "1 decided in one only, 45 measured in one only.", NULL), "%s", md);
+	cr_assert(line_with(md, "| comparison | threads | threads | ✅ | ❌ | flips |", NULL), "%s", md);
+	cr_assert(line_with(md, "| comparison | scheduler | mn | ✅ | ❔ | decided in one only |", NULL), "%s", md);
+	cr_assert_null(line_with(md, "| measured in one only |", NULL), "%s", md);
 	cr_assert_gt(file_size(in_tmp("cmp/compare.png")), 1000);
 	cr_assert_gt(file_size(in_tmp("cmp/compare.svg")), 1000);
 }
 
 Test(scripts, compare_three_runs_against_the_first, .timeout = SCRIPT_TIMEOUT)
 {
-	int rc = run_script("compare", FIX "run-a", FIX "run-b", FIX "run-a", "--out", in_tmp("cmp"), "--no-plot",
-			    "--quiet", NULL);
+	int rc = run_script("compare", FIX "run-a", FIX "run-b", FIX "run-a", "--src", FIX "twins", "--out", in_tmp("cmp"),
+			    "--no-plot", "--quiet", NULL);
 	cr_assert_eq(rc, 0, "%s", err);
 	const char *md = slurp(in_tmp("cmp/compare.md"));
 	cr_assert(line_with(md, "| backend | cell | metric | run-a | run-b | run-a | run-b / run-a | run-a / run-a |", NULL),
@@ -350,6 +357,8 @@ Test(scripts, compare_three_runs_against_the_first, .timeout = SCRIPT_TIMEOUT)
 	/* the first run against itself: ratio 1, inside its own spread */
 	cr_assert(line_with(md, "| mn | cpu.fib tasks=4 size=20 workers=ncpu |", "| 0.50 + | 1.00 ~ |", NULL), "%s", md);
 	cr_assert_eq(file_size(in_tmp("cmp/compare.png")), -1, "--no-plot drew a chart");
+	/* a run against itself: every mark agrees */
+	cr_assert(line_with(md, "- run-a against run-a: 67 of 67 marks agree, 0 flips", NULL), "%s", md);
 }
 
 Test(scripts, compare_needs_two_readable_runs, .timeout = SCRIPT_TIMEOUT)
