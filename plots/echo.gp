@@ -9,6 +9,6 @@ set yrange [0:*]
 do for [fmt in formats] {
     eval(term(fmt))
     set output outbase.'.'.fmt
-    plot for [i=1:words(files)] word(files, i) using 1:2 with linespoints ls int(word(styles, i)) title word(names, i)
+    plot for [i=1:words(files)] word(files, i) using 1:2:3:4 with yerrorlines ls int(word(styles, i)) title word(names, i)
     unset output
 }

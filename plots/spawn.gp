@@ -13,7 +13,7 @@ do for [fmt in formats] {
     set ylabel 'time per task (ns, log scale)'
     set key inside bottom right font ',9'
     if (words(files) > 0) {
-        plot for [i=1:words(files)] word(files, i) using 1:2 with linespoints ls int(word(styles, i)) title word(names, i)
+        plot for [i=1:words(files)] word(files, i) using 1:2:3:4 with yerrorlines ls int(word(styles, i)) title word(names, i)
     } else {
         unset logscale xy
         set label 1 'not measured' at graph 0.5, 0.5 center
@@ -24,7 +24,7 @@ do for [fmt in formats] {
     set title 'micro.idle: resident memory per parked task'
     set ylabel 'bytes per task (log scale)'
     if (words(files2) > 0) {
-        plot for [i=1:words(files2)] word(files2, i) using 1:2 with linespoints ls int(word(styles2, i)) title word(names2, i)
+        plot for [i=1:words(files2)] word(files2, i) using 1:2:3:4 with yerrorlines ls int(word(styles2, i)) title word(names2, i)
     } else {
         unset logscale xy
         set label 1 'not measured' at graph 0.5, 0.5 center

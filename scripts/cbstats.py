@@ -139,6 +139,19 @@ def paired_ratio(a_cell, b_cell, fa, fb=None, name=""):
     return e
 
 
+def cell_ratio(a, b, fa, fb=None, name=""):
+    """Est of fa(a) / fb(b) for two cells: per round when they are the same cell of two
+    backends (their rounds interleave), of two medians otherwise (the Est says which)."""
+    fb = fb or fa
+    label = f"{a.backend}/{b.backend}|{a.label()}|{b.label()}|{name}"
+    if a.wkey() == b.wkey():
+        return paired_ratio(a, b, fa, fb, label)
+    e = ratio_of_medians_ci([fa(r) for r in a.ok], [fb(r) for r in b.ok], label)
+    if e is not None:
+        e.cells = (a, b)
+    return e
+
+
 def share(part, whole):
     return part / whole if part is not None and whole else None
 

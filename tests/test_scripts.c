@@ -387,6 +387,10 @@ Test(scripts, plots_write_every_chart, .timeout = SCRIPT_TIMEOUT)
 	}
 	/* the machine is named in the titles */
 	cr_assert(strstr(slurp(in_tmp("charts/speedup.svg")), "alpha, Test CPU A, 2 CPUs"));
+	/* real runtimes are drawn against their own 1-worker time, and say so in the legend */
+	cr_assert(strstr(slurp(in_tmp("charts/speedup.svg")), "cpython-mp-self"));
+	/* the wake-delay chart is p99 against hogs with the table's preemption threshold */
+	cr_assert(strstr(slurp(in_tmp("charts/latency.svg")), "preemptive below (table threshold)"));
 }
 
 Test(scripts, plots_skip_missing_workloads_and_refuse_bad_runs, .timeout = SCRIPT_TIMEOUT)
