@@ -42,6 +42,7 @@ SIMPLE_LOC_FACTOR = 2.0      # simple: twin's lines <= 2 x the shortest twin of 
                              # JS count a whole program, Python one function without twin.py's helpers)
 LIKE_FACTOR = 0.8            # Go verdict: 'like X' = at least 80% of X's figure
 CONVOY_BANDS = (0.25, 0.75)  # fidelity: I/O with hogs / without: collapses < 0.25 <= drops < 0.75 <= holds
+GROWTH_BANDS = (1.5, 4.0)    # fidelity: cost at the most tasks / at the fewest: flat < 1.5 <= grows < 4 <= steep
 
 
 def parallel_threshold(ncpu):
@@ -61,6 +62,7 @@ CORES = Check("cores busy", lambda n: [SERIAL_SPEEDUP, parallel_threshold(n)],
 P99 = Check("p99", lambda n: [PREEMPT_P99_NS], ("preemptive", "cooperative"), (), "ns")
 SCALE = Check("behind best", lambda n: [SCALE_FACTOR], ("scales", "lags"), (), "x")
 LIKE = Check("ratio", lambda n: [LIKE_FACTOR], ("unlike", "like"), (), "x")
+GROWTH = Check("cost growth", lambda n: list(GROWTH_BANDS), ("flat", "grows", "steep"), (), "x")
 CONVOY = Check("with hogs / without", lambda n: list(CONVOY_BANDS), ("collapses", "drops", "holds"), (), "x")
 
 

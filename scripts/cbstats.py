@@ -111,16 +111,17 @@ def pair_rows(a_rows, b_rows):
         field, how = "round", PAIRED_ROUND
     else:
         field, how = "rep", PAIRED_REP
-    bi = {}
-    for r in b_rows:
-        bi.setdefault(r.get(field), r)
-    pairs, seen = [], set()
-    for r in a_rows:
-        k = r.get(field)
-        if k in bi and k not in seen:
-            seen.add(k)
-            pairs.append((r, bi[k]))
-    return pairs, how
+    def keyed(rows):
+        # (round, k): the k-th row of that round, so that repetitions appended later with the
+        # same numbers (extra rounds of a schema-1 file) pair with each other, not dropped
+        out, seen = {}, {}
+        for r in rows:
+            k = r.get(field)
+            seen[k] = seen.get(k, 0) + 1
+            out[(k, seen[k])] = r
+        return out
+    ai, bi = keyed(a_rows), keyed(b_rows)
+    return [(ai[k], bi[k]) for k in ai if k in bi], how
 
 
 def paired_ratio(a_cell, b_cell, fa, fb=None, name=""):
