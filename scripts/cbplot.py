@@ -13,14 +13,14 @@ import re
 import shutil
 import subprocess
 
+import cbmodels
 import cbresults as R
 import cbstats as S
 
 PLOTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "plots")
 
 # Legend order: baseline, the six models, then the real runtimes.
-ORDER = ("serial", "threads", "mn", "fork", "gil", "aloop", "uv", "go-ref", "node-ref",
-         "cpython-threads", "cpython-asyncio", "cpython-mp")
+ORDER = cbmodels.CHART_ORDER
 
 
 def order_key(backend):
@@ -116,7 +116,7 @@ def run_chart(gnuplot, tmp, chart, outbase, variables, formats=("png", "svg")):
 
 # Real runtimes, whose fib is their own code (an interpreter's or Go's): charted against their
 # own 1-worker time, never against C's serial fib (Go would read 0.3-0.6x and look serial).
-SELF_RELATIVE = ("go-ref", "node-ref", "cpython-threads", "cpython-asyncio", "cpython-mp")
+SELF_RELATIVE = cbmodels.REFERENCES
 SELF_SUFFIX = "-self"        # legend names are single words: go-ref-self
 
 
