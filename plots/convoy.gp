@@ -3,7 +3,7 @@
 load plots_dir.'/common.gp'
 set title "mix.convoy: one connection's requests/s beside CPU hogs\n".machine
 set xlabel 'CPU hogs in the same process'
-set ylabel 'requests/s (median, log scale)'
+set ylabel 'requests/s (median, 95% interval, log scale)'
 set logscale y
 set format y '%.0s%c'
 set xrange [-0.5:*]

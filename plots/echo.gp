@@ -2,7 +2,8 @@
 load plots_dir.'/common.gp'
 set title "io.echo: requests/s vs connections (".cell.")\n".machine
 set xlabel 'concurrent connections (log scale)'
-set ylabel 'requests/s (round trips, median)'
+set ylabel 'requests/s (round trips, median, 95% interval)'
+set offsets graph 0.05, graph 0.05, 0, 0
 set logscale x
 set format x '%.0s%c'
 set yrange [0:*]
