@@ -15,7 +15,7 @@ do for [fmt in formats] {
     set xtics 1
     set yrange [0:*]
     if (words(files) > 0) {
-        plot for [i=1:words(files)] word(files, i) using 1:2 with linespoints ls int(word(styles, i)) dt int(word(dashes, i)) title word(names, i)
+        plot for [i=1:words(files)] word(files, i) using 1:2:3:4 with yerrorlines ls int(word(styles, i)) dt int(word(dashes, i)) title word(names, i)
     } else {
         set label 1 'cpu.fib not in both runs' at graph 0.5, 0.5 center
         plot [0:1] [0:1] NaN notitle

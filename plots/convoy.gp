@@ -3,7 +3,7 @@
 load plots_dir.'/common.gp'
 set title "mix.convoy: one connection's requests/s beside CPU hogs\n".machine
 set xlabel 'CPU hogs in the same process'
-set ylabel 'requests/s (median, log scale)'
+set ylabel 'requests/s (median, 95% interval, log scale)'
 set logscale y
 set format y '%.0s%c'
 set xrange [-0.5:*]
@@ -12,6 +12,6 @@ set xtics 1
 do for [fmt in formats] {
     eval(term(fmt))
     set output outbase.'.'.fmt
-    plot for [i=1:words(files)] word(files, i) using 1:2 with linespoints ls int(word(styles, i)) title word(names, i)
+    plot for [i=1:words(files)] word(files, i) using 1:2:3:4 with yerrorlines ls int(word(styles, i)) title word(names, i)
     unset output
 }

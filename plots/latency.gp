@@ -1,21 +1,18 @@
-# latency.gp: mix.latency probe wake delay (p50, p99, max) per backend under CPU hogs, log
-# scale: a preemptive scheduler keeps it near the period, a cooperative one makes the probe
-# wait for a whole hog.
+# latency.gp: mix.latency probe p99 wake delay vs CPU hogs, one line per backend with its 95%
+# interval as error bars (log scale), beside the table's preemption threshold: a preemptive
+# scheduler stays flat near the period, a cooperative one makes the probe wait for a whole hog.
 load plots_dir.'/common.gp'
-set title "mix.latency: probe wake delay under CPU hogs (period ".period.")\n".machine
-set ylabel 'probe wake delay: woke minus due (µs, log scale)'
-set xlabel 'backend (hogs)'
+set title "mix.latency: probe p99 wake delay vs CPU hogs (period ".period.")\n".machine
+set ylabel 'p99 wake delay: woke minus due (µs, median, 95% interval, log scale)'
+set xlabel 'CPU hogs beside the probe'
 set logscale y
 set format y '%.0s%c'
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.8 border -1
-set boxwidth 0.9
-set xtics rotate by -90 font ",8"
-set yrange [ymin:*]
+set xtics 1
+set offsets 0.3, 0.3, 0, 0
 do for [fmt in formats] {
     eval(term(fmt))
     set output outbase.'.'.fmt
-    plot datafile using 2:xtic(1) title 'p50' ls 1, '' using 3 title 'p99' ls 2, '' using 4 title 'max' ls 4
+    plot for [i=1:words(files)] word(files, i) using 1:2:3:4 with yerrorlines ls int(word(styles, i)) title word(names, i), \
+         threshold with lines dt 2 lw 1.5 lc rgb '#555555' title 'preemptive below (table threshold)'
     unset output
 }

@@ -11,16 +11,16 @@ import functools
 import os
 import re
 import shutil
-import statistics
 import subprocess
 
+import cbmodels
 import cbresults as R
+import cbstats as S
 
 PLOTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "plots")
 
 # Legend order: baseline, the six models, then the real runtimes.
-ORDER = ("serial", "threads", "mn", "fork", "gil", "aloop", "uv", "go-ref", "node-ref",
-         "cpython-threads", "cpython-asyncio", "cpython-mp")
+ORDER = cbmodels.CHART_ORDER
 
 
 def order_key(backend):
@@ -59,22 +59,32 @@ def terminals(gnuplot):
 def style_of(name):
     """Line style number of a backend (plots/common.gp defines 1..12): the same colour and
     point in every chart. A name like 'mn@B' takes its backend's style."""
-    be = name.split("@")[0]
+    be = name.split("@")[0].replace(SELF_SUFFIX, "")
     return ORDER.index(be) % 12 + 1 if be in ORDER else 12
 
 
+def point(x, est):
+    """(x, median, lo, hi) of a chart point from an Est (lo = hi = median without an interval)."""
+    if est is None or est.value is None:
+        return None
+    lo = est.lo if est.lo is not None else est.value
+    hi = est.hi if est.hi is not None else est.value
+    return (x, est.value, lo, hi)
+
+
 def write_series(tmp, prefix, series):
-    """series: {name: [(x, y), ...]} -> (files, names, styles) as space-separated strings."""
+    """series: {name: [(x, y, lo, hi), ...]} -> (files, names, styles) as space-separated
+    strings; each data file has the columns x, median, 95% interval low, high (error bars)."""
     files, names, styles = [], [], []
     for name in sorted(series, key=order_key):
-        pts = sorted(p for p in series[name] if p[0] is not None and p[1] is not None)
+        pts = sorted(p for p in series[name] if p is not None and p[0] is not None and p[1] is not None)
         if not pts:
             continue
         path = os.path.join(tmp, f"{prefix}_{safe_name(name)}.dat")
         with open(path, "w", encoding="utf-8") as f:
-            f.write(f"# {name}\n")
-            for x, y in pts:
-                f.write(f"{x:.10g} {y:.10g}\n")
+            f.write(f"# {name}: x median lo hi\n")
+            for x, y, lo, hi in pts:
+                f.write(f"{x:.10g} {y:.10g} {lo:.10g} {hi:.10g}\n")
         files.append(path)
         names.append(safe_name(name))
         styles.append(str(style_of(name)))
@@ -118,29 +128,44 @@ def run_chart(gnuplot, tmp, chart, outbase, variables, formats=("png", "svg")):
     return made
 
 
-def speedup_series(run):
-    """({backend: [(workers, speedup over serial)]}, (tasks, size)) of cpu.fib, or None.
+# Real runtimes, whose fib is their own code (an interpreter's or Go's): charted against their
+# own 1-worker time, never against C's serial fib (Go would read 0.3-0.6x and look serial).
+SELF_RELATIVE = cbmodels.REFERENCES
+SELF_SUFFIX = "-self"        # legend names are single words: go-ref-self
 
-    The (tasks, size) with the most cells that also has a serial baseline is charted; the
-    serial median pools its rows over workers (serial ignores them). CPython and Node.js are
-    left out: an interpreted or JIT-compiled fib timed by its own process against C's serial
-    fib is not a speedup (their own scaling is in the table's fidelity section)."""
-    cells = [c for c in run.cells.values() if c.workload == "cpu.fib" and c.ok
-             and not c.backend.startswith("cpython-") and c.backend != "node-ref"]
-    base = {}
+
+def speedup_series(run):
+    """({name: [(workers, speedup, lo, hi)]}, (tasks, size)) of cpu.fib, or None.
+
+    The C backends' speedup is over serial cpu.fib of the (tasks, size) with the most cells,
+    per round against the serial cell of the same workers (cbstats.cell_ratio); the real
+    runtimes' is over their own 1-worker cell, named '<backend>-self'."""
+    cells = [c for c in run.cells.values() if c.workload == "cpu.fib" and c.ok]
+    serial = {}
     for c in cells:
         if c.backend == "serial":
-            base.setdefault((c.tasks, c.size), []).extend(r["wall_ns"] for r in c.ok)
-    swept = [c for c in cells if (c.tasks, c.size) in base]
+            serial.setdefault((c.tasks, c.size), []).append(c)
+    swept = [c for c in cells if (c.tasks, c.size) in serial and c.backend not in SELF_RELATIVE]
     if not swept:
         return None
     counts = {}
     for c in swept:
         counts[(c.tasks, c.size)] = counts.get((c.tasks, c.size), 0) + 1
     key = max(counts, key=counts.get)
-    b = statistics.median(base[key])
+    wall = (lambda r: r["wall_ns"])
     series = {}
     for c in swept:
         if (c.tasks, c.size) == key:
-            series.setdefault(c.backend, []).append((c.workers, b / c.median("wall_ns")))
+            base = [s for s in serial[key] if s.workers == c.workers] or serial[key]
+            series.setdefault(c.backend, []).append(point(c.workers, S.cell_ratio(base[0], c, wall, name="speedup")))
+    for be in SELF_RELATIVE:
+        mine = [c for c in cells if c.backend == be]
+        if not mine:
+            continue
+        tasks, size = max((c.tasks, c.size) for c in mine)
+        line = [c for c in mine if (c.tasks, c.size) == (tasks, size)]
+        one = [c for c in line if c.workers == 1]
+        if one:
+            series[be + SELF_SUFFIX] = [point(c.workers, S.cell_ratio(one[0], c, wall, name="self speedup"))
+                                        for c in line]
     return series, key

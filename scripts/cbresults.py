@@ -9,10 +9,12 @@ params. Each counted repetition is one row; tables quote the median of the cell'
 and keep min..max as its spread. A cell none of whose rows is ok keeps its status (the first
 non-ok status and note) so tables can say 'unsupported' or 'timeout' instead of a number.
 
-Schema: rows whose first column is "1" are read by header name. Rows of any other schema
+Schema: rows whose first column is "1" or "2" are read by header name. Schema 2 appends the
+noise around each repetition (SCHEMA2_EXTRA: its round, the shuffle seed, steal time, CPU
+pressure, load, two more percentiles); schema-1 rows get None there. Rows of any other schema
 version are skipped with one warning per version (an older file may lack columns or give
-them other meanings; guessing would put wrong numbers in a table). A file with no row of
-schema 1 at all is an error.
+them other meanings; guessing would put wrong numbers in a table). A file with no row of a
+known schema at all is an error.
 """
 
 import argparse
@@ -26,7 +28,12 @@ import statistics
 import sys
 import tempfile
 
+import cbmodels
+
 SCHEMA = "1"
+SCHEMAS = ("1", "2")
+SCHEMA2_EXTRA = "round seed steal_ns psi_cpu_us loadavg1 p90_ns p999_ns".split()
+SCHEMA2_NUMERIC = "steal_ns psi_cpu_us loadavg1 p90_ns p999_ns".split()
 COLUMNS = ("schema run_id utc host cpu_model ncpu kernel cc git_rev backend workload tasks "
            "workers size params rep wall_ns user_ns sys_ns maxrss_kb ops ops_per_s p50_ns "
            "p99_ns max_ns os_threads processes vol_ctxsw invol_ctxsw checksum status note").split()
@@ -35,11 +42,10 @@ NUMERIC = ("wall_ns user_ns sys_ns maxrss_kb ops ops_per_s p50_ns p99_ns max_ns 
 INTEGER_KEYS = ("tasks", "workers", "size")
 STATUSES = ("ok", "unsupported", "mismatch", "timeout", "crash", "error")
 
-# The six models of the article's table, in its column order, and the real runtime each one
-# re-creates (the fidelity table puts them side by side).
-MODELS = ("mn", "fork", "threads", "gil", "aloop", "uv")
-REFERENCE_OF = {"gil": "cpython-threads", "aloop": "cpython-asyncio", "fork": "cpython-mp",
-                "mn": "go-ref", "uv": "node-ref"}
+# The six models of the article's table and the real runtime each one re-creates live in
+# cbmodels.MODEL_TABLE, shared by every script.
+MODELS = cbmodels.MODELS
+REFERENCE_OF = cbmodels.REFERENCE_OF
 
 
 class InputError(Exception):
@@ -75,8 +81,8 @@ def _number(s, where, col):
 
 
 def read_runs(path, warnings=None):
-    """The schema-1 rows of runs.csv as dicts (numbers as float/int, None when empty).
-    Warnings go to stderr, or into the list warnings when one is given."""
+    """The schema-1 and schema-2 rows of runs.csv as dicts (numbers as float/int, None when
+    empty). Warnings go to stderr, or into the list warnings when one is given."""
     try:
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.reader(f, strict=True)
@@ -92,12 +98,13 @@ def read_runs(path, warnings=None):
                 where = f"{path}: line {reader.line_num}"
                 if not rec:
                     continue
-                if rec[0] != SCHEMA:
+                if rec[0] not in SCHEMAS:
                     skipped[rec[0]] = skipped.get(rec[0], 0) + 1
                     continue
-                missing = [c for c in COLUMNS if c not in header]
+                extra = SCHEMA2_EXTRA if rec[0] == "2" else []
+                missing = [c for c in COLUMNS + extra if c not in header]
                 if missing:
-                    raise InputError(f"{path}: header lacks column(s) {', '.join(missing)} for schema {SCHEMA}")
+                    raise InputError(f"{path}: header lacks column(s) {', '.join(missing)} for schema {rec[0]}")
                 if len(rec) != len(header):
                     raise InputError(f"{where}: {len(rec)} fields, header has {len(header)}")
                 r = dict(zip(header, rec))
@@ -110,6 +117,11 @@ def read_runs(path, warnings=None):
                     raise InputError(f"{where}: unknown status {r['status']!r}")
                 for k in NUMERIC:
                     r[k] = _number(r[k], where, k)
+                for k in SCHEMA2_NUMERIC:
+                    r[k] = _number(r[k], where, k) if extra else None
+                for k in ("round", "seed"):
+                    v = _number(r[k], where, k) if extra else None
+                    r[k] = int(v) if v is not None else None
                 if r["status"] == "ok" and (r["wall_ns"] is None or r["wall_ns"] <= 0):
                     raise InputError(f"{where}: ok row without a positive wall_ns")
                 r["line"] = reader.line_num
@@ -124,10 +136,10 @@ def read_runs(path, warnings=None):
         raise InputError(f"{path}: cannot read: {e.strerror}") from None
     if not rows:
         found = ", ".join(repr(v) for v in sorted(skipped)) or "none"
-        raise InputError(f"{path}: no rows of schema {SCHEMA} (schemas found: {found})")
+        raise InputError(f"{path}: no rows of schema {' or '.join(SCHEMAS)} (schemas found: {found})")
     for ver, n in sorted(skipped.items()):
         (warnings.append if warnings is not None else warn)(
-            f"{path}: {n} row(s) of schema {ver!r} skipped (this script reads schema {SCHEMA})")
+            f"{path}: {n} row(s) of schema {ver!r} skipped (this script reads schemas {', '.join(SCHEMAS)})")
     return rows
 
 

@@ -20,9 +20,10 @@ import glob
 import os
 import re
 
+import cbmodels
+
 PY_FUNC = {"gil": "run_threads", "aloop": "run_asyncio", "fork": "run_mp"}
-RUNTIME = {"mn": "Go", "uv": "Node.js", "gil": "CPython threading", "aloop": "CPython asyncio",
-           "fork": "CPython multiprocessing"}
+RUNTIME = {m.name: m.twin for m in cbmodels.MODEL_TABLE if m.twin}  # the shared per-model table
 
 
 def _norm(s):

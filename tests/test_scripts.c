@@ -14,6 +14,9 @@
 #include <unistd.h>
 
 #define FIX "tests/fixtures/"
+/* A guard against a hung script, not a timing: on the shared 2-core box a python3 start can
+ * take seconds, and a test runs up to five scripts. */
+#define SCRIPT_TIMEOUT 180
 
 static char tmp[256];
 static char out[1 << 16], err[1 << 14];
@@ -142,7 +145,7 @@ static void expect_refused(const char *run_dir, const char *needle)
 
 TestSuite(scripts, .init = setup, .fini = teardown);
 
-Test(scripts, table_values_from_fixture, .timeout = 30)
+Test(scripts, table_values_from_fixture, .timeout = SCRIPT_TIMEOUT)
 {
 	int rc = run_script("table", FIX "run-a", "--src", FIX "twins", "--out", in_tmp("t.md"), "--csv",
 			    in_tmp("t.csv"), NULL);
@@ -152,16 +155,19 @@ Test(scripts, table_values_from_fixture, .timeout = 30)
 	const char *csv = slurp(in_tmp("t.csv"));
 	/* serial 1.0 ms / mn 0.5 ms at 2 workers = 2.00x, parallel as claimed */
 	cr_assert(line_with(csv, "comparison,parallelism,mn,2,x,✅", NULL), "mn speedup:\n%s", csv);
-	/* the cores the cell kept busy (CPU time / wall) stand beside the speedup */
-	cr_assert(line_with(csv, "comparison,parallelism,mn,2,x,✅,\"2.00×, 2.00 cores busy", NULL));
+	/* the cores the cell kept busy (CPU time / wall) stand beside the speedup, each with its
+	 * interval and the side of its threshold; schema-1 ratios pair by repetition order */
+	cr_assert(line_with(csv, "comparison,parallelism,mn,2,x,✅,\"2.00 [2.00, 2.00] (≥ 1.50 by 33%) cores busy; "
+			    "speedup 2.00× [2.00×, 2.00×] (≥ 1.20× by 67%) paired by rep order",
+			    ",2,2,paired by rep order,", NULL), "%s", csv);
 	/* gil stays at 1.00x: 'one thread at a time' holds */
 	cr_assert(line_with(csv, "comparison,parallelism,gil,1,x,✅", NULL));
 	/* threads: 1.0 / 0.55 */
 	cr_assert(line_with(csv, "comparison,parallelism,threads,1.81818,x,✅", NULL));
 	/* preemption: aloop's 60 ms p99 shows the cooperative loop, as claimed */
 	cr_assert(line_with(csv, "comparison,preemption,aloop,60000000,ns,✅", NULL));
-	/* threads' 8 KiB per idle task contradicts 'MiBs per thread' */
-	cr_assert(line_with(csv, "comparison,memory,threads,8192,bytes,❌", NULL));
+	/* threads' 8 KiB per idle task is neither light nor heavy: undecided, never a cross */
+	cr_assert(line_with(csv, "comparison,memory,threads,8192,bytes,❔", "in between: neither light nor heavy", NULL));
 	/* statuses other than ok are shown as such, never as numbers */
 	cr_assert(line_with(csv, "comparison,spawn,fork,", "crash", NULL));
 	cr_assert(line_with(csv, "comparison,memory,uv,", "unsupported", NULL));
@@ -179,14 +185,90 @@ Test(scripts, table_values_from_fixture, .timeout = 30)
 	cr_assert(line_with(csv, "cell,cpu.fib tasks=4 workers=2 size=20,mn,", ",0.0123", NULL));
 	cr_assert(strstr(err, "notes.json: not a hyperfine export"), "no hyperfine warning: %s", err);
 	const char *md = slurp(in_tmp("t.md"));
-	cr_assert(line_with(md, "| Parallelism", "✅ 2.00×, 2.00 cores busy (4×fib(20), 2 workers)", NULL), "md:\n%s", md);
+	cr_assert(line_with(md, "| Parallelism", "✅ 2.00 [2.00, 2.00] (≥ 1.50 by 33%) cores busy", "(4×fib(20), 2 workers)",
+			    NULL), "md:\n%s", md);
 	cr_assert(strstr(md, "parallelism like C, simplicity like Python, I/O efficiency like Node.js"));
 	cr_assert(line_with(md, "| gil | cpython-threads |", "mix.latency", NULL));
 	/* a cell with some failed repetitions: the median of the ok ones, and the failure said */
-	cr_assert(line_with(md, "| Concurrency", "sleep 10k×100 ms: 110 ms (3/4 ok, timeout)", NULL), "md:\n%s", md);
+	cr_assert(line_with(md, "| Concurrency", "sleep 10k×100 ms: 110 ms, ", "of mn's (3/4 ok, timeout)", NULL), "md:\n%s",
+		  md);
+	/* schema 1 has no noise columns: the header says so */
+	cr_assert(line_with(md, "Noise: no steal or pressure columns (schema 1).", NULL), "md:\n%s", md);
 }
 
-Test(scripts, table_without_twins_says_na, .timeout = 30)
+/* run-r (schema 2): the box's speed changes from round to round by up to 30%; mn is exactly
+ * twice as fast as serial within every round, threads keeps 1.30..1.70 cores busy. */
+static void table_of_run_r(const char *md, const char *csv)
+{
+	int rc = run_script("table", FIX "run-r", "--src", in_tmp("nowhere"), "--out", md, "--csv", csv, NULL);
+	cr_assert_eq(rc, 0, "table failed: %s", err);
+	cr_assert_null(strstr(err, "skipped"), "schema-2 rows skipped: %s", err);
+}
+
+Test(scripts, table_schema2_pairs_by_round_and_decides_only_clear_marks, .timeout = SCRIPT_TIMEOUT)
+{
+	table_of_run_r(in_tmp("t.md"), in_tmp("t.csv"));
+	const char *csv = slurp(in_tmp("t.csv"));
+	/* paired by round the speedup is 2.00 in every round: a zero-width interval, decided */
+	cr_assert(line_with(csv, "comparison,parallelism,mn,2,x,✅,", "speedup 2.00× [2.00×, 2.00×]", ",2,2,paired by round,",
+			    NULL), "%s", csv);
+	/* threads' cores busy straddle the 1.50 threshold: undecided, with its interval */
+	cr_assert(line_with(csv, "comparison,parallelism,threads,1.6,x,❔,\"1.45 [1.30, 1.70] (straddles 1.50) cores busy",
+			    NULL), "%s", csv);
+	/* fork's spawn interval lies wholly below 5 µs: 'costly' decidedly fails */
+	cr_assert(line_with(csv, "comparison,spawn,fork,525,ns,❌,\"525 ns [450 ns, 650 ns] (< 5 µs by 87%)", NULL), "%s", csv);
+	/* gil's speedup and cores busy lie wholly below 1.2: 'one thread at a time' holds */
+	cr_assert(line_with(csv, "comparison,parallelism,gil,1,x,✅,", NULL), "%s", csv);
+	const char *md = slurp(in_tmp("t.md"));
+	cr_assert(line_with(md, "| Parallelism", "❔ 1.45 [1.30, 1.70] (straddles 1.50) cores busy", NULL), "%s", md);
+	cr_assert(line_with(md, "Marks: 12 of 18 decided (9 ✅, 3 ❌), 6 ❔ undecided (1 cell could decide them", NULL),
+		  "%s", md);
+	/* fidelity judges the shape and says what differs: mn preempts where 'Go' waits for a hog */
+	cr_assert(line_with(md, "| mn | go-ref | mix.latency tasks=2", "| 1.4 ms [1.2 ms, 1.6 ms] (preemptive) | "
+			    "60 ms [58 ms, 62 ms] (cooperative) |", "| ❌ | mn is preemptive where go-ref is cooperative |", NULL),
+		  "%s", md);
+}
+
+Test(scripts, table_schema2_flags_noisy_repetitions_and_reports_noise, .timeout = SCRIPT_TIMEOUT)
+{
+	table_of_run_r(in_tmp("t.md"), in_tmp("t.csv"));
+	const char *md = slurp(in_tmp("t.md"));
+	/* mn's round-3 repetitions lost 10% of the CPUs to steal: flagged, shown, kept */
+	cr_assert(line_with(md, "| mn | cpu.fib tasks=4 workers=2 size=20 | ok | 5 |", "rep 2 (round 3): steal 10% |", NULL),
+		  "%s", md);
+	cr_assert(line_with(md, "| serial | cpu.fib tasks=4 workers=2 size=20 | ok | 5 |", "| – |", NULL), "%s", md);
+	/* the header's one noise line: steal, pressure, machine.json's noise probe, the flags */
+	cr_assert(line_with(md, "Noise: steal 0.9% of the CPUs' time over 40 repetitions (worst 10.0%)",
+			    "noise probe (fixed loop, median [min..max]): start 1.01 µs [1 µs..1.02 µs], end 1.12 µs",
+			    "3 repetitions flagged noisy", NULL), "%s", md);
+	const char *csv = slurp(in_tmp("t.csv"));
+	cr_assert(line_with(csv, "cell,cpu.fib tasks=4 workers=2 size=20,mn,", ",2\r", NULL), "%s", csv);
+}
+
+Test(scripts, table_is_the_same_byte_for_byte_from_the_same_runs, .timeout = SCRIPT_TIMEOUT)
+{
+	table_of_run_r(in_tmp("1.md"), in_tmp("1.csv"));
+	table_of_run_r(in_tmp("2.md"), in_tmp("2.csv"));
+	char *md1 = strdup(slurp(in_tmp("1.md"))), *csv1 = strdup(slurp(in_tmp("1.csv")));
+	cr_assert_str_eq(slurp(in_tmp("2.md")), md1);
+	cr_assert_str_eq(slurp(in_tmp("2.csv")), csv1);
+	free(md1), free(csv1);
+}
+
+Test(scripts, table_undecided_lists_exactly_the_straddling_cells, .timeout = SCRIPT_TIMEOUT)
+{
+	int rc = run_script("table", FIX "run-r", "--src", in_tmp("nowhere"), "--undecided", NULL);
+	cr_assert_eq(rc, 0, "%s", err);
+	/* threads' cores busy straddle; the threads rows' 'too few tasks' cannot be decided by
+	 * more rounds and are not listed */
+	cr_assert_str_eq(out, "--backend threads --workload cpu.fib --tasks 4 --workers 2 --size 20\n");
+	/* run-a: every mark is decided or structural */
+	rc = run_script("table", FIX "run-a", "--src", FIX "twins", "--undecided", NULL);
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_str_eq(out, "");
+}
+
+Test(scripts, table_without_twins_says_na, .timeout = SCRIPT_TIMEOUT)
 {
 	int rc = run_script("table", FIX "run-b", "--src", in_tmp("nowhere"), "--out", in_tmp("t.md"),
 			    "--csv", in_tmp("t.csv"), NULL);
@@ -199,7 +281,7 @@ Test(scripts, table_without_twins_says_na, .timeout = 30)
 	cr_assert(line_with(csv, "comparison,parallelism,uv,,,➖,not run", NULL), "%s", csv);
 }
 
-Test(scripts, table_bad_inputs_exit_2_writing_nothing, .timeout = 30)
+Test(scripts, table_bad_inputs_exit_2_writing_nothing, .timeout = SCRIPT_TIMEOUT)
 {
 	expect_refused(FIX "old-schema", "no rows of schema 1");
 	expect_refused(FIX "bad-csv", "bad-csv/runs.csv");
@@ -208,7 +290,7 @@ Test(scripts, table_bad_inputs_exit_2_writing_nothing, .timeout = 30)
 	expect_refused(FIX "does-not-exist", "no such run folder");
 }
 
-Test(scripts, table_rejects_unknown_status_and_bad_numbers, .timeout = 30)
+Test(scripts, table_rejects_unknown_status_and_bad_numbers, .timeout = SCRIPT_TIMEOUT)
 {
 	/* a copy of run-b with one row's status and one wall time broken */
 	mkdir(in_tmp("r"), 0755);
@@ -236,14 +318,14 @@ Test(scripts, table_rejects_unknown_status_and_bad_numbers, .timeout = 30)
 	expect_refused(in_tmp("r"), "not UTF-8");
 }
 
-Test(scripts, compare_ratios_and_spread, .timeout = 30)
+Test(scripts, compare_ratios_and_spread, .timeout = SCRIPT_TIMEOUT)
 {
-	int rc = run_script("compare", FIX "run-a", FIX "run-b", "--out", in_tmp("cmp"), NULL);
+	int rc = run_script("compare", FIX "run-a", FIX "run-b", "--src", FIX "twins", "--out", in_tmp("cmp"), NULL);
 	cr_assert_eq(rc, 0, "compare failed: %s", err);
 	const char *csv = slurp(in_tmp("cmp/compare.csv"));
 	/* workers relative to each machine: run-a's 2 and run-b's 4 are both 'ncpu'; 0.25 / 0.5 ms */
 	cr_assert(line_with(csv, "mn,cpu.fib,4,20,ncpu,,wall time,run-b,ok,250000,", ",0.5,+", NULL), "%s", csv);
-	/* 91k vs 90k req/s: the ranges overlap, not significant */
+	/* 91k vs 90k req/s: the ratio's interval holds 1, not significant */
 	cr_assert(line_with(csv, "mn,io.echo,100,1024,ncpu,msgs=200,ops/s,run-b,ok,91000,", ",1.01111,~", NULL), "%s",
 		  csv);
 	/* threads 120k vs 60k req/s: twice as many, higher is better */
@@ -257,24 +339,34 @@ Test(scripts, compare_ratios_and_spread, .timeout = 30)
 	cr_assert(line_with(md, "| cpu_flags |", "only: avx512f", NULL));
 	cr_assert_null(line_with(md, "| utc |", NULL));
 	cr_assert_null(line_with(md, "| kernel |", NULL));
+	/* the marks of the two tables side by side, the count first: threads' 3 threads at 100
+	 * echo connections in run-b contradict 'a thread per task' (and so its scheduler row) */
+	cr_assert(line_with(md, "- run-b against run-a: 19 of 67 marks agree, 2 flips (✅ in one, ❌ in the other), "
+			    "1 decided in one only, 45 measured in one only.", NULL), "%s", md);
+	cr_assert(line_with(md, "| comparison | threads | threads | ✅ | ❌ | flips |", NULL), "%s", md);
+	cr_assert(line_with(md, "| comparison | scheduler | mn | ✅ | ❔ | decided in one only |", NULL), "%s", md);
+	cr_assert_null(line_with(md, "| measured in one only |", NULL), "%s", md);
 	cr_assert_gt(file_size(in_tmp("cmp/compare.png")), 1000);
 	cr_assert_gt(file_size(in_tmp("cmp/compare.svg")), 1000);
 }
 
-Test(scripts, compare_three_runs_against_the_first, .timeout = 30)
+Test(scripts, compare_three_runs_against_the_first, .timeout = SCRIPT_TIMEOUT)
 {
-	int rc = run_script("compare", FIX "run-a", FIX "run-b", FIX "run-a", "--out", in_tmp("cmp"), "--no-plot",
-			    "--quiet", NULL);
+	int rc = run_script("compare", FIX "run-a", FIX "run-b", FIX "run-a", "--src", FIX "twins", "--out", in_tmp("cmp"),
+			    "--no-plot", "--quiet", NULL);
 	cr_assert_eq(rc, 0, "%s", err);
 	const char *md = slurp(in_tmp("cmp/compare.md"));
 	cr_assert(line_with(md, "| backend | cell | metric | run-a | run-b | run-a | run-b / run-a | run-a / run-a |", NULL),
 		  "%s", md);
 	/* the first run against itself: ratio 1, inside its own spread */
-	cr_assert(line_with(md, "| mn | cpu.fib tasks=4 size=20 workers=ncpu |", "| 0.50 + | 1.00 ~ |", NULL), "%s", md);
+	cr_assert(line_with(md, "| mn | cpu.fib tasks=4 size=20 workers=ncpu |", "| 0.50 [0.48, 0.52] + | 1.00 [0.96, 1.04] ~ |",
+			    NULL), "%s", md);
 	cr_assert_eq(file_size(in_tmp("cmp/compare.png")), -1, "--no-plot drew a chart");
+	/* a run against itself: every mark agrees */
+	cr_assert(line_with(md, "- run-a against run-a: 67 of 67 marks agree, 0 flips", NULL), "%s", md);
 }
 
-Test(scripts, compare_needs_two_readable_runs, .timeout = 30)
+Test(scripts, compare_needs_two_readable_runs, .timeout = SCRIPT_TIMEOUT)
 {
 	cr_assert_eq(run_script("compare", FIX "run-a", "--out", in_tmp("cmp"), NULL), 2);
 	cr_assert(strstr(err, "two or more"), "%s", err);
@@ -283,7 +375,7 @@ Test(scripts, compare_needs_two_readable_runs, .timeout = 30)
 	cr_assert_eq(file_size(in_tmp("cmp/compare.md")), -1);
 }
 
-Test(scripts, plots_write_every_chart, .timeout = 30)
+Test(scripts, plots_write_every_chart, .timeout = SCRIPT_TIMEOUT)
 {
 	int rc = run_script("plots", FIX "run-a", "--out", in_tmp("charts"), NULL);
 	cr_assert_eq(rc, 0, "plots failed: %s", err);
@@ -300,9 +392,13 @@ Test(scripts, plots_write_every_chart, .timeout = 30)
 	}
 	/* the machine is named in the titles */
 	cr_assert(strstr(slurp(in_tmp("charts/speedup.svg")), "alpha, Test CPU A, 2 CPUs"));
+	/* real runtimes are drawn against their own 1-worker time, and say so in the legend */
+	cr_assert(strstr(slurp(in_tmp("charts/speedup.svg")), "cpython-mp-self"));
+	/* the wake-delay chart is p99 against hogs with the table's preemption threshold */
+	cr_assert(strstr(slurp(in_tmp("charts/latency.svg")), "preemptive below (table threshold)"));
 }
 
-Test(scripts, plots_skip_missing_workloads_and_refuse_bad_runs, .timeout = 30)
+Test(scripts, plots_skip_missing_workloads_and_refuse_bad_runs, .timeout = SCRIPT_TIMEOUT)
 {
 	/* run-b has only cpu.fib and io.echo: the other charts are skipped with a note */
 	int rc = run_script("plots", FIX "run-b", "--out", in_tmp("b"), NULL);
