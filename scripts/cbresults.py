@@ -23,6 +23,7 @@ import csv
 import glob
 import json
 import os
+import math
 import re
 import statistics
 import sys
@@ -75,9 +76,12 @@ def _number(s, where, col):
     if s == "":
         return None
     try:
-        return float(s)
+        v = float(s)
     except ValueError:
         raise InputError(f"{where}: column {col}: not a number: {s!r}") from None
+    if not math.isfinite(v):
+        raise InputError(f"{where}: column {col}: not a finite number: {s!r}")
+    return v
 
 
 def read_runs(path, warnings=None):
@@ -120,8 +124,10 @@ def read_runs(path, warnings=None):
                 for k in SCHEMA2_NUMERIC:
                     r[k] = _number(r[k], where, k) if extra else None
                 for k in ("round", "seed"):
-                    v = _number(r[k], where, k) if extra else None
-                    r[k] = int(v) if v is not None else None
+                    try:
+                        r[k] = int(r[k]) if extra and r[k] != "" else None
+                    except ValueError:
+                        raise InputError(f"{where}: column {k}: not an integer: {r[k]!r}") from None
                 if r["status"] == "ok" and (r["wall_ns"] is None or r["wall_ns"] <= 0):
                     raise InputError(f"{where}: ok row without a positive wall_ns")
                 r["line"] = reader.line_num
