@@ -17,6 +17,10 @@ CRIT_LIBS   := $(shell pkg-config --libs criterion 2>/dev/null)
 
 CFLAGS  += $(CSTD) $(OPT) $(WARN) $(SAN) -Irunners -Iworkloads -Imodels $(PKG_CFLAGS) $(PY_CFLAGS) \
            -DCB_VERSION=\"$(VERSION)\" -DCB_CFLAGS="\"$(OPT) $(SAN)\"" -MMD -MP
+# Every frame of a page or more touches each page as it grows, so no frame can jump the
+# guard below a task's stack (mn's G stacks, the loops' run stack): workloads, the task API
+# and the tests run on those stacks, hence for all objects. mn_sched.c sizes its guards on it.
+CFLAGS  += -fstack-clash-protection
 LDLIBS  += $(PKG_LIBS) $(PY_LIBS) -lpthread -lm
 LDFLAGS += $(SAN)
 

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "coro/coro.h" /* CORO_ASAN */
 #include "mn/mn.h"
 
 static uint64_t run(int procs, mn_fn root, const void *arg, size_t len)
@@ -686,6 +687,212 @@ Test(mn, stacks_kept_for_the_next_run_and_released_cold, .timeout = 30)
 	cr_assert_eq(mn_main(&other, naps_root, &n, sizeof n), (uint64_t)n);
 	mn_release();
 	cr_assert_eq(mn_kept_stacks(), 0);
+}
+
+/* ---- stacks: refills, depth, guards ------------------------------------------------------- */
+
+/* A G at a chosen depth switches to a G that needs a stack while its P's cache is empty: the
+ * refill (a slab's mmap and guards, ~19 KiB of frame once) must not run on the switching G's
+ * stack, whose guard it would jump into the parked neighbour below. 1 P, the smallest
+ * stack, a cold start so the cache empties at a known point: the root and 62 nappers take
+ * the first slab's 64 stacks with `digger`, whose neighbour below is a napper whose frame
+ * (its marks) sits right under digger's guard. digger burrows until `room` bytes are left,
+ * spawns a G and then yields to it, or (preempt) spins until the signal switches to it. */
+typedef struct {
+	size_t room;
+	int preempt;
+	mn_chan *gate;
+} dig_arg;
+
+static atomic_int dig_flag;
+
+static uint64_t dig_flag_set(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	atomic_store(&dig_flag, 1);
+	return 7;
+}
+
+static uint64_t burrow(const char *top, const dig_arg *a)
+{
+	volatile char pad[256];
+	for (size_t i = 0; i < sizeof pad; i++)
+		pad[i] = (char)i;
+	uint64_t r = 0;
+	if ((size_t)(top - (const char *)__builtin_frame_address(0)) + a->room < MN_STACK_MIN) {
+		r = burrow(top, a);
+	} else {
+		atomic_store(&dig_flag, 0);
+		mn_g *g = mn_go(dig_flag_set, NULL, 0);
+		if (a->preempt)
+			while (!atomic_load_explicit(&dig_flag, memory_order_relaxed))
+				; /* no call: only a preemption lets the new G run */
+		else
+			mn_yield();
+		r = mn_join(g) == 7;
+	}
+	for (size_t i = 0; i < sizeof pad; i++)
+		r &= pad[i] == (char)i; /* this G's own frames survived too */
+	return r;
+}
+
+static uint64_t digger(void *arg, size_t len)
+{
+	(void)len;
+	dig_arg a;
+	memcpy(&a, arg, sizeof a);
+	for (int i = 0; i < 5; i++)
+		mn_sleep_ns(1000000); /* until every napper has parked: the cache is empty */
+	return burrow(__builtin_frame_address(0), &a);
+}
+
+static uint64_t dig_root(void *arg, size_t len)
+{
+	(void)len;
+	dig_arg a;
+	memcpy(&a, arg, sizeof a);
+	a.gate = mn_chan_make(1, 0);
+	enum { NAPPERS = 62 };
+	mn_g *d = mn_go(digger, &a, sizeof a), *n[NAPPERS];
+	nap_arg na = {a.gate, 1000};
+	for (int i = 0; i < NAPPERS; i++, na.v += 64)
+		n[i] = mn_go(nap, &na, sizeof na);
+	uint64_t dug = mn_join(d);
+	mn_chan_close(a.gate);
+	uint64_t intact = 0;
+	for (int i = 0; i < NAPPERS; i++)
+		intact += mn_join(n[i]);
+	mn_chan_free(a.gate);
+	return dug && intact == NAPPERS;
+}
+
+/* Rooms swept: for a yield from what the switch itself needs (a few hundred bytes: a refill
+ * on this stack would overflow it), for a preemption from the reserve the runtime asks for
+ * (mn.h), each to 8 KiB more. */
+#define DIG_YIELD_ROOM 1536
+#define DIG_SWEEP 8192
+#define DIG_STEP 512
+
+Test(mn, refill_runs_off_the_switching_gs_stack, .timeout = 60)
+{
+	uint64_t before = mn_preemptions();
+	int spins = 0;
+	for (int preempt = 0; preempt <= 1; preempt++) {
+		size_t from = preempt ? MN_STACK_RESERVE : DIG_YIELD_ROOM;
+		for (size_t room = from; room <= from + DIG_SWEEP; room += DIG_STEP) {
+			dig_arg a = {room, preempt, NULL};
+			mn_config c = {.procs = 1, .stack_size = MN_STACK_MIN, .cold = 1,
+				       .preempt_ns = 1000000};
+			cr_assert_eq(mn_main(&c, dig_root, &a, sizeof a), 1, "room %zu preempt %d",
+				     room, preempt);
+			spins += preempt;
+		}
+	}
+	if (mn_preempt_enabled())
+		cr_assert_geq(mn_preemptions() - before, (uint64_t)spins,
+			      "every spin ended by a preemption");
+}
+
+/* How deep the runtime goes below a G's frame: Gs paint the stack below them, exercise every
+ * runtime path (spawn, join, yield with the netpoller's look, channels, sleep, preemption,
+ * and the hooks of other Gs run on their stacks after a switch), then find the lowest byte
+ * written. MN_STACK_RESERVE, which MN_STACK_MIN is built on, must cover it. */
+#define PAINT 0xa5
+#define PAINT_SPAN (56 * 1024) /* of a 64 KiB stack: the G's own frames sit above */
+#define PAINT_GAP 512          /* left alone just below the painter, for memset's frame */
+
+__attribute__((noinline)) static void paint_below(char *lo, size_t n)
+{
+	memset(lo, PAINT, n);
+}
+
+static uint64_t trivial(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	return 1;
+}
+
+typedef struct {
+	mn_chan *c;
+} probe_arg;
+
+static uint64_t depth_probe(void *arg, size_t len)
+{
+	(void)len;
+	probe_arg a;
+	memcpy(&a, arg, sizeof a);
+	char *me = __builtin_frame_address(0), *lo = me - PAINT_SPAN;
+	paint_below(lo, PAINT_SPAN - PAINT_GAP);
+	uint64_t ok = 1, v = 0;
+	for (int i = 0; i < 200; i++) {
+		mn_g *g[8];
+		for (int k = 0; k < 8; k++)
+			g[k] = mn_go(trivial, NULL, 0);
+		for (int k = 0; k < 8; k++)
+			ok &= mn_join(g[k]);
+		for (int k = 0; k < 70; k++)
+			mn_yield(); /* every 64th yield looks at timers and the netpoller */
+		ok &= mn_chan_send(a.c, &v) == MN_OK && mn_chan_recv(a.c, &v) == MN_OK;
+		mn_sleep_ns(20000);
+		volatile uint64_t spin = 0;
+		for (int k = 0; k < 200000; k++) /* long enough to be preempted now and then */
+			spin += (uint64_t)k;
+	}
+	char *low = lo;
+	while (low < me && (unsigned char)*low == PAINT)
+		low++;
+	return ok ? (uint64_t)(me - low) : 0;
+}
+
+static uint64_t waiter_on_pipe(void *arg, size_t len)
+{
+	(void)len;
+	fdarg a;
+	memcpy(&a, arg, sizeof a);
+	char c;
+	return mn_read(a.fd, &c, 1) == 1;
+}
+
+static uint64_t depth_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	int p[2];
+	if (pipe(p))
+		return 0;
+	fdarg fa = {p[0]};
+	mn_g *w = mn_go(waiter_on_pipe, &fa, sizeof fa); /* so the netpoller has a waiter */
+	enum { PROBES = 16 };
+	probe_arg pa = {mn_chan_make(sizeof(uint64_t), 1)};
+	mn_g *g[PROBES];
+	for (int i = 0; i < PROBES; i++)
+		g[i] = mn_go(depth_probe, &pa, sizeof pa);
+	uint64_t deepest = 0;
+	for (int i = 0; i < PROBES; i++) {
+		uint64_t d = mn_join(g[i]);
+		if (!d)
+			return 0;
+		deepest = d > deepest ? d : deepest;
+	}
+	uint64_t woke = mn_write(p[1], "x", 1) == 1 && mn_join(w);
+	mn_chan_free(pa.c);
+	mn_close(p[0]);
+	mn_close(p[1]);
+	return woke ? deepest : 0;
+}
+
+Test(mn, runtime_depth_below_a_g_fits_its_reserve, .timeout = 60)
+{
+#ifdef CORO_ASAN
+	cr_skip_test("AddressSanitizer's frames and redzones are not the runtime's");
+#endif
+	uint64_t before = mn_preemptions();
+	mn_config c = {.procs = 2, .stack_size = 64 * 1024, .cold = 1, .preempt_ns = 200000};
+	uint64_t deepest = mn_main(&c, depth_root, NULL, 0);
+	cr_log_info("runtime depth below a G: %llu bytes", (unsigned long long)deepest);
+	cr_assert_gt(deepest, 256, "the probes measured something");
+	cr_assert_lt(deepest, MN_STACK_RESERVE, "deepest %llu", (unsigned long long)deepest);
+	if (mn_preempt_enabled())
+		cr_assert_gt(mn_preemptions(), before, "the probes were preempted");
 }
 
 /* ---- randomized stress ----------------------------------------------------------------------- */

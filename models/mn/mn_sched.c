@@ -105,6 +105,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -709,7 +710,9 @@ static void mn_gfree(mn_p *p, mn_g *g)
 	mn__unlock(&mn_sched.slk);
 }
 
-/* The cache of p is empty: refill it from the global cache or a fresh slab. */
+/* The cache of p is empty: refill it from the global cache or a fresh slab. Runs on g0
+ * only (see mn_direct): a slab's mmap, guard installation and bookkeeping take more frame
+ * than a G's stack may have left. */
 __attribute__((noinline)) static int mn_stack_refill(mn_p *p)
 {
 	mn__lock(&mn_sched.slk);
@@ -720,7 +723,8 @@ __attribute__((noinline)) static int mn_stack_refill(mn_p *p)
 		coro_stack fresh[MN_SLAB];
 		void *region;
 		size_t rsize;
-		if (coro_stack_alloc_many(fresh, MN_SLAB, mn_sched.stack_size, &region, &rsize))
+		if (coro_stack_alloc_many(fresh, MN_SLAB, mn_sched.stack_size, mn_sched.stack_guard,
+					  &region, &rsize))
 			return -1;
 		coro_stack_populate_top(fresh, MN_SLAB); /* each will be used: fault in bulk */
 		mn__lock(&mn_sched.slk);
@@ -753,6 +757,16 @@ static inline int mn_stack_get(mn_p *p, coro_stack *out)
 		return -1;
 	*out = p->stacks[--p->nstacks];
 	return 0;
+}
+
+/* The top MN_STACK_OWNER bytes of every G stack hold the G that owns it (NULL while the
+ * stack is free), so that a fault in any guard names its G, whichever M or context took it.
+ * 16 keeps the coroutine's top 16-byte aligned. */
+#define MN_STACK_OWNER 16
+
+static inline mn_g **mn_stack_owner(const coro_stack *s, size_t size)
+{
+	return (mn_g **)((char *)s->lo + size - sizeof(mn_g *));
 }
 
 static void mn_stack_put(mn_p *p, const coro_stack *s)
@@ -794,23 +808,38 @@ static inline void mn_resetspinning(mn_m *m)
 		mn_wakep(); /* the last spinner found work: there may be more */
 }
 
-/* Make g the M's current G; give it a stack on its first run. */
+/* Make g the M's current G; give it a stack on its first run, before it becomes m->curg
+ * (a fault meanwhile is the switching G's). A refill only happens on g0 (mn_direct). */
 static void mn_prepare(mn_m *m, mn_g *g)
 {
 	if (m->spinning)
 		mn_resetspinning(m);
+	if (!g->has_stack) {
+		coro_stack s;
+		if (mn_stack_get(m->p, &s))
+			mn_fatal("out of memory for G stacks");
+		*mn_stack_owner(&s, s.size) = g;
+		s.size -= MN_STACK_OWNER;
+		coro_init(&g->ctx, &s, mn_g_entry, g);
+		g->has_stack = 1;
+	}
 	g->m = m;
 	g->status = G_RUNNING;
 	m->curg = g;
 	atomic_store_explicit(&m->p->schedtick, atomic_load_explicit(&m->p->schedtick,
 			      memory_order_relaxed) + 1, memory_order_relaxed);
-	if (!g->has_stack) {
-		coro_stack s;
-		if (mn_stack_get(m->p, &s))
-			mn_fatal("out of memory for G stacks");
-		coro_init(&g->ctx, &s, mn_g_entry, g);
-		g->has_stack = 1;
+}
+
+/* next, if a G's stack may switch straight to it; else NULL, with next left in m->nextg
+ * for g0 to run: next has no stack yet and the P's cache is empty, so it needs a refill,
+ * which must not run on the stack of the G switching away. */
+static inline mn_g *mn_direct(mn_m *m, mn_g *next)
+{
+	if (next && __builtin_expect(!next->has_stack && !m->p->nstacks, 0)) {
+		m->nextg = next;
+		return NULL;
 	}
+	return next;
 }
 
 /* Switch from the running G g to next (or to the scheduler), leaving hook to run once g
@@ -821,7 +850,7 @@ static void mn_switch(mn_g *g, mn_g *next, mn_hook hook, void *arg)
 	m->hook = hook;
 	m->hook_arg = arg;
 	m->hook_g = g;
-	if (next) {
+	if ((next = mn_direct(m, next))) {
 		mn_prepare(m, next);
 		coro_switch(&g->ctx, &next->ctx);
 	} else {
@@ -906,7 +935,10 @@ static void mn_exit_hook(mn_g *prev, void *arg)
 {
 	(void)arg;
 	mn_p *p = mn_getm()->p;
-	mn_stack_put(p, &prev->ctx.stack);
+	coro_stack s = prev->ctx.stack;
+	s.size += MN_STACK_OWNER;
+	*mn_stack_owner(&s, s.size) = NULL;
+	mn_stack_put(p, &s);
 	coro_destroy(&prev->ctx);
 	prev->has_stack = 0;
 	prev->status = G_DEAD;
@@ -935,7 +967,7 @@ static void mn_g_entry(void *arg)
 	m->hook = mn_exit_hook;
 	m->hook_arg = NULL;
 	m->hook_g = g;
-	if (next) {
+	if ((next = mn_direct(m, next))) {
 		mn_prepare(m, next);
 		coro_switch_final(&g->ctx, &next->ctx);
 	}
@@ -1287,8 +1319,10 @@ static void mn_schedule(mn_m *m)
 {
 	for (;;) {
 		mn_run_hook(m);
-		mn_g *g = mn_findrunnable(m);
-		if (!g)
+		mn_g *g = m->nextg;
+		if (g)
+			m->nextg = NULL; /* chosen by a G that switched here for its stack */
+		else if (!(g = mn_findrunnable(m)))
 			return;
 		mn_prepare(m, g);
 		coro_switch(&m->g0, &g->ctx);
@@ -1328,6 +1362,7 @@ static void *mn_m_thread(void *arg)
 static pthread_t mn_sysmon_thread;
 static const void *mn_text_lo[8], *mn_text_hi[8];
 static int mn_ntext, mn_preempt_ok;
+static _Atomic uint64_t mn_npreempt; /* switches inside the SIGURG handler */
 
 static int mn_phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -1366,6 +1401,17 @@ static void mn_text_init(void)
 	/* malloc (and its locks) must live outside the text we preempt in */
 	void *mal = dlsym(RTLD_DEFAULT, "malloc");
 	mn_preempt_ok = mn_ntext > 0 && mal && !mn_in_text(mal);
+}
+
+uint64_t mn_preemptions(void)
+{
+	return atomic_load(&mn_npreempt);
+}
+
+int mn_preempt_enabled(void)
+{
+	mn_text_init();
+	return mn_preempt_ok;
 }
 
 static const void *mn_sig_pc(void *ucv)
@@ -1414,6 +1460,7 @@ static void mn_sigurg(int sig, siginfo_t *si, void *ucv)
 	}
 	atomic_store(&p->preempt_req, 0);
 	g->in_rt = 1;
+	atomic_fetch_add_explicit(&mn_npreempt, 1, memory_order_relaxed);
 	g->status = G_RUNNABLE;
 	/* As Go's schedule() does, look at the P's timers before choosing: a sleeper whose
 	 * deadline passed behind this G (often why it is preempted) runs next. */
@@ -1431,18 +1478,46 @@ static void mn_sigurg(int sig, siginfo_t *si, void *ucv)
 	g->in_rt = 0;         /* last: from here on a new preemption is harmless */
 }
 
+/* The G whose stack guard holds addr, or NULL (set *guard when addr is in a guard at all).
+ * Slabs are laid out guard first, stride after stride (coro_stack_alloc_many). */
+static mn_g *mn_guard_owner(const void *addr, int *guard)
+{
+	uintptr_t a = (uintptr_t)addr, stride = mn_sched.stack_stride;
+	*guard = 0;
+	for (int i = 0; stride && i < mn_sched.nslabs; i++) {
+		uintptr_t base = (uintptr_t)mn_sched.slabs[i];
+		if (a < base || a >= base + mn_sched.slab_sizes[i])
+			continue;
+		uintptr_t off = (a - base) % stride;
+		if (off >= mn_sched.stack_guard)
+			return NULL; /* inside a stack, not its guard */
+		*guard = 1;
+		coro_stack s = {.lo = (void *)(a - off + mn_sched.stack_guard)};
+		return *mn_stack_owner(&s, stride - mn_sched.stack_guard);
+	}
+	return NULL;
+}
+
 static void mn_sigsegv(int sig, siginfo_t *si, void *uc)
 {
 	(void)uc;
-	mn_m *m = mn_tls_m;
-	mn_g *g = m ? m->curg : NULL;
-	if (g && g->has_stack && coro_stack_guard_hit(&g->ctx.stack, si->si_addr)) {
+	int guard;
+	mn_g *g = mn_guard_owner(si->si_addr, &guard);
+	if (guard) {
 		char msg[256];
 		Dl_info di;
-		const char *name = dladdr((void *)g->fn, &di) && di.dli_sname ? di.dli_sname : "?";
-		snprintf(msg, sizeof msg,
-			 "task stack overflow: G %llu (entry %p %s) ran past its %zu KiB stack",
-			 (unsigned long long)g->id, (void *)g->fn, name, g->ctx.stack.size / 1024);
+		if (g) {
+			const char *name =
+				dladdr((void *)g->fn, &di) && di.dli_sname ? di.dli_sname : "?";
+			snprintf(msg, sizeof msg,
+				 "task stack overflow: G %llu (entry %p %s) ran past its %zu KiB "
+				 "stack",
+				 (unsigned long long)g->id, (void *)g->fn, name,
+				 mn_sched.stack_size / 1024);
+		} else {
+			snprintf(msg, sizeof msg, "fault in the guard of a free G stack at %p",
+				 si->si_addr);
+		}
 		if (mn_sched.cfg.on_stack_overflow)
 			mn_sched.cfg.on_stack_overflow(msg);
 		dprintf(2, "mn: %s\n", msg);
@@ -1599,6 +1674,9 @@ static void mn_install_signals(void)
 	sigaction(SIGURG, &sa, &mn_old_urg);
 	sa.sa_sigaction = mn_sigsegv;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	/* a preemption inside the fault handler would save a G's context on the alternate
+	 * stack, which the next signal on this M reuses */
+	sigaddset(&sa.sa_mask, SIGURG);
 	sigaction(SIGSEGV, &sa, &mn_old_segv);
 	sigaction(SIGBUS, &sa, &mn_old_bus);
 }
@@ -1706,12 +1784,37 @@ static void mn_free_all(void)
 	}
 }
 
+/* The guard below each G stack. mn and the code run on G stacks are built with
+ * -fstack-clash-protection (Makefile), so no compiled frame moves the stack pointer a page
+ * or more without touching each page on the way. What remains is the kernel's signal
+ * frame (SIGURG lands on the G's stack), written below the 128-byte red zone in one piece,
+ * lowest address first: the guard must be deeper than the largest frame the kernel builds
+ * (AT_MINSIGSTKSZ: 3.3 KiB with AVX-512, ~11 KiB with AMX), and at least MN_GUARD_MIN for
+ * library code built without probes. A guard region costs address space only. */
+#define MN_GUARD_MIN (16 * 1024)
+#define MN_RED_ZONE 128
+
+static size_t mn_guard_size(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), frame = (size_t)getauxval(AT_MINSIGSTKSZ);
+	size_t guard = frame + MN_RED_ZONE + page;
+	if (guard < MN_GUARD_MIN)
+		guard = MN_GUARD_MIN;
+	return (guard + page - 1) & ~(page - 1);
+}
+
 uint64_t mn_main(const mn_config *cfg, mn_fn root, const void *arg, size_t len)
 {
 	memset(&mn_sched, 0, sizeof mn_sched);
 	mn_sched.cfg = *cfg;
 	mn_sched.nprocs = cfg->procs > 0 ? cfg->procs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	mn_sched.stack_size = cfg->stack_size ? cfg->stack_size : 64 * 1024;
+	if (mn_sched.stack_size < MN_STACK_MIN)
+		mn_fatal("stack_size is below MN_STACK_MIN: the runtime's own frames do not fit");
+	mn_sched.stack_size = (mn_sched.stack_size + page - 1) & ~(page - 1);
+	mn_sched.stack_guard = mn_guard_size();
+	mn_sched.stack_stride = mn_sched.stack_size + mn_sched.stack_guard;
 	mn_sched.preempt_ns = cfg->preempt_ns ? cfg->preempt_ns : 10000000;
 	mn_sched.syscall_ns = cfg->syscall_ns ? cfg->syscall_ns : 20000;
 	mn_sched.poll_until = INT64_MAX;
