@@ -30,7 +30,9 @@ VERSION := 0.1.0
 # new commit rebuilds the two objects that use it (a -D flag would not).
 GIT_REV := $(shell git describe --always --dirty --abbrev=7 2>/dev/null || echo unknown)
 
-BUILD   ?= build
+# One build folder per compiler (objects do not record the compiler that made them), so
+# `make test CC=clang` builds and tests in build-clang/ beside gcc's build/.
+BUILD   ?= build$(if $(findstring clang,$(notdir $(CC))),-clang)
 LIB_SRC := $(filter-out runners/main.c,$(wildcard runners/*.c)) $(wildcard workloads/*.c) \
            $(wildcard models/*/*.c)
 ASM_SRC := $(wildcard models/*/*.S)

@@ -3,6 +3,7 @@
  * overflow reports, and a randomized stress over many seeds. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <elf.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -21,6 +22,14 @@ static uint64_t run(int procs, mn_fn root, const void *arg, size_t len)
 {
 	mn_config c = {.procs = procs};
 	return mn_main(&c, root, arg, len);
+}
+
+/* Burn CPU in the program's own text (where preemption may land), no call, no safe point. */
+static void spin(int n)
+{
+	volatile uint64_t s = 0;
+	for (int k = 0; k < n; k++)
+		s = s + (uint64_t)k;
 }
 
 /* ---- 1M Gs ---------------------------------------------------------------------------- */
@@ -426,9 +435,7 @@ static uint64_t churn_root(void *arg, size_t len)
 	uint64_t sum = 0;
 	for (uint64_t i = 0; i < n; i++) {
 		g[i] = mn_go(churn, &i, sizeof i);
-		volatile uint64_t spin = 0; /* give the signal something to land on */
-		for (int k = 0; k < 200; k++)
-			spin += (uint64_t)k;
+		spin(200); /* give the signal something to land on */
 	}
 	for (uint64_t i = 0; i < n; i++)
 		sum += mn_join(g[i]);
@@ -441,6 +448,145 @@ Test(mn, frequent_preemption_keeps_gs_intact, .timeout = 60)
 	mn_config c = {.procs = 2, .preempt_ns = 200000};
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(mn_main(&c, churn_root, NULL, 0), 200000ull * 200001ull / 2);
+}
+
+/* A G's errno survives its preemptions, wherever it resumes: 3 hogs on 2 Ps switch Ms all
+ * the time, each with its own errno value. errno is set and read inside libc (a failing
+ * call, then "%m"), never in the test's own text, where a preemption between taking errno's
+ * address and using it would read another thread's copy (the limit mn_sched.c documents). */
+#define ERRNO_PREEMPTIONS 10000
+#define ERRNO_HOGS 3
+#define ERRNO_TIME_LIMIT_S 40 /* a bound for a starved box, not a measurement */
+
+static atomic_int errno_stop;
+
+static void errno_set(int which)
+{
+	if (which == 0)
+		close(-1); /* EBADF */
+	else if (which == 1)
+		sigaction(-1, NULL, NULL); /* EINVAL */
+	else
+		access("", F_OK); /* ENOENT */
+}
+
+static uint64_t errno_hog(void *arg, size_t len)
+{
+	(void)len;
+	int which;
+	memcpy(&which, arg, sizeof which);
+	char want[64], got[64];
+	errno_set(which);
+	snprintf(want, sizeof want, "%m");
+	uint64_t bad = 0;
+	while (!atomic_load_explicit(&errno_stop, memory_order_relaxed)) {
+		errno_set(which);
+		spin(20000);
+		snprintf(got, sizeof got, "%m");
+		bad += strcmp(got, want) != 0;
+	}
+	return bad;
+}
+
+static uint64_t errno_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	uint64_t from = mn_preemptions();
+	mn_g *g[ERRNO_HOGS];
+	atomic_store(&errno_stop, 0);
+	for (int i = 0; i < ERRNO_HOGS; i++)
+		g[i] = mn_go(errno_hog, &i, sizeof i);
+	int64_t t0 = (int64_t)time(NULL);
+	while (mn_preemptions() - from < ERRNO_PREEMPTIONS &&
+	       (int64_t)time(NULL) - t0 < ERRNO_TIME_LIMIT_S)
+		mn_sleep_ns(10000000);
+	atomic_store(&errno_stop, 1);
+	uint64_t bad = 0;
+	for (int i = 0; i < ERRNO_HOGS; i++)
+		bad += mn_join(g[i]);
+	return bad;
+}
+
+Test(mn, errno_survives_forced_preemptions, .timeout = 90)
+{
+	cr_assert(mn_preempt_enabled(), "this build preempts (not under ThreadSanitizer)");
+	uint64_t from = mn_preemptions();
+	mn_config c = {.procs = 2, .preempt_ns = 100000};
+	uint64_t bad = mn_main(&c, errno_root, NULL, 0);
+	uint64_t n = mn_preemptions() - from;
+	cr_assert_geq(n, ERRNO_PREEMPTIONS, "only %llu preemptions", (unsigned long long)n);
+	cr_assert_eq(bad, 0, "errno lost %llu times over %llu preemptions",
+		     (unsigned long long)bad, (unsigned long long)n);
+}
+
+/* The built objects: every reference to mn_tls_m from code is in the section mn_nopreempt
+ * (the assembly lookups), none in ordinary text, whatever the compiler inlined. Read from
+ * the ELF relocations of the objects next to the bench binary under test (CB_BENCH). */
+static int elf_tls_refs(const char *path, int *in_nopreempt, int *elsewhere)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	fseek(f, 0, SEEK_END);
+	long size = ftell(f);
+	rewind(f);
+	unsigned char *b = malloc((size_t)size);
+	int ok = b && fread(b, 1, (size_t)size, f) == (size_t)size;
+	fclose(f);
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)b;
+	if (!ok || size < (long)sizeof *eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
+	    eh->e_ident[EI_CLASS] != ELFCLASS64) {
+		free(b);
+		return -1;
+	}
+	const Elf64_Shdr *sh = (const Elf64_Shdr *)(b + eh->e_shoff);
+	const char *shstr = (const char *)b + sh[eh->e_shstrndx].sh_offset;
+	for (int i = 0; i < eh->e_shnum; i++) {
+		if (sh[i].sh_type != SHT_RELA || !(sh[sh[i].sh_info].sh_flags & SHF_EXECINSTR))
+			continue;
+		const Elf64_Shdr *symtab = &sh[sh[i].sh_link];
+		const Elf64_Sym *syms = (const Elf64_Sym *)(b + symtab->sh_offset);
+		const char *strtab = (const char *)b + sh[symtab->sh_link].sh_offset;
+		const Elf64_Rela *r = (const Elf64_Rela *)(b + sh[i].sh_offset);
+		const char *target = shstr + sh[sh[i].sh_info].sh_name;
+		for (size_t k = 0; k < sh[i].sh_size / sizeof *r; k++) {
+			const Elf64_Sym *sym = &syms[ELF64_R_SYM(r[k].r_info)];
+			if (strcmp(strtab + sym->st_name, "mn_tls_m"))
+				continue;
+			if (!strcmp(target, "mn_nopreempt"))
+				++*in_nopreempt;
+			else
+				++*elsewhere;
+		}
+	}
+	free(b);
+	return 0;
+}
+
+Test(mn, only_the_nopreempt_code_reads_the_tls_m)
+{
+	const char *bench = getenv("CB_BENCH") ? getenv("CB_BENCH") : "build/bench";
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%.*s/models/mn",
+		 (int)(strrchr(bench, '/') ? strrchr(bench, '/') - bench : 1),
+		 strrchr(bench, '/') ? bench : ".");
+	DIR *d = opendir(dir);
+	cr_assert(d, "no objects in %s", dir);
+	int in = 0, out = 0, objects = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		if (l < 3 || strcmp(e->d_name + l - 2, ".o"))
+			continue;
+		char path[8192];
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		cr_assert_eq(elf_tls_refs(path, &in, &out), 0, "cannot read %s", path);
+		objects++;
+	}
+	closedir(d);
+	cr_assert_geq(objects, 5, "mn's objects found in %s", dir);
+	cr_assert_geq(in, 3, "the lookups read mn_tls_m (%d references)", in);
+	cr_assert_eq(out, 0, "%d references to mn_tls_m outside mn_nopreempt", out);
 }
 
 /* ---- netpoller and syscalls ------------------------------------------------------------- */
@@ -834,9 +980,7 @@ static uint64_t depth_probe(void *arg, size_t len)
 			mn_yield(); /* every 64th yield looks at timers and the netpoller */
 		ok &= mn_chan_send(a.c, &v) == MN_OK && mn_chan_recv(a.c, &v) == MN_OK;
 		mn_sleep_ns(20000);
-		volatile uint64_t spin = 0;
-		for (int k = 0; k < 200000; k++) /* long enough to be preempted now and then */
-			spin += (uint64_t)k;
+		spin(200000); /* long enough to be preempted now and then */
 	}
 	char *low = lo;
 	while (low < me && (unsigned char)*low == PAINT)

@@ -100,8 +100,8 @@ struct mn_p {
 };
 
 struct mn_m {
+	mn_g *curg;                /* first: mn__getg reads it from assembly */
 	coro g0;                   /* the thread's own stack: runs the scheduler */
-	mn_g *curg;
 	mn_p *p;
 	mn_p *nextp;               /* handed over by startm */
 	int spinning;

@@ -102,6 +102,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,7 +116,6 @@
 #include "mn_impl.h"
 
 struct mn_sched mn_sched;
-static _Thread_local mn_m *mn_tls_m;
 
 #define MN_STACK_CACHE 64
 #define MN_G_CACHE 64
@@ -124,34 +124,48 @@ static _Thread_local mn_m *mn_tls_m;
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
-/* Thread-local lookups. They are never inlined or analysed across calls: a G that
- * switches may resume on another thread, and the compiler must not reuse a TLS address
- * computed before the switch. They are called by a G before it has entered the runtime
- * (g->in_rt is still 0), so their code lives in a section of its own that the preemption
- * handler refuses to interrupt: preempted between loading the M and loading its current
- * G, mn__getg would resume on another thread holding the old thread's M. */
-#define MN_NOPREEMPT __attribute__((noipa, section("mn_nopreempt")))
+/* Thread-local lookups. A G that switches may resume on another thread, so no compiler may
+ * reuse a TLS address computed before a switch, and a G calls these before it has entered
+ * the runtime (g->in_rt still 0): preempted between loading its M and loading the M's
+ * current G, mn__getg would resume on another thread holding the old thread's M. So they
+ * are assembly (mn_tls_<arch>.S), which no compiler inlines, in the section mn_nopreempt
+ * that the preemption handler treats as runtime code; tests/test_mn.c checks that no other
+ * code reads mn_tls_m. Other targets get C (never preempted: mn_sig_pc knows no PC there). */
+#if defined(__x86_64__) || defined(__aarch64__)
+#define MN_TLS_ASM 1
+#endif
+__attribute__((visibility("hidden"))) _Thread_local mn_m *mn_tls_m;
+mn_m *mn__getm(void);
+void mn__setm(mn_m *m);
 extern const char __start_mn_nopreempt[], __stop_mn_nopreempt[];
+_Static_assert(offsetof(mn_m, curg) == 0, "mn__getg reads curg at offset 0 of an M");
 
-MN_NOPREEMPT static mn_m *mn_getm(void)
+#ifndef MN_TLS_ASM
+__attribute__((noinline, section("mn_nopreempt"))) mn_m *mn__getm(void)
 {
 	return mn_tls_m;
 }
 
-MN_NOPREEMPT mn_g *mn__getg(void)
+__attribute__((noinline, section("mn_nopreempt"))) mn_g *mn__getg(void)
 {
 	mn_m *m = mn_tls_m;
 	return m ? m->curg : NULL;
 }
 
-/* errno's address belongs to the thread, and glibc declares __errno_location const, so
- * the compiler may reuse its result across a call that switched the G to another M. Code
- * that touches errno after a possible switch goes through this, inside the runtime
- * (in_rt > 0) so that no preemption falls between taking the address and using it. */
-MN_NOPREEMPT int *mn__errno(void)
+__attribute__((noinline, section("mn_nopreempt"))) void mn__setm(mn_m *m)
+{
+	mn__setm(m);
+}
+
+/* errno's address belongs to the thread, and glibc declares __errno_location const: code
+ * that touches errno after a possible switch goes through this, inside the runtime. */
+__attribute__((noinline, section("mn_nopreempt"))) int *mn__errno(void)
 {
 	return &errno;
 }
+#endif
+
+#define mn_getm mn__getm
 
 int64_t mn__now(void)
 {
@@ -1331,7 +1345,7 @@ static void mn_schedule(mn_m *m)
 
 static void mn_m_init(mn_m *m)
 {
-	mn_tls_m = m;
+	mn__setm(m);
 	atomic_store(&m->tid, (int)syscall(SYS_gettid));
 	coro_init_thread(&m->g0);
 	mn_m_signals(m);
@@ -1448,7 +1462,7 @@ static void mn_sigurg(int sig, siginfo_t *si, void *ucv)
 	(void)si;
 	ucontext_t *uc = ucv;
 	int saved = *mn__errno();
-	mn_m *m = mn_tls_m;
+	mn_m *m = mn_getm();
 	mn_g *g = m ? m->curg : NULL;
 	mn_p *p = m ? m->p : NULL;
 	if (!g || !p || g->in_rt || g->status != G_RUNNING || !mn_preempt_ok ||
@@ -1879,7 +1893,7 @@ uint64_t mn_main(const mn_config *cfg, mn_fn root, const void *arg, size_t len)
 	sigaction(SIGBUS, &mn_old_bus, NULL);
 	mn__netpoll_close();
 	mn_free_all();
-	mn_tls_m = NULL;
+	mn__setm(NULL);
 	memset(&mn_sched, 0, sizeof mn_sched);
 	return r;
 }
