@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <elf.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -517,6 +518,65 @@ Test(mn, errno_survives_forced_preemptions, .timeout = 90)
 	cr_assert_geq(n, ERRNO_PREEMPTIONS, "only %llu preemptions", (unsigned long long)n);
 	cr_assert_eq(bad, 0, "errno lost %llu times over %llu preemptions",
 		     (unsigned long long)bad, (unsigned long long)n);
+}
+
+/* A G's own blocking calls, made without entersyscall, are not cut short by preemption
+ * signals: sysmon signals a G's thread only while it runs. usleep and poll of 100 ms in a G
+ * beside CPU hogs that are being preempted return 0, not EINTR, after at least 100 ms (a
+ * correctness bound: an interrupted call returns early). */
+#define NAP_NS 100000000
+
+static atomic_int nap_hogs_stop;
+
+static uint64_t nap_hog(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	while (!atomic_load_explicit(&nap_hogs_stop, memory_order_relaxed))
+		spin(10000);
+	return 1;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static uint64_t direct_sleeper(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	int64_t t0 = mono_ns();
+	int u = usleep(NAP_NS / 1000);
+	int64_t t1 = mono_ns();
+	int pr = poll(NULL, 0, NAP_NS / 1000000);
+	int64_t t2 = mono_ns();
+	return u == 0 && t1 - t0 >= NAP_NS && pr == 0 && t2 - t1 >= NAP_NS;
+}
+
+static uint64_t direct_sleep_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	enum { HOGS = 3 };
+	mn_g *h[HOGS];
+	atomic_store(&nap_hogs_stop, 0);
+	for (int i = 0; i < HOGS; i++)
+		h[i] = mn_go(nap_hog, NULL, 0);
+	uint64_t ok = mn_join(mn_go(direct_sleeper, NULL, 0));
+	atomic_store(&nap_hogs_stop, 1);
+	for (int i = 0; i < HOGS; i++)
+		mn_join(h[i]);
+	return ok;
+}
+
+Test(mn, direct_blocking_calls_not_cut_short_by_preemption, .timeout = 30)
+{
+	uint64_t from = mn_preemptions();
+	mn_config c = {.procs = 2, .preempt_ns = 1000000};
+	cr_assert_eq(mn_main(&c, direct_sleep_root, NULL, 0), 1,
+		     "usleep or poll returned early or with an error");
+	if (mn_preempt_enabled())
+		cr_assert_gt(mn_preemptions(), from, "the hogs were preempted meanwhile");
 }
 
 /* The built objects: every reference to mn_tls_m from code is in the section mn_nopreempt

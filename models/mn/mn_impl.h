@@ -117,6 +117,7 @@ struct mn_m {
 	mn_g *hook_g;
 	uint64_t rnd;
 	void *altstack;
+	int statfd;                /* sysmon's /proc/self/task/<tid>/stat of this M, or -1 */
 	mn_m *alllink;
 };
 

@@ -60,6 +60,11 @@
  *     overdue (Go would let the sleeper wait out the 10 ms); polls the network when nobody
  *     has for 10 ms; starts an M when timers are overdue or queues are not empty while Ps
  *     sit idle; and sleeps for good while every P is idle.
+ *   - A G blocked in a system call it made directly, without entersyscall (usleep, poll, a
+ *     blocking read of its own), is left alone: the signal would end the call with EINTR
+ *     (sleeps, poll, epoll_wait and select are never restarted), so sysmon first reads its
+ *     thread's state from /proc and signals only a thread that is running. Such a G keeps
+ *     its P for the length of the call, as a cgo call without entersyscall would in Go.
  *
  * Async preemption safety. The SIGURG handler runs on the G's own stack (SIGURG blocked)
  * and, when it decides to preempt, switches away from inside the handler; the G resumes
@@ -98,6 +103,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -548,6 +554,7 @@ static mn_m *mn_newm(void) /* sched.lk held */
 		mn_fatal("out of memory for an M");
 	m->id = mn_sched.mcount++;
 	m->rnd = 0x9e3779b97f4a7c15ull * (uint64_t)(m->id + 1);
+	m->statfd = -1;
 	m->altstack = mmap(NULL, 64 * 1024, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			   -1, 0);
 	if (m->altstack == MAP_FAILED)
@@ -1539,6 +1546,29 @@ static void mn_sigsegv(int sig, siginfo_t *si, void *uc)
 	signal(sig, SIG_DFL); /* re-executing the access now kills the process */
 }
 
+/* Is m's thread blocked in the kernel (a system call its G made without entersyscall:
+ * usleep, poll, a blocking read)? Then a preemption signal would only cut that call short:
+ * nanosleep, poll, epoll_wait and select fail with EINTR even under SA_RESTART. The state
+ * is the one after the command name in /proc/self/task/<tid>/stat: S or D while blocked,
+ * R while running or runnable. Read by sysmon only, before it signals; a G that blocks in
+ * the microseconds between this look and the signal can still get EINTR. */
+static int mn_thread_blocked(mn_m *m, int tid)
+{
+	char buf[512];
+	if (m->statfd < 0) {
+		snprintf(buf, sizeof buf, "/proc/self/task/%d/stat", tid);
+		m->statfd = open(buf, O_RDONLY | O_CLOEXEC);
+		if (m->statfd < 0)
+			return 0;
+	}
+	ssize_t n = pread(m->statfd, buf, sizeof buf - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	const char *paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && (paren[2] == 'S' || paren[2] == 'D');
+}
+
 static void *mn_sysmon(void *arg)
 {
 	(void)arg;
@@ -1642,7 +1672,10 @@ static void *mn_sysmon(void *arg)
 					due = early;
 				if (due < p->sm_signalled + 1000000) /* again every 1 ms while the G */
 					due = p->sm_signalled + 1000000; /* sits somewhere unsafe */
-				if (stuck && now >= due) {
+				if (stuck && now >= due && mn_thread_blocked(pm, tid)) {
+					p->sm_signalled = now; /* look again in 1 ms */
+					due = now + 1000000;
+				} else if (stuck && now >= due) {
 					atomic_store(&p->preempt_tick, t);
 					atomic_store(&p->preempt_req, 1);
 					p->sm_signalled = now;
@@ -1794,6 +1827,8 @@ static void mn_free_all(void)
 	for (mn_m *m = mn_sched.allm, *n; m; m = n) {
 		n = m->alllink;
 		munmap(m->altstack, 64 * 1024);
+		if (m->statfd >= 0)
+			close(m->statfd);
 		free(m);
 	}
 }
