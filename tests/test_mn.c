@@ -579,6 +579,41 @@ Test(mn, direct_blocking_calls_not_cut_short_by_preemption, .timeout = 30)
 		cr_assert_gt(mn_preemptions(), from, "the hogs were preempted meanwhile");
 }
 
+/* Inside mn_nopreempt_begin/end a hog is never preempted, even with another G waiting on
+ * its one P; after the end it is. */
+static atomic_int np_other_ran;
+
+static uint64_t np_other(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	atomic_store(&np_other_ran, 1);
+	return 1;
+}
+
+static uint64_t np_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	atomic_store(&np_other_ran, 0);
+	mn_g *o = mn_go(np_other, NULL, 0); /* queued behind us on the only P */
+	uint64_t from = mn_preemptions();
+	int64_t t0 = mono_ns();
+	mn_nopreempt_begin();
+	while (mono_ns() - t0 < 50000000) /* 50 preemption slices */
+		spin(1000);
+	mn_nopreempt_end();
+	uint64_t ok = !atomic_load(&np_other_ran) && mn_preemptions() == from;
+	while (!atomic_load_explicit(&np_other_ran, memory_order_relaxed))
+		spin(1000); /* only a preemption lets np_other run now */
+	return ok && mn_join(o);
+}
+
+Test(mn, nopreempt_region_is_not_preempted, .timeout = 30)
+{
+	cr_assert(mn_preempt_enabled());
+	mn_config c = {.procs = 1, .preempt_ns = 1000000};
+	cr_assert_eq(mn_main(&c, np_root, NULL, 0), 1);
+}
+
 /* The built objects: every reference to mn_tls_m from code is in the section mn_nopreempt
  * (the assembly lookups), none in ordinary text, whatever the compiler inlined. Read from
  * the ELF relocations of the objects next to the bench binary under test (CB_BENCH). */

@@ -85,6 +85,13 @@ typedef struct mn_case {
  * random so that none starves. */
 int mn_select(mn_case *cases, int n, int nonblock);
 
+/* A region async preemption must not interrupt, nestable: code that libc calls back (a
+ * qsort comparator, a pthread_once routine) runs in the program's own text above libc's
+ * frames and locks, where a preemption could move it to another thread. Bracket the call
+ * into libc (or the callback) with these; the runtime's own calls need nothing. */
+void mn_nopreempt_begin(void);
+void mn_nopreempt_end(void);
+
 /* Blocking system calls: between these the G keeps its M but gives up its P, which sysmon
  * hands to another M if the call lasts. */
 void mn_entersyscall(void);

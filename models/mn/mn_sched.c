@@ -80,13 +80,20 @@
  *   2. the interrupted PC lies in the executable's own text, and libc (with malloc and
  *      its locks) is a separate shared object: a G inside libc, the vDSO or any shared
  *      library is left alone and sysmon signals again 1 ms later. When malloc resolves
- *      inside the executable (static libc, a statically linked sanitizer runtime) async
- *      preemption is switched off altogether;
+ *      inside the executable (static libc, a statically linked sanitizer runtime: the
+ *      Makefile links clang's ASan runtime shared for that reason) async preemption is
+ *      switched off altogether, and so it is under ThreadSanitizer, which runs handlers
+ *      deferred from its own frames (mn_preempt_enabled says which);
  *   3. the G is running, not in a syscall, and is the one sysmon asked to preempt (its P's
  *      schedule tick has not moved since).
- * Workload code that keeps the address of a thread-local variable (errno included: glibc
- * declares __errno_location const) in a register across a preemption could use another
- * thread's copy after migrating; the task API keeps errno inside the runtime's calls.
+ * Limits. Workload code that keeps the address of a thread-local variable (errno included:
+ * glibc declares __errno_location const) in a register across a preemption could use
+ * another thread's copy after migrating; the task API keeps errno inside the runtime's
+ * calls. Code that libc calls back (qsort comparators, pthread_once routines) runs in own
+ * text above libc's frames and locks and could be preempted and migrated there: such calls
+ * go between mn_nopreempt_begin and mn_nopreempt_end (mn.h), which raise in_rt. The SIGSEGV
+ * and SIGBUS handlers block SIGURG: they run on the M's alternate stack, where a switch
+ * would save a G's context.
  *
  * Invariants.
  *   - A G is on at most one of: a run queue, runnext, the global queue, a wait list, an
@@ -1102,6 +1109,16 @@ void mn_yield(void)
 	mn__leave(g);
 }
 
+void mn_nopreempt_begin(void)
+{
+	mn__enter(mn__getg()); /* in_rt > 0: the SIGURG handler leaves the G alone */
+}
+
+void mn_nopreempt_end(void)
+{
+	mn__leave(mn__getg());
+}
+
 int mn_procs(void)
 {
 	return mn_sched.nprocs;
@@ -1422,6 +1439,12 @@ static void mn_text_init(void)
 	/* malloc (and its locks) must live outside the text we preempt in */
 	void *mal = dlsym(RTLD_DEFAULT, "malloc");
 	mn_preempt_ok = mn_ntext > 0 && mal && !mn_in_text(mal);
+#ifdef CORO_TSAN
+	/* ThreadSanitizer defers a signal handler to its next interceptor or sync point, which
+	 * runs it from libtsan's frames with none of the interrupted PC's guarantees: a switch
+	 * there would be unsound, and the handler would refuse every time anyway. Off, said. */
+	mn_preempt_ok = 0;
+#endif
 }
 
 uint64_t mn_preemptions(void)
