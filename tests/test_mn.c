@@ -554,6 +554,10 @@ static uint64_t direct_sleeper(void *arg, size_t len)
 	int64_t t1 = mono_ns();
 	int pr = poll(NULL, 0, NAP_NS / 1000000);
 	int64_t t2 = mono_ns();
+	if (u != 0 || t1 - t0 < NAP_NS)
+		fprintf(stderr, "usleep: %d (%m) after %lld ns\n", u, (long long)(t1 - t0));
+	if (pr != 0 || t2 - t1 < NAP_NS)
+		fprintf(stderr, "poll: %d after %lld ns\n", pr, (long long)(t2 - t1));
 	return u == 0 && t1 - t0 >= NAP_NS && pr == 0 && t2 - t1 >= NAP_NS;
 }
 

@@ -118,6 +118,7 @@ struct mn_m {
 	uint64_t rnd;
 	void *altstack;
 	int statfd;                /* sysmon's /proc/self/task/<tid>/stat of this M, or -1 */
+	volatile unsigned sigurgs; /* SIGURGs this M took (mn_restart.c) */
 	mn_m *alllink;
 };
 

@@ -63,8 +63,10 @@
  *   - A G blocked in a system call it made directly, without entersyscall (usleep, poll, a
  *     blocking read of its own), is left alone: the signal would end the call with EINTR
  *     (sleeps, poll, epoll_wait and select are never restarted), so sysmon first reads its
- *     thread's state from /proc and signals only a thread that is running. Such a G keeps
- *     its P for the length of the call, as a cgo call without entersyscall would in Go.
+ *     thread's state from /proc and signals only a thread that is running. The look and
+ *     the signal are not atomic, so those calls are also defined by mn (mn_restart.c) and
+ *     restarted for the time left when a SIGURG cut them short. Such a G keeps its P for
+ *     the length of the call, as a cgo call without entersyscall would in Go.
  *
  * Async preemption safety. The SIGURG handler runs on the G's own stack (SIGURG blocked)
  * and, when it decides to preempt, switches away from inside the handler; the G resumes
@@ -1493,6 +1495,8 @@ static void mn_sigurg(int sig, siginfo_t *si, void *ucv)
 	ucontext_t *uc = ucv;
 	int saved = *mn__errno();
 	mn_m *m = mn_getm();
+	if (m)
+		m->sigurgs++; /* a blocking call this cut short is restarted (mn_restart.c) */
 	mn_g *g = m ? m->curg : NULL;
 	mn_p *p = m ? m->p : NULL;
 	if (!g || !p || g->in_rt || g->status != G_RUNNING || !mn_preempt_ok ||
