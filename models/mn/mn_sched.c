@@ -311,8 +311,9 @@ static void mn_gq_put1(mn_g *g)
 	mn_gq_put(&g, 1);
 }
 
-/* The ring is full: move half of it plus g to the global queue in one batch. */
-static int mn_runq_put_slow(mn_p *p, mn_g *g, uint32_t h, uint32_t t)
+/* The ring is full: move half of it plus g to the global queue in one batch. Not inlined:
+ * its 1 KiB batch would otherwise sit in the frame of every caller on a G's stack. */
+__attribute__((noinline, cold)) static int mn_runq_put_slow(mn_p *p, mn_g *g, uint32_t h, uint32_t t)
 {
 	mn_g *batch[MN_RUNQ / 2 + 1];
 	uint32_t n = (t - h) / 2;
@@ -928,7 +929,8 @@ void mn__ready_by(mn_g *self, mn_g *g, int next)
 	mn_ready_on(self->m, g, next);
 }
 
-void mn__inject(mn_g *list)
+/* Not inlined, for the same reason as mn_runq_put_slow (its chunk of 64 pointers). */
+__attribute__((noinline)) void mn__inject(mn_g *list)
 {
 	if (!list)
 		return;
