@@ -169,7 +169,7 @@ __attribute__((noinline, section("mn_nopreempt"))) mn_g *mn__getg(void)
 
 __attribute__((noinline, section("mn_nopreempt"))) void mn__setm(mn_m *m)
 {
-	mn__setm(m);
+	mn_tls_m = m;
 }
 
 /* errno's address belongs to the thread, and glibc declares __errno_location const: code
