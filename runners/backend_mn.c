@@ -9,7 +9,9 @@
 enum { MN_P_STACK_KB, MN_P_PREEMPT_MS, MN_P_SYSCALL_US };
 
 static const cb_param_def mn_params[] = {
-	{"stack_kb", 64, 16, 65536, "usable stack per G, KiB (reserved; committed on touch)"},
+	/* the smallest accepted leaves the runtime its own deepest path twice over (mn.h) */
+	{"stack_kb", 64, MN_STACK_MIN / 1024, 65536,
+	 "usable stack per G, KiB (reserved; committed on touch)"},
 	{"preempt_ms", 10, 0, 10000, "async preemption of a G running this long, ms (0: off)"},
 	{"syscall_us", 20, 1, 1000000, "sysmon retakes a P blocked in a syscall after, us"},
 	{NULL, 0, 0, 0, NULL},

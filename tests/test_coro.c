@@ -80,7 +80,7 @@ Test(coro, many, .timeout = 30)
 	static coro_stack st[MANY];
 	void *region;
 	size_t region_size;
-	cr_assert_eq(coro_stack_alloc_many(st, MANY, 16 * 1024, &region, &region_size), 0);
+	cr_assert_eq(coro_stack_alloc_many(st, MANY, 16 * 1024, 0, &region, &region_size), 0);
 	coro_init_thread(&many_main);
 	for (int i = 0; i < MANY; i++)
 		coro_init(&many_co[i], &st[i], many_body, (void *)(intptr_t)i);

@@ -3,7 +3,9 @@
  * overflow reports, and a randomized stress over many seeds. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <elf.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -14,12 +16,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "coro/coro.h" /* CORO_ASAN */
 #include "mn/mn.h"
 
 static uint64_t run(int procs, mn_fn root, const void *arg, size_t len)
 {
 	mn_config c = {.procs = procs};
 	return mn_main(&c, root, arg, len);
+}
+
+/* Burn CPU in the program's own text (where preemption may land), no call, no safe point. */
+static void spin(int n)
+{
+	volatile uint64_t s = 0;
+	for (int k = 0; k < n; k++)
+		s = s + (uint64_t)k;
 }
 
 /* ---- 1M Gs ---------------------------------------------------------------------------- */
@@ -425,9 +436,7 @@ static uint64_t churn_root(void *arg, size_t len)
 	uint64_t sum = 0;
 	for (uint64_t i = 0; i < n; i++) {
 		g[i] = mn_go(churn, &i, sizeof i);
-		volatile uint64_t spin = 0; /* give the signal something to land on */
-		for (int k = 0; k < 200; k++)
-			spin += (uint64_t)k;
+		spin(200); /* give the signal something to land on */
 	}
 	for (uint64_t i = 0; i < n; i++)
 		sum += mn_join(g[i]);
@@ -440,6 +449,246 @@ Test(mn, frequent_preemption_keeps_gs_intact, .timeout = 60)
 	mn_config c = {.procs = 2, .preempt_ns = 200000};
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(mn_main(&c, churn_root, NULL, 0), 200000ull * 200001ull / 2);
+}
+
+/* A G's errno survives its preemptions, wherever it resumes: 6 hogs on 4 Ps switch Ms all
+ * the time, each with its own errno value. errno is set and read inside libc (a failing
+ * call, then "%m"), never in the test's own text, where a preemption between taking errno's
+ * address and using it would read another thread's copy (the limit mn_sched.c documents). */
+#define ERRNO_PREEMPTIONS 10000
+#define ERRNO_PROCS 4
+#define ERRNO_HOGS 6
+/* a bound for a starved box, not a measurement: sysmon signals a P at most every 1 ms, so
+ * 10k take 2.5 s on an idle box with 4 Ps, and ~60 s on one shared, loaded core */
+#define ERRNO_TIME_LIMIT_S 120
+
+static atomic_int errno_stop;
+
+static void errno_set(int which)
+{
+	if (which == 0)
+		close(-1); /* EBADF */
+	else if (which == 1)
+		sigaction(-1, NULL, NULL); /* EINVAL */
+	else
+		access("", F_OK); /* ENOENT */
+}
+
+static uint64_t errno_hog(void *arg, size_t len)
+{
+	(void)len;
+	int which;
+	memcpy(&which, arg, sizeof which);
+	char want[64], got[64];
+	errno_set(which);
+	snprintf(want, sizeof want, "%m");
+	uint64_t bad = 0;
+	while (!atomic_load_explicit(&errno_stop, memory_order_relaxed)) {
+		errno_set(which);
+		spin(20000);
+		snprintf(got, sizeof got, "%m");
+		bad += strcmp(got, want) != 0;
+	}
+	return bad;
+}
+
+static uint64_t errno_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	uint64_t from = mn_preemptions();
+	mn_g *g[ERRNO_HOGS];
+	atomic_store(&errno_stop, 0);
+	for (int i = 0; i < ERRNO_HOGS; i++)
+		g[i] = mn_go(errno_hog, &i, sizeof i);
+	int64_t t0 = (int64_t)time(NULL);
+	while (mn_preemptions() - from < ERRNO_PREEMPTIONS &&
+	       (int64_t)time(NULL) - t0 < ERRNO_TIME_LIMIT_S)
+		mn_sleep_ns(10000000);
+	atomic_store(&errno_stop, 1);
+	uint64_t bad = 0;
+	for (int i = 0; i < ERRNO_HOGS; i++)
+		bad += mn_join(g[i]);
+	return bad;
+}
+
+Test(mn, errno_survives_forced_preemptions, .timeout = 180)
+{
+	cr_assert(mn_preempt_enabled(), "this build preempts (not under ThreadSanitizer)");
+	uint64_t from = mn_preemptions();
+	mn_config c = {.procs = ERRNO_PROCS, .preempt_ns = 100000};
+	uint64_t bad = mn_main(&c, errno_root, NULL, 0);
+	uint64_t n = mn_preemptions() - from;
+	cr_assert_geq(n, ERRNO_PREEMPTIONS, "only %llu preemptions", (unsigned long long)n);
+	cr_assert_eq(bad, 0, "errno lost %llu times over %llu preemptions",
+		     (unsigned long long)bad, (unsigned long long)n);
+}
+
+/* A G's own blocking calls, made without entersyscall, are not cut short by preemption
+ * signals: sysmon signals a G's thread only while it runs. usleep and poll of 100 ms in a G
+ * beside CPU hogs that are being preempted return 0, not EINTR, after at least 100 ms (a
+ * correctness bound: an interrupted call returns early). */
+#define NAP_NS 100000000
+
+static atomic_int nap_hogs_stop;
+
+static uint64_t nap_hog(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	while (!atomic_load_explicit(&nap_hogs_stop, memory_order_relaxed))
+		spin(10000);
+	return 1;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static uint64_t direct_sleeper(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	int64_t t0 = mono_ns();
+	int u = usleep(NAP_NS / 1000);
+	int64_t t1 = mono_ns();
+	int pr = poll(NULL, 0, NAP_NS / 1000000);
+	int64_t t2 = mono_ns();
+	if (u != 0 || t1 - t0 < NAP_NS)
+		fprintf(stderr, "usleep: %d (%m) after %lld ns\n", u, (long long)(t1 - t0));
+	if (pr != 0 || t2 - t1 < NAP_NS)
+		fprintf(stderr, "poll: %d after %lld ns\n", pr, (long long)(t2 - t1));
+	return u == 0 && t1 - t0 >= NAP_NS && pr == 0 && t2 - t1 >= NAP_NS;
+}
+
+static uint64_t direct_sleep_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	enum { HOGS = 3 };
+	mn_g *h[HOGS];
+	atomic_store(&nap_hogs_stop, 0);
+	for (int i = 0; i < HOGS; i++)
+		h[i] = mn_go(nap_hog, NULL, 0);
+	uint64_t ok = mn_join(mn_go(direct_sleeper, NULL, 0));
+	atomic_store(&nap_hogs_stop, 1);
+	for (int i = 0; i < HOGS; i++)
+		mn_join(h[i]);
+	return ok;
+}
+
+Test(mn, direct_blocking_calls_not_cut_short_by_preemption, .timeout = 30)
+{
+	uint64_t from = mn_preemptions();
+	mn_config c = {.procs = 2, .preempt_ns = 1000000};
+	cr_assert_eq(mn_main(&c, direct_sleep_root, NULL, 0), 1,
+		     "usleep or poll returned early or with an error");
+	if (mn_preempt_enabled())
+		cr_assert_gt(mn_preemptions(), from, "the hogs were preempted meanwhile");
+}
+
+/* Inside mn_nopreempt_begin/end a hog is never preempted, even with another G waiting on
+ * its one P; after the end it is. */
+static atomic_int np_other_ran;
+
+static uint64_t np_other(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	atomic_store(&np_other_ran, 1);
+	return 1;
+}
+
+static uint64_t np_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	atomic_store(&np_other_ran, 0);
+	mn_g *o = mn_go(np_other, NULL, 0); /* queued behind us on the only P */
+	uint64_t from = mn_preemptions();
+	int64_t t0 = mono_ns();
+	mn_nopreempt_begin();
+	while (mono_ns() - t0 < 50000000) /* 50 preemption slices */
+		spin(1000);
+	mn_nopreempt_end();
+	uint64_t ok = !atomic_load(&np_other_ran) && mn_preemptions() == from;
+	while (!atomic_load_explicit(&np_other_ran, memory_order_relaxed))
+		spin(1000); /* only a preemption lets np_other run now */
+	return ok && mn_join(o);
+}
+
+Test(mn, nopreempt_region_is_not_preempted, .timeout = 30)
+{
+	cr_assert(mn_preempt_enabled());
+	mn_config c = {.procs = 1, .preempt_ns = 1000000};
+	cr_assert_eq(mn_main(&c, np_root, NULL, 0), 1);
+}
+
+/* The built objects: every reference to mn_tls_m from code is in the section mn_nopreempt
+ * (the assembly lookups), none in ordinary text, whatever the compiler inlined. Read from
+ * the ELF relocations of the objects next to the bench binary under test (CB_BENCH). */
+static int elf_tls_refs(const char *path, int *in_nopreempt, int *elsewhere)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	fseek(f, 0, SEEK_END);
+	long size = ftell(f);
+	rewind(f);
+	unsigned char *b = malloc((size_t)size);
+	int ok = b && fread(b, 1, (size_t)size, f) == (size_t)size;
+	fclose(f);
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)b;
+	if (!ok || size < (long)sizeof *eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
+	    eh->e_ident[EI_CLASS] != ELFCLASS64) {
+		free(b);
+		return -1;
+	}
+	const Elf64_Shdr *sh = (const Elf64_Shdr *)(b + eh->e_shoff);
+	const char *shstr = (const char *)b + sh[eh->e_shstrndx].sh_offset;
+	for (int i = 0; i < eh->e_shnum; i++) {
+		if (sh[i].sh_type != SHT_RELA || !(sh[sh[i].sh_info].sh_flags & SHF_EXECINSTR))
+			continue;
+		const Elf64_Shdr *symtab = &sh[sh[i].sh_link];
+		const Elf64_Sym *syms = (const Elf64_Sym *)(b + symtab->sh_offset);
+		const char *strtab = (const char *)b + sh[symtab->sh_link].sh_offset;
+		const Elf64_Rela *r = (const Elf64_Rela *)(b + sh[i].sh_offset);
+		const char *target = shstr + sh[sh[i].sh_info].sh_name;
+		for (size_t k = 0; k < sh[i].sh_size / sizeof *r; k++) {
+			const Elf64_Sym *sym = &syms[ELF64_R_SYM(r[k].r_info)];
+			if (strcmp(strtab + sym->st_name, "mn_tls_m"))
+				continue;
+			if (!strcmp(target, "mn_nopreempt"))
+				++*in_nopreempt;
+			else
+				++*elsewhere;
+		}
+	}
+	free(b);
+	return 0;
+}
+
+Test(mn, only_the_nopreempt_code_reads_the_tls_m)
+{
+	const char *bench = getenv("CB_BENCH") ? getenv("CB_BENCH") : "build/bench";
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%.*s/models/mn",
+		 (int)(strrchr(bench, '/') ? strrchr(bench, '/') - bench : 1),
+		 strrchr(bench, '/') ? bench : ".");
+	DIR *d = opendir(dir);
+	cr_assert(d, "no objects in %s", dir);
+	int in = 0, out = 0, objects = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		if (l < 3 || strcmp(e->d_name + l - 2, ".o"))
+			continue;
+		char path[8192];
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		cr_assert_eq(elf_tls_refs(path, &in, &out), 0, "cannot read %s", path);
+		objects++;
+	}
+	closedir(d);
+	cr_assert_geq(objects, 5, "mn's objects found in %s", dir);
+	cr_assert_geq(in, 3, "the lookups read mn_tls_m (%d references)", in);
+	cr_assert_eq(out, 0, "%d references to mn_tls_m outside mn_nopreempt", out);
 }
 
 /* ---- netpoller and syscalls ------------------------------------------------------------- */
@@ -692,6 +941,210 @@ Test(mn, stacks_kept_for_the_next_run_and_released_cold, .timeout = 30)
 	cr_assert_eq(mn_main(&other, naps_root, &n, sizeof n), (uint64_t)n);
 	mn_release();
 	cr_assert_eq(mn_kept_stacks(), 0);
+}
+
+/* ---- stacks: refills, depth, guards ------------------------------------------------------- */
+
+/* A G at a chosen depth switches to a G that needs a stack while its P's cache is empty: the
+ * refill (a slab's mmap and guards, ~19 KiB of frame once) must not run on the switching G's
+ * stack, whose guard it would jump into the parked neighbour below. 1 P, the smallest
+ * stack, a cold start so the cache empties at a known point: the root and 62 nappers take
+ * the first slab's 64 stacks with `digger`, whose neighbour below is a napper whose frame
+ * (its marks) sits right under digger's guard. digger burrows until `room` bytes are left,
+ * spawns a G and then yields to it, or (preempt) spins until the signal switches to it. */
+typedef struct {
+	size_t room;
+	int preempt;
+	mn_chan *gate;
+} dig_arg;
+
+static atomic_int dig_flag;
+
+static uint64_t dig_flag_set(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	atomic_store(&dig_flag, 1);
+	return 7;
+}
+
+static uint64_t burrow(const char *top, const dig_arg *a)
+{
+	volatile char pad[256];
+	for (size_t i = 0; i < sizeof pad; i++)
+		pad[i] = (char)i;
+	uint64_t r = 0;
+	if ((size_t)(top - (const char *)__builtin_frame_address(0)) + a->room < MN_STACK_MIN) {
+		r = burrow(top, a);
+	} else {
+		atomic_store(&dig_flag, 0);
+		mn_g *g = mn_go(dig_flag_set, NULL, 0);
+		if (a->preempt)
+			while (!atomic_load_explicit(&dig_flag, memory_order_relaxed))
+				; /* no call: only a preemption lets the new G run */
+		else
+			mn_yield();
+		r = mn_join(g) == 7;
+	}
+	for (size_t i = 0; i < sizeof pad; i++)
+		r &= pad[i] == (char)i; /* this G's own frames survived too */
+	return r;
+}
+
+static uint64_t digger(void *arg, size_t len)
+{
+	(void)len;
+	dig_arg a;
+	memcpy(&a, arg, sizeof a);
+	for (int i = 0; i < 5; i++)
+		mn_sleep_ns(1000000); /* until every napper has parked: the cache is empty */
+	return burrow(__builtin_frame_address(0), &a);
+}
+
+static uint64_t dig_root(void *arg, size_t len)
+{
+	(void)len;
+	dig_arg a;
+	memcpy(&a, arg, sizeof a);
+	a.gate = mn_chan_make(1, 0);
+	enum { NAPPERS = 62 };
+	mn_g *d = mn_go(digger, &a, sizeof a), *n[NAPPERS];
+	nap_arg na = {a.gate, 1000};
+	for (int i = 0; i < NAPPERS; i++, na.v += 64)
+		n[i] = mn_go(nap, &na, sizeof na);
+	uint64_t dug = mn_join(d);
+	mn_chan_close(a.gate);
+	uint64_t intact = 0;
+	for (int i = 0; i < NAPPERS; i++)
+		intact += mn_join(n[i]);
+	mn_chan_free(a.gate);
+	return dug && intact == NAPPERS;
+}
+
+/* Rooms swept: for a yield from what the switch itself needs (a few hundred bytes: a refill
+ * on this stack would overflow it), for a preemption from the reserve the runtime asks for
+ * (mn.h), each to 8 KiB more. */
+#define DIG_YIELD_ROOM 1536
+#define DIG_SWEEP 8192
+#define DIG_STEP 512
+
+Test(mn, refill_runs_off_the_switching_gs_stack, .timeout = 60)
+{
+	uint64_t before = mn_preemptions();
+	int spins = 0;
+	for (int preempt = 0; preempt <= 1; preempt++) {
+		size_t from = preempt ? MN_STACK_RESERVE : DIG_YIELD_ROOM;
+		for (size_t room = from; room <= from + DIG_SWEEP; room += DIG_STEP) {
+			dig_arg a = {room, preempt, NULL};
+			mn_config c = {.procs = 1, .stack_size = MN_STACK_MIN, .cold = 1,
+				       .preempt_ns = 1000000};
+			cr_assert_eq(mn_main(&c, dig_root, &a, sizeof a), 1, "room %zu preempt %d",
+				     room, preempt);
+			spins += preempt;
+		}
+	}
+	if (mn_preempt_enabled())
+		cr_assert_geq(mn_preemptions() - before, (uint64_t)spins,
+			      "every spin ended by a preemption");
+}
+
+/* How deep the runtime goes below a G's frame: Gs paint the stack below them, exercise every
+ * runtime path (spawn, join, yield with the netpoller's look, channels, sleep, preemption,
+ * and the hooks of other Gs run on their stacks after a switch), then find the lowest byte
+ * written. MN_STACK_RESERVE, which MN_STACK_MIN is built on, must cover it. */
+#define PAINT 0xa5
+#define PAINT_SPAN (56 * 1024) /* of a 64 KiB stack: the G's own frames sit above */
+#define PAINT_GAP 512          /* left alone just below the painter, for memset's frame */
+
+__attribute__((noinline)) static void paint_below(char *lo, size_t n)
+{
+	memset(lo, PAINT, n);
+}
+
+static uint64_t trivial(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	return 1;
+}
+
+typedef struct {
+	mn_chan *c;
+} probe_arg;
+
+static uint64_t depth_probe(void *arg, size_t len)
+{
+	(void)len;
+	probe_arg a;
+	memcpy(&a, arg, sizeof a);
+	char *me = __builtin_frame_address(0), *lo = me - PAINT_SPAN;
+	paint_below(lo, PAINT_SPAN - PAINT_GAP);
+	uint64_t ok = 1, v = 0;
+	for (int i = 0; i < 200; i++) {
+		mn_g *g[8];
+		for (int k = 0; k < 8; k++)
+			g[k] = mn_go(trivial, NULL, 0);
+		for (int k = 0; k < 8; k++)
+			ok &= mn_join(g[k]);
+		for (int k = 0; k < 70; k++)
+			mn_yield(); /* every 64th yield looks at timers and the netpoller */
+		ok &= mn_chan_send(a.c, &v) == MN_OK && mn_chan_recv(a.c, &v) == MN_OK;
+		mn_sleep_ns(20000);
+		spin(200000); /* long enough to be preempted now and then */
+	}
+	char *low = lo;
+	while (low < me && (unsigned char)*low == PAINT)
+		low++;
+	return ok ? (uint64_t)(me - low) : 0;
+}
+
+static uint64_t waiter_on_pipe(void *arg, size_t len)
+{
+	(void)len;
+	fdarg a;
+	memcpy(&a, arg, sizeof a);
+	char c;
+	return mn_read(a.fd, &c, 1) == 1;
+}
+
+static uint64_t depth_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	int p[2];
+	if (pipe(p))
+		return 0;
+	fdarg fa = {p[0]};
+	mn_g *w = mn_go(waiter_on_pipe, &fa, sizeof fa); /* so the netpoller has a waiter */
+	enum { PROBES = 16 };
+	probe_arg pa = {mn_chan_make(sizeof(uint64_t), 1)};
+	mn_g *g[PROBES];
+	for (int i = 0; i < PROBES; i++)
+		g[i] = mn_go(depth_probe, &pa, sizeof pa);
+	uint64_t deepest = 0;
+	for (int i = 0; i < PROBES; i++) {
+		uint64_t d = mn_join(g[i]);
+		if (!d)
+			return 0;
+		deepest = d > deepest ? d : deepest;
+	}
+	uint64_t woke = mn_write(p[1], "x", 1) == 1 && mn_join(w);
+	mn_chan_free(pa.c);
+	mn_close(p[0]);
+	mn_close(p[1]);
+	return woke ? deepest : 0;
+}
+
+Test(mn, runtime_depth_below_a_g_fits_its_reserve, .timeout = 60)
+{
+#ifdef CORO_ASAN
+	cr_skip_test("AddressSanitizer's frames and redzones are not the runtime's");
+#endif
+	uint64_t before = mn_preemptions();
+	mn_config c = {.procs = 2, .stack_size = 64 * 1024, .cold = 1, .preempt_ns = 200000};
+	uint64_t deepest = mn_main(&c, depth_root, NULL, 0);
+	cr_log_info("runtime depth below a G: %llu bytes", (unsigned long long)deepest);
+	cr_assert_gt(deepest, 256, "the probes measured something");
+	cr_assert_lt(deepest, MN_STACK_RESERVE, "deepest %llu", (unsigned long long)deepest);
+	if (mn_preempt_enabled())
+		cr_assert_gt(mn_preemptions(), before, "the probes were preempted");
 }
 
 /* ---- randomized stress ----------------------------------------------------------------------- */

@@ -2,7 +2,8 @@
  *
  * Stacks are reserved with MAP_NORESERVE and committed by the kernel page by page on first
  * touch, so a 64 KiB stack that never goes deeper than one page costs one page. The guard
- * page below each stack is a "guard region" (MADV_GUARD_INSTALL, Linux 6.13+) when the
+ * below each stack (one page, or what the caller asks for) is a "guard region"
+ * (MADV_GUARD_INSTALL, Linux 6.13+) when the
  * kernel has them: it does not split the mapping, so a million stacks stay a handful of
  * VMAs instead of two million (vm.max_map_count is 65530 by default). Older kernels get a
  * PROT_NONE mprotect, which works the same but costs a VMA per stack.
@@ -51,28 +52,32 @@ static size_t coro_page(void)
 	return page;
 }
 
-/* Apply advice to n pages, the i-th at at(ctx, i): one process_madvise per 1024 pages where
- * the kernel allows it on the calling process, else one madvise each. Returns how many pages
- * took the advice (counting from the first): older kernels refuse process_madvise on self
- * (EPERM/ENOSYS) or the advice itself (EINVAL). */
-static size_t coro_madvise_pages(size_t n, char *(*at)(const void *ctx, size_t i), const void *ctx,
-				 int advice)
+/* iovecs per process_madvise call: 64 (1 KiB of frame) keeps this helper cheap to call
+ * from a deep stack; a batch of mn's stacks is 64, so that is still one call per batch. */
+#define CORO_MADV_BATCH 64
+
+/* Apply advice to n ranges of len bytes, the i-th at at(ctx, i): one process_madvise per
+ * CORO_MADV_BATCH ranges where the kernel allows it on the calling process, else one
+ * madvise each. Returns how many ranges took the advice (counting from the first): older
+ * kernels refuse process_madvise on self (EPERM/ENOSYS) or the advice itself (EINVAL). */
+static size_t coro_madvise_ranges(size_t n, char *(*at)(const void *ctx, size_t i), const void *ctx,
+				 size_t len, int advice)
 {
-	size_t page = coro_page(), done = 0;
+	size_t done = 0;
 	int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	while (pidfd >= 0 && done < n) {
-		struct iovec iov[1024];
-		size_t k = n - done < 1024 ? n - done : 1024;
+		struct iovec iov[CORO_MADV_BATCH];
+		size_t k = n - done < CORO_MADV_BATCH ? n - done : CORO_MADV_BATCH;
 		for (size_t i = 0; i < k; i++)
-			iov[i] = (struct iovec){at(ctx, done + i), page};
-		if (syscall(SYS_process_madvise, pidfd, iov, k, advice, 0) != (long)(k * page))
+			iov[i] = (struct iovec){at(ctx, done + i), len};
+		if (syscall(SYS_process_madvise, pidfd, iov, k, advice, 0) != (long)(k * len))
 			break;
 		done += k;
 	}
 	if (pidfd >= 0)
 		close(pidfd);
 	for (; done < n; done++)
-		if (madvise(at(ctx, done), page, advice) != 0)
+		if (madvise(at(ctx, done), len, advice) != 0)
 			break;
 	return done;
 }
@@ -88,15 +93,14 @@ static char *coro_grid_at(const void *ctx, size_t i)
 	return g->base + i * g->stride;
 }
 
-/* Guard pages for n stacks laid out every stride bytes from base: guard regions in bulk
- * where the kernel has them, else one mprotect each. */
-static int coro_guard_install(char *base, size_t n, size_t stride)
+/* Guards of guard bytes for n stacks laid out every stride bytes from base: guard regions
+ * in bulk where the kernel has them, else one mprotect each. */
+static int coro_guard_install(char *base, size_t n, size_t stride, size_t guard)
 {
-	size_t page = coro_page();
 	static int no_guard_regions;
 	if (!no_guard_regions) {
 		coro_grid g = {base, stride};
-		size_t done = coro_madvise_pages(n, coro_grid_at, &g, MADV_GUARD_INSTALL);
+		size_t done = coro_madvise_ranges(n, coro_grid_at, &g, guard, MADV_GUARD_INSTALL);
 		if (done == n)
 			return 0;
 		no_guard_regions = 1; /* fall back for good */
@@ -104,17 +108,18 @@ static int coro_guard_install(char *base, size_t n, size_t stride)
 		n -= done;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (mprotect(base + i * stride, page, PROT_NONE) != 0)
+		if (mprotect(base + i * stride, guard, PROT_NONE) != 0)
 			return -1;
 	return 0;
 }
 
-int coro_stack_alloc_many(coro_stack *out, size_t n, size_t size, void **region,
+int coro_stack_alloc_many(coro_stack *out, size_t n, size_t size, size_t guard, void **region,
 			  size_t *region_size)
 {
 	size_t page = coro_page();
 	size = (size + page - 1) & ~(page - 1);
-	size_t stride = size + page;
+	guard = guard ? (guard + page - 1) & ~(page - 1) : page;
+	size_t stride = size + guard;
 	if (n == 0 || size == 0) {
 		errno = EINVAL;
 		return -1;
@@ -123,14 +128,14 @@ int coro_stack_alloc_many(coro_stack *out, size_t n, size_t size, void **region,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (base == MAP_FAILED)
 		return -1;
-	if (coro_guard_install(base, n, stride) != 0) {
+	if (coro_guard_install(base, n, stride, guard) != 0) {
 		int e = errno;
 		munmap(base, stride * n);
 		errno = e;
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++)
-		out[i] = (coro_stack){.lo = base + i * stride + page, .size = size,
+		out[i] = (coro_stack){.lo = base + i * stride + guard, .size = size,
 				      .map = base + i * stride, .map_size = stride};
 	if (region)
 		*region = base;
@@ -151,12 +156,12 @@ static char *coro_top_page(const void *ctx, size_t i)
 
 void coro_stack_populate_top(const coro_stack *s, size_t n)
 {
-	coro_madvise_pages(n, coro_top_page, s, MADV_POPULATE_WRITE); /* best effort */
+	coro_madvise_ranges(n, coro_top_page, s, coro_page(), MADV_POPULATE_WRITE); /* best effort */
 }
 
 int coro_stack_alloc(coro_stack *s, size_t size)
 {
-	return coro_stack_alloc_many(s, 1, size, NULL, NULL);
+	return coro_stack_alloc_many(s, 1, size, 0, NULL, NULL);
 }
 
 void coro_stack_free(coro_stack *s)

@@ -33,9 +33,9 @@ void coro__swap(void **save_sp, void *new_sp);
 #endif
 
 typedef struct coro_stack {
-	void *lo;          /* lowest usable address (just above the guard page) */
+	void *lo;          /* lowest usable address (just above the guard) */
 	size_t size;       /* usable bytes */
-	void *map;         /* mmap base (guard page included) */
+	void *map;         /* mmap base (guard included) */
 	size_t map_size;
 } coro_stack;
 
@@ -52,17 +52,19 @@ typedef struct coro {
  * Memory is committed by the kernel on first touch. Returns 0 or -1 with errno. */
 int coro_stack_alloc(coro_stack *s, size_t size);
 void coro_stack_free(coro_stack *s);
-/* Carve n stacks of size bytes each out of one mapping, installing their guard pages in
- * bulk: the cheap way to get many stacks. Each out[i] may still be released alone with
+/* Carve n stacks of size bytes each out of one mapping, each below a guard of guard bytes
+ * (rounded to pages; 0: one page), installing the guards in bulk: the cheap way to get
+ * many stacks. The layout is stack i's guard at region + i * stride, its usable bytes right
+ * above, stride = out[i].map_size. Each out[i] may still be released alone with
  * coro_stack_free; region and region_size describe the whole mapping for one munmap.
  * Returns 0 or -1 with errno. */
-int coro_stack_alloc_many(coro_stack *out, size_t n, size_t size, void **region,
+int coro_stack_alloc_many(coro_stack *out, size_t n, size_t size, size_t guard, void **region,
 			  size_t *region_size);
 /* Commit the top page of each of n stacks now, in one system call where the kernel allows
  * (MADV_POPULATE_WRITE): the page every coroutine touches first, faulted in bulk instead of
  * one trap each. The rest of each stack stays lazily committed. Best effort. */
 void coro_stack_populate_top(const coro_stack *s, size_t n);
-/* Does addr fall in the guard page of s? (stack-overflow reporting) */
+/* Does addr fall in the guard of s? (stack-overflow reporting) */
 int coro_stack_guard_hit(const coro_stack *s, const void *addr);
 
 /* Make c the coroutine that represents the calling thread's own stack. */

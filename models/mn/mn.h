@@ -16,9 +16,18 @@ typedef struct mn_g mn_g;
 typedef struct mn_chan mn_chan;
 typedef uint64_t (*mn_fn)(void *arg, size_t len);
 
+/* Stack a G must leave free for the runtime below its deepest frame: what the runtime itself
+ * may push there. The deepest is a preemption: the kernel's signal frame (3.3 KiB with
+ * AVX-512), the handler and the switch, and a libc function's first call from there, whose
+ * lazy binding saves the vector registers again (~3 KiB): 6.5 KiB measured on x86-64
+ * (tests/test_mn.c sweeps it). MN_STACK_MIN, the smallest stack_size accepted, leaves a
+ * task as much again for its own frames. */
+#define MN_STACK_RESERVE (12 * 1024)
+#define MN_STACK_MIN (2 * MN_STACK_RESERVE)
+
 typedef struct mn_config {
 	int procs;               /* Ps; <= 0: online CPUs */
-	size_t stack_size;       /* usable bytes per G stack; 0: 64 KiB */
+	size_t stack_size;       /* usable bytes per G stack, >= MN_STACK_MIN; 0: 64 KiB */
 	int64_t preempt_ns;      /* async preemption after a G ran this long; 0: 10 ms, <0: off */
 	int64_t syscall_ns;      /* sysmon retakes a P blocked in a syscall this long; 0: 20 us */
 	/* Called (from a signal handler) when a G overflows its stack; msg names the G. NULL:
@@ -47,6 +56,10 @@ void mn_release(void);
  * that slack to them, depending on how Gs spread over the Ps; the count never grows beyond it. */
 #define MN_STACK_SLACK_PER_P 64
 size_t mn_kept_stacks(void);
+/* Async preemptions (switches inside the SIGURG handler) since the process started, and
+ * whether this build preempts at all (see mn_sched.c: off under ThreadSanitizer). */
+uint64_t mn_preemptions(void);
+int mn_preempt_enabled(void);
 
 /* Gs. mn_go copies the len bytes of arg for the new G; it returns NULL with errno ENOMEM
  * when out of memory. Every G is joined exactly once: mn_join waits for
@@ -77,6 +90,13 @@ typedef struct mn_case {
  * -1 at once when none can (Go's select with a default case). Ready cases are chosen at
  * random so that none starves. */
 int mn_select(mn_case *cases, int n, int nonblock);
+
+/* A region async preemption must not interrupt, nestable: code that libc calls back (a
+ * qsort comparator, a pthread_once routine) runs in the program's own text above libc's
+ * frames and locks, where a preemption could move it to another thread. Bracket the call
+ * into libc (or the callback) with these; the runtime's own calls need nothing. */
+void mn_nopreempt_begin(void);
+void mn_nopreempt_end(void);
 
 /* Blocking system calls: between these the G keeps its M but gives up its P, which sysmon
  * hands to another M if the call lasts. */

@@ -100,8 +100,8 @@ struct mn_p {
 };
 
 struct mn_m {
+	mn_g *curg;                /* first: mn__getg reads it from assembly */
 	coro g0;                   /* the thread's own stack: runs the scheduler */
-	mn_g *curg;
 	mn_p *p;
 	mn_p *nextp;               /* handed over by startm */
 	int spinning;
@@ -111,11 +111,14 @@ struct mn_m {
 	pthread_t thread;
 	int has_thread;
 	_Atomic int tid;           /* kernel thread id, set by the thread itself (preemption) */
+	mn_g *nextg;               /* to run next, handed to g0 to give it a stack first */
 	mn_hook hook;
 	void *hook_arg;
 	mn_g *hook_g;
 	uint64_t rnd;
 	void *altstack;
+	int statfd;                /* sysmon's /proc/self/task/<tid>/stat of this M, or -1 */
+	volatile unsigned sigurgs; /* SIGURGs this M took (mn_restart.c) */
 	mn_m *alllink;
 };
 
@@ -224,6 +227,8 @@ struct mn_sched {
 	_Atomic int64_t last_poll;
 	_Atomic uint64_t gid;
 	size_t stack_size;
+	size_t stack_guard;        /* bytes of guard below each G stack */
+	size_t stack_stride;       /* guard + stack: the layout of a slab (coro_stack_alloc_many) */
 	int64_t preempt_ns, syscall_ns;
 	mn_config cfg;
 	void **slabs;              /* stack regions, unmapped at teardown */

@@ -60,6 +60,13 @@
  *     overdue (Go would let the sleeper wait out the 10 ms); polls the network when nobody
  *     has for 10 ms; starts an M when timers are overdue or queues are not empty while Ps
  *     sit idle; and sleeps for good while every P is idle.
+ *   - A G blocked in a system call it made directly, without entersyscall (usleep, poll, a
+ *     blocking read of its own), is left alone: the signal would end the call with EINTR
+ *     (sleeps, poll, epoll_wait and select are never restarted), so sysmon first reads its
+ *     thread's state from /proc and signals only a thread that is running. The look and
+ *     the signal are not atomic, so those calls are also defined by mn (mn_restart.c) and
+ *     restarted for the time left when a SIGURG cut them short. Such a G keeps its P for
+ *     the length of the call, as a cgo call without entersyscall would in Go.
  *
  * Async preemption safety. The SIGURG handler runs on the G's own stack (SIGURG blocked)
  * and, when it decides to preempt, switches away from inside the handler; the G resumes
@@ -75,13 +82,20 @@
  *   2. the interrupted PC lies in the executable's own text, and libc (with malloc and
  *      its locks) is a separate shared object: a G inside libc, the vDSO or any shared
  *      library is left alone and sysmon signals again 1 ms later. When malloc resolves
- *      inside the executable (static libc, a statically linked sanitizer runtime) async
- *      preemption is switched off altogether;
+ *      inside the executable (static libc, a statically linked sanitizer runtime: the
+ *      Makefile links clang's ASan runtime shared for that reason) async preemption is
+ *      switched off altogether, and so it is under ThreadSanitizer, which runs handlers
+ *      deferred from its own frames (mn_preempt_enabled says which);
  *   3. the G is running, not in a syscall, and is the one sysmon asked to preempt (its P's
  *      schedule tick has not moved since).
- * Workload code that keeps the address of a thread-local variable (errno included: glibc
- * declares __errno_location const) in a register across a preemption could use another
- * thread's copy after migrating; the task API keeps errno inside the runtime's calls.
+ * Limits. Workload code that keeps the address of a thread-local variable (errno included:
+ * glibc declares __errno_location const) in a register across a preemption could use
+ * another thread's copy after migrating; the task API keeps errno inside the runtime's
+ * calls. Code that libc calls back (qsort comparators, pthread_once routines) runs in own
+ * text above libc's frames and locks and could be preempted and migrated there: such calls
+ * go between mn_nopreempt_begin and mn_nopreempt_end (mn.h), which raise in_rt. The SIGSEGV
+ * and SIGBUS handlers block SIGURG: they run on the M's alternate stack, where a switch
+ * would save a G's context.
  *
  * Invariants.
  *   - A G is on at most one of: a run queue, runnext, the global queue, a wait list, an
@@ -98,13 +112,16 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -114,7 +131,6 @@
 #include "mn_impl.h"
 
 struct mn_sched mn_sched;
-static _Thread_local mn_m *mn_tls_m;
 
 #define MN_STACK_CACHE 64
 #define MN_G_CACHE 64
@@ -125,34 +141,48 @@ _Static_assert(MN_STACK_CACHE <= MN_STACK_SLACK_PER_P && MN_SLAB <= MN_STACK_SLA
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
-/* Thread-local lookups. They are never inlined or analysed across calls: a G that
- * switches may resume on another thread, and the compiler must not reuse a TLS address
- * computed before the switch. They are called by a G before it has entered the runtime
- * (g->in_rt is still 0), so their code lives in a section of its own that the preemption
- * handler refuses to interrupt: preempted between loading the M and loading its current
- * G, mn__getg would resume on another thread holding the old thread's M. */
-#define MN_NOPREEMPT __attribute__((noipa, section("mn_nopreempt")))
+/* Thread-local lookups. A G that switches may resume on another thread, so no compiler may
+ * reuse a TLS address computed before a switch, and a G calls these before it has entered
+ * the runtime (g->in_rt still 0): preempted between loading its M and loading the M's
+ * current G, mn__getg would resume on another thread holding the old thread's M. So they
+ * are assembly (mn_tls_<arch>.S), which no compiler inlines, in the section mn_nopreempt
+ * that the preemption handler treats as runtime code; tests/test_mn.c checks that no other
+ * code reads mn_tls_m. Other targets get C (never preempted: mn_sig_pc knows no PC there). */
+#if defined(__x86_64__) || defined(__aarch64__)
+#define MN_TLS_ASM 1
+#endif
+__attribute__((visibility("hidden"))) _Thread_local mn_m *mn_tls_m;
+mn_m *mn__getm(void);
+void mn__setm(mn_m *m);
 extern const char __start_mn_nopreempt[], __stop_mn_nopreempt[];
+_Static_assert(offsetof(mn_m, curg) == 0, "mn__getg reads curg at offset 0 of an M");
 
-MN_NOPREEMPT static mn_m *mn_getm(void)
+#ifndef MN_TLS_ASM
+__attribute__((noinline, section("mn_nopreempt"))) mn_m *mn__getm(void)
 {
 	return mn_tls_m;
 }
 
-MN_NOPREEMPT mn_g *mn__getg(void)
+__attribute__((noinline, section("mn_nopreempt"))) mn_g *mn__getg(void)
 {
 	mn_m *m = mn_tls_m;
 	return m ? m->curg : NULL;
 }
 
-/* errno's address belongs to the thread, and glibc declares __errno_location const, so
- * the compiler may reuse its result across a call that switched the G to another M. Code
- * that touches errno after a possible switch goes through this, inside the runtime
- * (in_rt > 0) so that no preemption falls between taking the address and using it. */
-MN_NOPREEMPT int *mn__errno(void)
+__attribute__((noinline, section("mn_nopreempt"))) void mn__setm(mn_m *m)
+{
+	mn_tls_m = m;
+}
+
+/* errno's address belongs to the thread, and glibc declares __errno_location const: code
+ * that touches errno after a possible switch goes through this, inside the runtime. */
+__attribute__((noinline, section("mn_nopreempt"))) int *mn__errno(void)
 {
 	return &errno;
 }
+#endif
+
+#define mn_getm mn__getm
 
 int64_t mn__now(void)
 {
@@ -283,8 +313,9 @@ static void mn_gq_put1(mn_g *g)
 	mn_gq_put(&g, 1);
 }
 
-/* The ring is full: move half of it plus g to the global queue in one batch. */
-static int mn_runq_put_slow(mn_p *p, mn_g *g, uint32_t h, uint32_t t)
+/* The ring is full: move half of it plus g to the global queue in one batch. Not inlined:
+ * its 1 KiB batch would otherwise sit in the frame of every caller on a G's stack. */
+__attribute__((noinline, cold)) static int mn_runq_put_slow(mn_p *p, mn_g *g, uint32_t h, uint32_t t)
 {
 	mn_g *batch[MN_RUNQ / 2 + 1];
 	uint32_t n = (t - h) / 2;
@@ -535,6 +566,7 @@ static mn_m *mn_newm(void) /* sched.lk held */
 		mn_fatal("out of memory for an M");
 	m->id = mn_sched.mcount++;
 	m->rnd = 0x9e3779b97f4a7c15ull * (uint64_t)(m->id + 1);
+	m->statfd = -1;
 	m->altstack = mmap(NULL, 64 * 1024, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			   -1, 0);
 	if (m->altstack == MAP_FAILED)
@@ -711,7 +743,9 @@ static void mn_gfree(mn_p *p, mn_g *g)
 	mn__unlock(&mn_sched.slk);
 }
 
-/* The cache of p is empty: refill it from the global cache or a fresh slab. */
+/* The cache of p is empty: refill it from the global cache or a fresh slab. Runs on g0
+ * only (see mn_direct): a slab's mmap, guard installation and bookkeeping take more frame
+ * than a G's stack may have left. */
 __attribute__((noinline)) static int mn_stack_refill(mn_p *p)
 {
 	mn__lock(&mn_sched.slk);
@@ -722,7 +756,8 @@ __attribute__((noinline)) static int mn_stack_refill(mn_p *p)
 		coro_stack fresh[MN_SLAB];
 		void *region;
 		size_t rsize;
-		if (coro_stack_alloc_many(fresh, MN_SLAB, mn_sched.stack_size, &region, &rsize))
+		if (coro_stack_alloc_many(fresh, MN_SLAB, mn_sched.stack_size, mn_sched.stack_guard,
+					  &region, &rsize))
 			return -1;
 		coro_stack_populate_top(fresh, MN_SLAB); /* each will be used: fault in bulk */
 		mn__lock(&mn_sched.slk);
@@ -755,6 +790,16 @@ static inline int mn_stack_get(mn_p *p, coro_stack *out)
 		return -1;
 	*out = p->stacks[--p->nstacks];
 	return 0;
+}
+
+/* The top MN_STACK_OWNER bytes of every G stack hold the G that owns it (NULL while the
+ * stack is free), so that a fault in any guard names its G, whichever M or context took it.
+ * 16 keeps the coroutine's top 16-byte aligned. */
+#define MN_STACK_OWNER 16
+
+static inline mn_g **mn_stack_owner(const coro_stack *s, size_t size)
+{
+	return (mn_g **)((char *)s->lo + size - sizeof(mn_g *));
 }
 
 static void mn_stack_put(mn_p *p, const coro_stack *s)
@@ -796,23 +841,38 @@ static inline void mn_resetspinning(mn_m *m)
 		mn_wakep(); /* the last spinner found work: there may be more */
 }
 
-/* Make g the M's current G; give it a stack on its first run. */
+/* Make g the M's current G; give it a stack on its first run, before it becomes m->curg
+ * (a fault meanwhile is the switching G's). A refill only happens on g0 (mn_direct). */
 static void mn_prepare(mn_m *m, mn_g *g)
 {
 	if (m->spinning)
 		mn_resetspinning(m);
+	if (!g->has_stack) {
+		coro_stack s;
+		if (mn_stack_get(m->p, &s))
+			mn_fatal("out of memory for G stacks");
+		*mn_stack_owner(&s, s.size) = g;
+		s.size -= MN_STACK_OWNER;
+		coro_init(&g->ctx, &s, mn_g_entry, g);
+		g->has_stack = 1;
+	}
 	g->m = m;
 	g->status = G_RUNNING;
 	m->curg = g;
 	atomic_store_explicit(&m->p->schedtick, atomic_load_explicit(&m->p->schedtick,
 			      memory_order_relaxed) + 1, memory_order_relaxed);
-	if (!g->has_stack) {
-		coro_stack s;
-		if (mn_stack_get(m->p, &s))
-			mn_fatal("out of memory for G stacks");
-		coro_init(&g->ctx, &s, mn_g_entry, g);
-		g->has_stack = 1;
+}
+
+/* next, if a G's stack may switch straight to it; else NULL, with next left in m->nextg
+ * for g0 to run: next has no stack yet and the P's cache is empty, so it needs a refill,
+ * which must not run on the stack of the G switching away. */
+static inline mn_g *mn_direct(mn_m *m, mn_g *next)
+{
+	if (next && __builtin_expect(!next->has_stack && !m->p->nstacks, 0)) {
+		m->nextg = next;
+		return NULL;
 	}
+	return next;
 }
 
 /* Switch from the running G g to next (or to the scheduler), leaving hook to run once g
@@ -823,7 +883,7 @@ static void mn_switch(mn_g *g, mn_g *next, mn_hook hook, void *arg)
 	m->hook = hook;
 	m->hook_arg = arg;
 	m->hook_g = g;
-	if (next) {
+	if ((next = mn_direct(m, next))) {
 		mn_prepare(m, next);
 		coro_switch(&g->ctx, &next->ctx);
 	} else {
@@ -871,7 +931,8 @@ void mn__ready_by(mn_g *self, mn_g *g, int next)
 	mn_ready_on(self->m, g, next);
 }
 
-void mn__inject(mn_g *list)
+/* Not inlined, for the same reason as mn_runq_put_slow (its chunk of 64 pointers). */
+__attribute__((noinline)) void mn__inject(mn_g *list)
 {
 	if (!list)
 		return;
@@ -908,7 +969,10 @@ static void mn_exit_hook(mn_g *prev, void *arg)
 {
 	(void)arg;
 	mn_p *p = mn_getm()->p;
-	mn_stack_put(p, &prev->ctx.stack);
+	coro_stack s = prev->ctx.stack;
+	s.size += MN_STACK_OWNER;
+	*mn_stack_owner(&s, s.size) = NULL;
+	mn_stack_put(p, &s);
 	coro_destroy(&prev->ctx);
 	prev->has_stack = 0;
 	prev->status = G_DEAD;
@@ -937,7 +1001,7 @@ static void mn_g_entry(void *arg)
 	m->hook = mn_exit_hook;
 	m->hook_arg = NULL;
 	m->hook_g = g;
-	if (next) {
+	if ((next = mn_direct(m, next))) {
 		mn_prepare(m, next);
 		coro_switch_final(&g->ctx, &next->ctx);
 	}
@@ -1049,6 +1113,16 @@ void mn_yield(void)
 	g->status = G_RUNNABLE;
 	mn_switch(g, mn_next_local(p), mn_yield_hook, NULL);
 	mn__leave(g);
+}
+
+void mn_nopreempt_begin(void)
+{
+	mn__enter(mn__getg()); /* in_rt > 0: the SIGURG handler leaves the G alone */
+}
+
+void mn_nopreempt_end(void)
+{
+	mn__leave(mn__getg());
 }
 
 int mn_procs(void)
@@ -1289,8 +1363,10 @@ static void mn_schedule(mn_m *m)
 {
 	for (;;) {
 		mn_run_hook(m);
-		mn_g *g = mn_findrunnable(m);
-		if (!g)
+		mn_g *g = m->nextg;
+		if (g)
+			m->nextg = NULL; /* chosen by a G that switched here for its stack */
+		else if (!(g = mn_findrunnable(m)))
 			return;
 		mn_prepare(m, g);
 		coro_switch(&m->g0, &g->ctx);
@@ -1299,7 +1375,7 @@ static void mn_schedule(mn_m *m)
 
 static void mn_m_init(mn_m *m)
 {
-	mn_tls_m = m;
+	mn__setm(m);
 	atomic_store(&m->tid, (int)syscall(SYS_gettid));
 	coro_init_thread(&m->g0);
 	mn_m_signals(m);
@@ -1330,6 +1406,7 @@ static void *mn_m_thread(void *arg)
 static pthread_t mn_sysmon_thread;
 static const void *mn_text_lo[8], *mn_text_hi[8];
 static int mn_ntext, mn_preempt_ok;
+static _Atomic uint64_t mn_npreempt; /* switches inside the SIGURG handler */
 
 static int mn_phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -1368,6 +1445,23 @@ static void mn_text_init(void)
 	/* malloc (and its locks) must live outside the text we preempt in */
 	void *mal = dlsym(RTLD_DEFAULT, "malloc");
 	mn_preempt_ok = mn_ntext > 0 && mal && !mn_in_text(mal);
+#ifdef CORO_TSAN
+	/* ThreadSanitizer defers a signal handler to its next interceptor or sync point, which
+	 * runs it from libtsan's frames with none of the interrupted PC's guarantees: a switch
+	 * there would be unsound, and the handler would refuse every time anyway. Off, said. */
+	mn_preempt_ok = 0;
+#endif
+}
+
+uint64_t mn_preemptions(void)
+{
+	return atomic_load(&mn_npreempt);
+}
+
+int mn_preempt_enabled(void)
+{
+	mn_text_init();
+	return mn_preempt_ok;
 }
 
 static const void *mn_sig_pc(void *ucv)
@@ -1404,7 +1498,9 @@ static void mn_sigurg(int sig, siginfo_t *si, void *ucv)
 	(void)si;
 	ucontext_t *uc = ucv;
 	int saved = *mn__errno();
-	mn_m *m = mn_tls_m;
+	mn_m *m = mn_getm();
+	if (m)
+		m->sigurgs++; /* a blocking call this cut short is restarted (mn_restart.c) */
 	mn_g *g = m ? m->curg : NULL;
 	mn_p *p = m ? m->p : NULL;
 	if (!g || !p || g->in_rt || g->status != G_RUNNING || !mn_preempt_ok ||
@@ -1416,6 +1512,7 @@ static void mn_sigurg(int sig, siginfo_t *si, void *ucv)
 	}
 	atomic_store(&p->preempt_req, 0);
 	g->in_rt = 1;
+	atomic_fetch_add_explicit(&mn_npreempt, 1, memory_order_relaxed);
 	g->status = G_RUNNABLE;
 	/* As Go's schedule() does, look at the P's timers before choosing: a sleeper whose
 	 * deadline passed behind this G (often why it is preempted) runs next. */
@@ -1433,23 +1530,74 @@ static void mn_sigurg(int sig, siginfo_t *si, void *ucv)
 	g->in_rt = 0;         /* last: from here on a new preemption is harmless */
 }
 
+/* The G whose stack guard holds addr, or NULL (set *guard when addr is in a guard at all).
+ * Slabs are laid out guard first, stride after stride (coro_stack_alloc_many). */
+static mn_g *mn_guard_owner(const void *addr, int *guard)
+{
+	uintptr_t a = (uintptr_t)addr, stride = mn_sched.stack_stride;
+	*guard = 0;
+	for (int i = 0; stride && i < mn_sched.nslabs; i++) {
+		uintptr_t base = (uintptr_t)mn_sched.slabs[i];
+		if (a < base || a >= base + mn_sched.slab_sizes[i])
+			continue;
+		uintptr_t off = (a - base) % stride;
+		if (off >= mn_sched.stack_guard)
+			return NULL; /* inside a stack, not its guard */
+		*guard = 1;
+		coro_stack s = {.lo = (void *)(a - off + mn_sched.stack_guard)};
+		return *mn_stack_owner(&s, stride - mn_sched.stack_guard);
+	}
+	return NULL;
+}
+
 static void mn_sigsegv(int sig, siginfo_t *si, void *uc)
 {
 	(void)uc;
-	mn_m *m = mn_tls_m;
-	mn_g *g = m ? m->curg : NULL;
-	if (g && g->has_stack && coro_stack_guard_hit(&g->ctx.stack, si->si_addr)) {
+	int guard;
+	mn_g *g = mn_guard_owner(si->si_addr, &guard);
+	if (guard) {
 		char msg[256];
 		Dl_info di;
-		const char *name = dladdr((void *)g->fn, &di) && di.dli_sname ? di.dli_sname : "?";
-		snprintf(msg, sizeof msg,
-			 "task stack overflow: G %llu (entry %p %s) ran past its %zu KiB stack",
-			 (unsigned long long)g->id, (void *)g->fn, name, g->ctx.stack.size / 1024);
+		if (g) {
+			const char *name =
+				dladdr((void *)g->fn, &di) && di.dli_sname ? di.dli_sname : "?";
+			snprintf(msg, sizeof msg,
+				 "task stack overflow: G %llu (entry %p %s) ran past its %zu KiB "
+				 "stack",
+				 (unsigned long long)g->id, (void *)g->fn, name,
+				 mn_sched.stack_size / 1024);
+		} else {
+			snprintf(msg, sizeof msg, "fault in the guard of a free G stack at %p",
+				 si->si_addr);
+		}
 		if (mn_sched.cfg.on_stack_overflow)
 			mn_sched.cfg.on_stack_overflow(msg);
 		dprintf(2, "mn: %s\n", msg);
 	}
 	signal(sig, SIG_DFL); /* re-executing the access now kills the process */
+}
+
+/* Is m's thread blocked in the kernel (a system call its G made without entersyscall:
+ * usleep, poll, a blocking read)? Then a preemption signal would only cut that call short:
+ * nanosleep, poll, epoll_wait and select fail with EINTR even under SA_RESTART. The state
+ * is the one after the command name in /proc/self/task/<tid>/stat: S or D while blocked,
+ * R while running or runnable. Read by sysmon only, before it signals; a G that blocks in
+ * the microseconds between this look and the signal can still get EINTR. */
+static int mn_thread_blocked(mn_m *m, int tid)
+{
+	char buf[512];
+	if (m->statfd < 0) {
+		snprintf(buf, sizeof buf, "/proc/self/task/%d/stat", tid);
+		m->statfd = open(buf, O_RDONLY | O_CLOEXEC);
+		if (m->statfd < 0)
+			return 0;
+	}
+	ssize_t n = pread(m->statfd, buf, sizeof buf - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	const char *paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && (paren[2] == 'S' || paren[2] == 'D');
 }
 
 static void *mn_sysmon(void *arg)
@@ -1555,7 +1703,10 @@ static void *mn_sysmon(void *arg)
 					due = early;
 				if (due < p->sm_signalled + 1000000) /* again every 1 ms while the G */
 					due = p->sm_signalled + 1000000; /* sits somewhere unsafe */
-				if (stuck && now >= due) {
+				if (stuck && now >= due && mn_thread_blocked(pm, tid)) {
+					p->sm_signalled = now; /* look again in 1 ms */
+					due = now + 1000000;
+				} else if (stuck && now >= due) {
 					atomic_store(&p->preempt_tick, t);
 					atomic_store(&p->preempt_req, 1);
 					p->sm_signalled = now;
@@ -1601,6 +1752,9 @@ static void mn_install_signals(void)
 	sigaction(SIGURG, &sa, &mn_old_urg);
 	sa.sa_sigaction = mn_sigsegv;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	/* a preemption inside the fault handler would save a G's context on the alternate
+	 * stack, which the next signal on this M reuses */
+	sigaddset(&sa.sa_mask, SIGURG);
 	sigaction(SIGSEGV, &sa, &mn_old_segv);
 	sigaction(SIGBUS, &sa, &mn_old_bus);
 }
@@ -1704,8 +1858,29 @@ static void mn_free_all(void)
 	for (mn_m *m = mn_sched.allm, *n; m; m = n) {
 		n = m->alllink;
 		munmap(m->altstack, 64 * 1024);
+		if (m->statfd >= 0)
+			close(m->statfd);
 		free(m);
 	}
+}
+
+/* The guard below each G stack. mn and the code run on G stacks are built with
+ * -fstack-clash-protection (Makefile), so no compiled frame moves the stack pointer a page
+ * or more without touching each page on the way. What remains is the kernel's signal
+ * frame (SIGURG lands on the G's stack), written below the 128-byte red zone in one piece,
+ * lowest address first: the guard must be deeper than the largest frame the kernel builds
+ * (AT_MINSIGSTKSZ: 3.3 KiB with AVX-512, ~11 KiB with AMX), and at least MN_GUARD_MIN for
+ * library code built without probes. A guard region costs address space only. */
+#define MN_GUARD_MIN (16 * 1024)
+#define MN_RED_ZONE 128
+
+static size_t mn_guard_size(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), frame = (size_t)getauxval(AT_MINSIGSTKSZ);
+	size_t guard = frame + MN_RED_ZONE + page;
+	if (guard < MN_GUARD_MIN)
+		guard = MN_GUARD_MIN;
+	return (guard + page - 1) & ~(page - 1);
 }
 
 uint64_t mn_main(const mn_config *cfg, mn_fn root, const void *arg, size_t len)
@@ -1713,7 +1888,13 @@ uint64_t mn_main(const mn_config *cfg, mn_fn root, const void *arg, size_t len)
 	memset(&mn_sched, 0, sizeof mn_sched);
 	mn_sched.cfg = *cfg;
 	mn_sched.nprocs = cfg->procs > 0 ? cfg->procs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	mn_sched.stack_size = cfg->stack_size ? cfg->stack_size : 64 * 1024;
+	if (mn_sched.stack_size < MN_STACK_MIN)
+		mn_fatal("stack_size is below MN_STACK_MIN: the runtime's own frames do not fit");
+	mn_sched.stack_size = (mn_sched.stack_size + page - 1) & ~(page - 1);
+	mn_sched.stack_guard = mn_guard_size();
+	mn_sched.stack_stride = mn_sched.stack_size + mn_sched.stack_guard;
 	mn_sched.preempt_ns = cfg->preempt_ns ? cfg->preempt_ns : 10000000;
 	mn_sched.syscall_ns = cfg->syscall_ns ? cfg->syscall_ns : 20000;
 	mn_sched.poll_until = INT64_MAX;
@@ -1778,7 +1959,7 @@ uint64_t mn_main(const mn_config *cfg, mn_fn root, const void *arg, size_t len)
 	sigaction(SIGBUS, &mn_old_bus, NULL);
 	mn__netpoll_close();
 	mn_free_all();
-	mn_tls_m = NULL;
+	mn__setm(NULL);
 	memset(&mn_sched, 0, sizeof mn_sched);
 	return r;
 }
