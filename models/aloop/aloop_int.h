@@ -15,6 +15,7 @@ typedef struct aloop_timer {
 typedef struct aloop_fd {
 	unsigned char kind;   /* ALOOP_FD_* */
 	unsigned char readable; /* 0: a read came back short; the next waits for an event */
+	unsigned char hup;    /* epoll reported hang-up or error: sticky, no edge comes again */
 	coop_waitq readers, writers; /* parked until epoll reports the fd ready */
 } aloop_fd;
 
