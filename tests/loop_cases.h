@@ -558,3 +558,112 @@ Test(LOOP_SUITE, pipe_read_to_eof_after_writer_closes, .timeout = 20)
 	uint64_t r = lc_run(eof_case_root, NULL, 0, NULL, 0);
 	cr_assert_eq(r, EOF_CASE_WANT, "got %#lx (bytes << 16 | reads << 8 | ok)", (unsigned long)r);
 }
+
+/* ---- a task that overflows the run stack: a crash row naming it --------------------- */
+
+#include <sys/wait.h>
+
+extern int cb_status_fd; /* where cb_abort writes its line (harness.h) */
+
+/* Frames far larger than a page that write only near their bottom (frame[0], and the return
+ * address each call pushes): the pattern that jumps a one-page guard. 40 MB in all: past the
+ * 1 MiB run stack and past any guard below it. */
+enum { LC_DEEP_FRAME = 20 * 1024, LC_DEEP_DEPTH = 2000 };
+
+__attribute__((noinline)) static uint64_t lc_deep(uint64_t depth)
+{
+	volatile char frame[LC_DEEP_FRAME];
+	frame[0] = (char)depth;
+	return depth ? lc_deep(depth - 1) + (uint64_t)frame[0] : (uint64_t)frame[0];
+}
+
+static uint64_t lc_deep_task(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	return lc_deep(LC_DEEP_DEPTH);
+}
+
+static uint64_t lc_overflow_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	/* a file open starts the pool: its threads' stacks are mapped next to the run stack */
+	cr_assert_neq(lc_opener_tid(NULL, 0), 0);
+	return cb_join(cb_spawn(lc_deep_task, NULL, 0)); /* task 2 */
+}
+
+/* Run root in a child process, as a cell runs: out gets the line it aborted with (ABORT,
+ * status, note); returns its exit status, or 128 + the signal that killed it. */
+static int lc_run_child(cb_fn root, char *out, size_t n)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		cb_status_fd = p[1];
+		lc_run(root, NULL, 0, NULL, 0);
+		_exit(0);
+	}
+	close(p[1]);
+	size_t have = 0;
+	ssize_t r;
+	while (have < n - 1 && (r = read(p[0], out + have, n - 1 - have)) > 0)
+		have += (size_t)r;
+	out[have] = 0;
+	close(p[0]);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* The overflow is caught at its first access below the run stack, inside the guard, so
+ * nothing below (a pool thread's stack) was written; the row names the task. */
+Test(LOOP_SUITE, stack_overflow_is_a_crash_row_naming_the_task, .timeout = 30)
+{
+	char out[2048];
+	int code = lc_run_child(lc_overflow_root, out, sizeof out);
+	cr_assert_eq(code, 3, "exit status %d (3: cb_abort), said: %s", code, out);
+	cr_assert(strstr(out, "ABORT\tcrash\ttask stack overflow: task 2 (lc_deep_task)"),
+		  "said: %s", out);
+	cr_assert(strstr(out, "inside its"), "the fault was not in the guard: %s", out);
+}
+
+/* Where the pool's stacks are mapped does not matter: the run stack's own mapping keeps a
+ * wide PROT_NONE gap below it (wider than a default 8 MiB thread stack, so wider than any
+ * frame a thread could have). */
+enum { LC_MIN_GUARD = 8 << 20 };
+
+static uint64_t lc_guard_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	cr_assert_neq(lc_opener_tid(NULL, 0), 0);
+	char here; /* on the run stack */
+	uintptr_t me = (uintptr_t)&here, prev_lo = 0, prev_hi = 0, below = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+	cr_assert(f);
+	char line[512], perms[8], prev_perms[8] = "";
+	while (fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3)
+			continue;
+		if (me >= lo && me < hi) {
+			/* the gap must adjoin the stack and be inaccessible */
+			if (prev_hi == lo && !strcmp(prev_perms, "---p"))
+				below = prev_hi - prev_lo;
+			break;
+		}
+		prev_lo = lo, prev_hi = hi;
+		memcpy(prev_perms, perms, sizeof perms);
+	}
+	fclose(f);
+	return below;
+}
+
+Test(LOOP_SUITE, run_stack_has_a_wide_guard_below_it, .timeout = 20)
+{
+	uint64_t guard = lc_run(lc_guard_root, NULL, 0, NULL, 0);
+	cr_assert_geq(guard, LC_MIN_GUARD, "PROT_NONE below the run stack: %lu bytes",
+		      (unsigned long)guard);
+}

@@ -67,7 +67,4 @@ ssize_t aloop_pool_read(int fd, void *buf, size_t n);
 ssize_t aloop_pool_write(int fd, const void *buf, size_t n);
 int aloop_pool_open(const char *path, int flags, int mode);
 
-/* Name of the function at fn, for the slow-task warning (aloop_sym.c). */
-void aloop_fn_name(const void *fn, char *out, size_t n);
-
 #endif

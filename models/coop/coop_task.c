@@ -3,7 +3,7 @@
  * Glossary. Loop: the code running on the thread's own stack (an epoll loop, or libuv's
  * uv_run) that decides which task runs next. Task: a stackful coroutine running a workload
  * function. Ready queue: FIFO of tasks to resume. Run stack: the one stack every task
- * executes on.
+ * executes on, above a guard wide enough that no frame can jump it (coop_guard.c).
  *
  * Problem. An event-loop model keeps very many tasks parked at once: 100k sleepers, the
  * 111,111 interior nodes of skynet waiting on their children, 1000 echo connections. A
@@ -12,13 +12,14 @@
  * regions a second VMA for its guard page (vm.max_map_count defaults to 65530).
  * asyncio and Node pay a few hundred heap bytes per suspended coroutine, not a page.
  *
- * Chosen approach (greenlet's shared stack). Every task runs on one run stack allocated by
- * coro_stack_alloc (guard page below it). A task that parks stays on the run stack until
- * another task needs it; only then is its live part, [saved sp, top), copied to a heap
- * buffer that grows to the deepest point it parked at, and copied back before it resumes at
- * the same addresses. A parked task thus costs its real stack depth (typically a few hundred
- * bytes), resuming the task that ran last costs nothing extra, and a switch between two
- * tasks costs two memcpy of their live frames. The context switch itself is coro_switch.
+ * Chosen approach (greenlet's shared stack). Every task runs on one run stack (a wide guard
+ * below it, and a fault handler naming the task that overflows it: coop_guard.c). A task
+ * that parks stays on the run stack until another task needs it; only then is its live
+ * part, [saved sp, top), copied to a heap buffer that grows to the deepest point it parked
+ * at, and copied back before it resumes at the same addresses. A parked task thus costs its
+ * real stack depth (typically a few hundred bytes), resuming the task that ran last costs nothing
+ * extra, and a switch between two tasks costs two memcpy of their live frames. The context
+ * switch itself is coro_switch.
  *
  * Invariant this imposes: memory on the run stack belongs to the task that owns the stack
  * right now. Nobody writes into a parked task's stack: channel elements wait in the task
@@ -31,6 +32,7 @@
  * Scheduling is FIFO; coop_opts chooses what differs between asyncio and Node: draining
  * only the tasks ready at the start of a round (asyncio) or until empty (microtasks), and
  * whether spawn starts the child at once (a JS async call runs until its first await). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,8 +91,14 @@ int coop_init(const coop_opts *o)
 	memset(&s, 0, sizeof s);
 	s.o = *o;
 	size_t size = o->stack_size ? o->stack_size : (size_t)1 << 20;
-	if (coro_stack_alloc(&s.stack, size) != 0)
+	if (coop_stack_alloc(&s.stack, size) != 0)
 		return -1;
+	if (coop_fault_install(&s.stack, o->on_overflow) != 0) {
+		int e = errno;
+		coro_stack_free(&s.stack);
+		errno = e;
+		return -1;
+	}
 	s.top = (unsigned char *)s.stack.lo + s.stack.size;
 	coro_init_thread(&s.loop);
 	s.up = 1;
@@ -118,6 +126,7 @@ void coop_fini(void)
 		return;
 	while (s.all)
 		task_free(s.all);
+	coop_fault_remove();
 	coro_stack_free(&s.stack);
 	s.up = 0;
 }
