@@ -18,6 +18,7 @@ static uint64_t aloop_be_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, s
 		.pool_threads = (int)cfg->p[0],
 		.slow_ns = (uint64_t)cfg->p[1] * 1000000u,
 		.on_thread = cb_stat_thread,
+		.on_stack_overflow = cb_coop_overflow,
 	};
 	uint64_t result = 0;
 	if (aloop_run(&o, root, arg, len, &result) != 0) {

@@ -27,3 +27,8 @@ int64_t cb_coop_max_tasks(const cb_backend_cfg *cfg, const char **why)
 	(void)why;
 	return 0; /* no fixed limit: a parked task costs its live stack bytes on the heap */
 }
+
+void cb_coop_overflow(const char *msg)
+{
+	cb_abort("crash", "%s", msg);
+}

@@ -14,7 +14,11 @@ static const cb_param_def uv_params[] = {
 
 static uint64_t uv_be_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size_t len)
 {
-	uvco_opts o = {.pool_threads = (int)cfg->p[0], .on_thread = cb_stat_thread};
+	uvco_opts o = {
+		.pool_threads = (int)cfg->p[0],
+		.on_thread = cb_stat_thread,
+		.on_stack_overflow = cb_coop_overflow,
+	};
 	uint64_t result = 0;
 	if (uvco_run(&o, root, arg, len, &result) != 0) {
 		if (errno == EDEADLK)

@@ -326,7 +326,10 @@ static void handle_line(char *l, const cb_cell *c, const cb_run_opts *o, cb_cell
 		if (!note)
 			return;
 		*note++ = 0;
-		const char *st = !strcmp(status, "unsupported") ? "unsupported" : "error";
+		/* crash: a backend that caught its own fatal fault and named its cause */
+		const char *st = !strcmp(status, "unsupported") ? "unsupported"
+				 : !strcmp(status, "crash")     ? "crash"
+								: "error";
 		synth_row(c, o, *nw, st, note, res);
 		*aborted = 1;
 	}

@@ -15,6 +15,8 @@ int cb_coop_chan_try_recv(cb_chan *c, void *elem);
 void cb_coop_chan_close(cb_chan *c);
 void cb_coop_chan_free(cb_chan *c);
 int64_t cb_coop_max_tasks(const cb_backend_cfg *cfg, const char **why);
+/* A task overflowed the run stack (called from the fault handler): a crash row naming it. */
+_Noreturn void cb_coop_overflow(const char *msg);
 
 #define CB_COOP_OPS                                                                          \
 	.concurrent = 1, .max_tasks = cb_coop_max_tasks, .spawn = cb_coop_spawn,              \

@@ -548,3 +548,246 @@ static inline int lc_distinct_openers(int n)
 	}
 	return distinct;
 }
+
+/* ---- a pipe read to EOF: the data, then 0 (eof_case.h) ---------------------------- */
+
+#include "eof_case.h"
+
+Test(LOOP_SUITE, pipe_read_to_eof_after_writer_closes, .timeout = 20)
+{
+	uint64_t r = lc_run(eof_case_root, NULL, 0, NULL, 0);
+	cr_assert_eq(r, EOF_CASE_WANT, "got %#lx (bytes << 16 | reads << 8 | ok)", (unsigned long)r);
+}
+
+/* ---- a task that overflows the run stack: a crash row naming it --------------------- */
+
+#include <sys/wait.h>
+
+extern int cb_status_fd; /* where cb_abort writes its line (harness.h) */
+
+/* Frames far larger than a page that write only near their bottom (frame[0], and the return
+ * address each call pushes): the pattern that jumps a one-page guard. 40 MB in all: past the
+ * 1 MiB run stack and past any guard below it. */
+enum { LC_DEEP_FRAME = 20 * 1024, LC_DEEP_DEPTH = 2000 };
+
+__attribute__((noinline)) static uint64_t lc_deep(uint64_t depth)
+{
+	volatile char frame[LC_DEEP_FRAME];
+	frame[0] = (char)depth;
+	return depth ? lc_deep(depth - 1) + (uint64_t)frame[0] : (uint64_t)frame[0];
+}
+
+static uint64_t lc_deep_task(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	return lc_deep(LC_DEEP_DEPTH);
+}
+
+static uint64_t lc_overflow_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	/* a file open starts the pool: its threads' stacks are mapped next to the run stack */
+	cr_assert_neq(lc_opener_tid(NULL, 0), 0);
+	return cb_join(cb_spawn(lc_deep_task, NULL, 0)); /* task 2 */
+}
+
+/* Run root in a child process, as a cell runs: out gets the line it aborted with (ABORT,
+ * status, note), and its stderr if with_stderr; returns its exit status, or 128 + the signal that killed it. */
+static int lc_run_child(cb_fn root, char *out, size_t n, int with_stderr)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		cb_status_fd = p[1];
+		if (with_stderr)
+			dup2(p[1], 2);
+		lc_run(root, NULL, 0, NULL, 0);
+		_exit(0);
+	}
+	close(p[1]);
+	size_t have = 0;
+	ssize_t r;
+	while (have < n - 1 && (r = read(p[0], out + have, n - 1 - have)) > 0)
+		have += (size_t)r;
+	out[have] = 0;
+	close(p[0]);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* The overflow is caught at its first access below the run stack, inside the guard, so
+ * nothing below (a pool thread's stack) was written; the row names the task. */
+Test(LOOP_SUITE, stack_overflow_is_a_crash_row_naming_the_task, .timeout = 30)
+{
+	char out[2048];
+	int code = lc_run_child(lc_overflow_root, out, sizeof out, 0);
+	cr_assert_eq(code, 3, "exit status %d (3: cb_abort), said: %s", code, out);
+	cr_assert(strstr(out, "ABORT\tcrash\ttask stack overflow: task 2 (lc_deep_task)"),
+		  "said: %s", out);
+	cr_assert(strstr(out, "inside its"), "the fault was not in the guard: %s", out);
+}
+
+/* Where the pool's stacks are mapped does not matter: the run stack's own mapping keeps a
+ * wide PROT_NONE gap below it (wider than a default 8 MiB thread stack, so wider than any
+ * frame a thread could have). */
+enum { LC_MIN_GUARD = 8 << 20 };
+
+static uint64_t lc_guard_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	cr_assert_neq(lc_opener_tid(NULL, 0), 0);
+	char here; /* on the run stack */
+	uintptr_t me = (uintptr_t)&here, prev_lo = 0, prev_hi = 0, below = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+	cr_assert(f);
+	char line[512], perms[8], prev_perms[8] = "";
+	while (fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3)
+			continue;
+		if (me >= lo && me < hi) {
+			/* the gap must adjoin the stack and be inaccessible */
+			if (prev_hi == lo && !strcmp(prev_perms, "---p"))
+				below = prev_hi - prev_lo;
+			break;
+		}
+		prev_lo = lo, prev_hi = hi;
+		memcpy(prev_perms, perms, sizeof perms);
+	}
+	fclose(f);
+	return below;
+}
+
+Test(LOOP_SUITE, run_stack_has_a_wide_guard_below_it, .timeout = 20)
+{
+	uint64_t guard = lc_run(lc_guard_root, NULL, 0, NULL, 0);
+	cr_assert_geq(guard, LC_MIN_GUARD, "PROT_NONE below the run stack: %lu bytes",
+		      (unsigned long)guard);
+}
+
+/* ---- AddressSanitizer sees the shared stack's bugs --------------------------------- */
+
+#include "coop/coop.h"
+#include "coro/coro.h" /* CORO_ASAN */
+
+#define LC_STR_(x) #x
+#define LC_STR(x) LC_STR_(x)
+
+/* The model under test is the shared stack only while locals live there: with ASan's
+ * detect_stack_use_after_return they move to the heap. coop refuses that at a task's first
+ * run (abort); this checks the same from a workload's point of view, in every build. */
+static uint64_t lc_local_where(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	char buf[64];
+	memset(buf, 1, sizeof buf);
+	cb_yield();
+	return (uint64_t)coop_on_stack(buf, sizeof buf) + (uint64_t)(buf[63] != 1);
+}
+
+static uint64_t lc_locals_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	cb_task *a = cb_spawn(lc_local_where, NULL, 0), *b = cb_spawn(lc_local_where, NULL, 0);
+	return cb_join(a) + cb_join(b) + lc_local_where(NULL, 0);
+}
+
+Test(LOOP_SUITE, task_locals_live_on_the_run_stack, .timeout = 20)
+{
+	cr_assert_eq(lc_run(lc_locals_root, NULL, 0, NULL, 0), 3,
+		     "a task's array is not on the run stack (or lost its bytes across a yield)");
+}
+
+#ifdef CORO_ASAN
+/* With fake stacks switched on, the same test must not pass quietly: coop stops the run. */
+Test(LOOP_SUITE, fake_stacks_are_refused_loudly, .timeout = 60)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		close(p[0]);
+		char filter[128];
+		snprintf(filter, sizeof filter, "%s/task_locals_live_on_the_run_stack",
+			 LC_STR(LOOP_SUITE));
+		/* a clean environment: Criterion's own variables would make it a test worker */
+		char *env[] = {"ASAN_OPTIONS=detect_stack_use_after_return=1:detect_leaks=0", NULL};
+		execle("/proc/self/exe", "test", "--filter", filter, (char *)NULL, env);
+		_exit(127);
+	}
+	close(p[1]);
+	static char out[65536];
+	size_t have = 0;
+	ssize_t r;
+	while (have < sizeof out - 1 && (r = read(p[0], out + have, sizeof out - 1 - have)) > 0)
+		have += (size_t)r;
+	out[have] = 0;
+	close(p[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	cr_assert(!WIFEXITED(st) || WEXITSTATUS(st) != 0, "passed with fake stacks: %s", out);
+	cr_assert(strstr(out, "locals off the run stack"), "said: %s", out);
+}
+
+/* An overflow of a parked task's array is reported after it was evicted from the run stack
+ * and restored, as before: its red zones travel with its frames. */
+static uint64_t lc_overflower(void *arg, size_t len)
+{
+	(void)len;
+	int idx;
+	memcpy(&idx, arg, sizeof idx);
+	char buf[32];
+	memset(buf, 0, sizeof buf);
+	cb_yield(); /* the scribbler runs: these frames are copied out and back */
+	cb_yield();
+	volatile char *p = buf;
+	__asm__("" : "+r"(p)); /* an opaque pointer: ASan's check, not UBSan's bounds ones */
+	return (uint64_t)p[idx];
+}
+
+static uint64_t lc_scribbler(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	volatile char deeper[4096]; /* its own frames over the same addresses */
+	for (size_t i = 0; i < sizeof deeper; i += 64)
+		deeper[i] = 1;
+	cb_yield();
+	return deeper[0];
+}
+
+static uint64_t lc_asan_root(void *arg, size_t len)
+{
+	(void)len;
+	cb_task *o = cb_spawn(lc_overflower, arg, sizeof(int));
+	cb_task *w = cb_spawn(lc_scribbler, NULL, 0);
+	return cb_join(o) + cb_join(w);
+}
+
+static int lc_asan_idx;
+static uint64_t lc_asan_child_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	return lc_asan_root(&lc_asan_idx, sizeof lc_asan_idx);
+}
+
+Test(LOOP_SUITE, asan_reports_overflow_of_a_parked_tasks_array, .timeout = 30)
+{
+	char out[16384];
+	lc_asan_idx = 31; /* in bounds: runs clean */
+	int code = lc_run_child(lc_asan_child_root, out, sizeof out, 1);
+	cr_assert_eq(code, 0, "in-bounds run failed (%d): %s", code, out);
+	lc_asan_idx = 32; /* one past the end */
+	code = lc_run_child(lc_asan_child_root, out, sizeof out, 1);
+	cr_assert_neq(code, 0, "one past the end went unreported");
+	cr_assert(strstr(out, "stack-buffer-overflow"), "said: %s", out);
+}
+#endif

@@ -58,7 +58,7 @@ void aloop_sleep_ns(uint64_t ns)
 static void warn_slow(const coop_task *t, uint64_t ran_ns)
 {
 	char name[256];
-	aloop_fn_name((const void *)(uintptr_t)coop_task_fn(t), name, sizeof name);
+	coop_fn_name((const void *)(uintptr_t)coop_task_fn(t), name, sizeof name);
 	fprintf(stderr, "aloop: slow task %" PRIu64 " (%s) ran %.3f ms without awaiting\n",
 		coop_task_id(t), name, (double)ran_ns / 1e6);
 }
@@ -142,7 +142,7 @@ int aloop_run(const aloop_opts *o, coop_fn root, const void *arg, size_t len, ui
 	/* CPython ignores SIGPIPE at startup: a write to a closed socket is an EPIPE error */
 	struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
 	sigaction(SIGPIPE, &ign, &old_pipe);
-	coop_opts co = {.slow_ns = o->slow_ns, .on_slow = warn_slow};
+	coop_opts co = {.slow_ns = o->slow_ns, .on_slow = warn_slow, .on_overflow = o->on_stack_overflow};
 	if (coop_init(&co) != 0)
 		return -1;
 	int rc = -1, err = 0;

@@ -15,6 +15,7 @@ typedef struct aloop_opts {
 	uint64_t slow_ns;        /* 0: off; else warn on stderr about a task that ran this long
 	                          * without awaiting (asyncio's debug slow_callback_duration) */
 	void (*on_thread)(int delta); /* told when executor threads start (+1) and end (-1) */
+	void (*on_stack_overflow)(const char *msg); /* coop_opts.on_overflow: a task overflowed */
 } aloop_opts;
 
 /* Run root(arg) as the first task of a fresh loop until it and every task it spawned have

@@ -15,6 +15,7 @@ typedef struct aloop_timer {
 typedef struct aloop_fd {
 	unsigned char kind;   /* ALOOP_FD_* */
 	unsigned char readable; /* 0: a read came back short; the next waits for an event */
+	unsigned char hup;    /* epoll reported hang-up or error: sticky, no edge comes again */
 	coop_waitq readers, writers; /* parked until epoll reports the fd ready */
 } aloop_fd;
 
@@ -65,8 +66,5 @@ void aloop_pool_fini(aloop_pool *p, void (*on_thread)(int));
 ssize_t aloop_pool_read(int fd, void *buf, size_t n);
 ssize_t aloop_pool_write(int fd, const void *buf, size_t n);
 int aloop_pool_open(const char *path, int flags, int mode);
-
-/* Name of the function at fn, for the slow-task warning (aloop_sym.c). */
-void aloop_fn_name(const void *fn, char *out, size_t n);
 
 #endif

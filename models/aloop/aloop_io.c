@@ -12,7 +12,12 @@
  * instead of making a system call that would fail with EAGAIN: this is asyncio's transport
  * path (a stream reads on readiness callbacks only), not sock_recv's try-first one. Data
  * that arrives after that short read is a new edge, which the next epoll_wait reports.
- * Regular files cannot be polled (epoll_ctl
+ * A hang-up or an error is not: once the peer has closed, its EPOLLHUP / EPOLLRDHUP edge
+ * has been delivered (often in the same event as the last data) and none comes again. So
+ * the fd remembers it (hup, until the fd is closed) and a short read after it does not
+ * make the next one park: that one makes the call, which returns the rest, then 0 (EOF) or
+ * the error. (EAGAIN still parks: the kernel says the end is not reached, and whatever
+ * changes that is a new edge.) Regular files cannot be polled (epoll_ctl
  * says EPERM): their reads and writes go to the executor (aloop_pool.c). */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +61,7 @@ static aloop_fd *fd_get(aloop *l, int fd)
 			return NULL;
 		f->kind = ALOOP_FD_POLL;
 		f->readable = 1;
+		f->hup = 0;
 	} else if (errno == EPERM) {
 		f->kind = ALOOP_FD_FILE;
 	} else {
@@ -71,6 +77,8 @@ void aloop_io_ready(aloop *l, int fd, uint32_t events)
 	aloop_fd *f = &l->fds[fd];
 	uint32_t bad = EPOLLERR | EPOLLHUP;
 	/* everyone retries: with edge triggering, a task left waiting might never be told */
+	if (events & (EPOLLRDHUP | bad))
+		f->hup = 1;
 	if (events & (EPOLLIN | EPOLLRDHUP | bad)) {
 		f->readable = 1;
 		l->io_waiting -= coop_wake_all(&f->readers);
@@ -104,7 +112,7 @@ ssize_t aloop_read(int fd, void *buf, size_t n)
 			continue;
 		}
 		ssize_t r = read(fd, buf, n);
-		if (r > 0 && (size_t)r < n)
+		if (r > 0 && (size_t)r < n && !f->hup)
 			f->readable = 0;
 		if (r >= 0) /* EOF (0) stays readable: no event would come again */
 			return r;

@@ -29,6 +29,10 @@ typedef struct coop_opts {
 	                        * behind the ready tasks (asyncio.create_task) */
 	uint64_t slow_ns;      /* 0: off; else call on_slow for a resume that ran this long */
 	void (*on_slow)(const coop_task *t, uint64_t ran_ns);
+	/* A task ran past the run stack into its guard: called from the fault handler, on an
+	 * alternate stack, with a message naming the task. If it returns (or is NULL), the
+	 * message goes to stderr and the process dies of the fault. */
+	void (*on_overflow)(const char *msg);
 } coop_opts;
 
 int coop_init(const coop_opts *o);  /* 0 or -1 with errno */
@@ -67,6 +71,9 @@ int coop_on_stack(const void *p, size_t n);
 
 uint64_t coop_task_id(const coop_task *t);
 coop_fn coop_task_fn(const coop_task *t);
+/* Name of the function at fn (a task's entry) from the executable's symbol table, else
+ * dladdr's, else an address (coop_sym.c). */
+void coop_fn_name(const void *fn, char *out, size_t n);
 
 /* Channels with asyncio.Queue semantics: FIFO, a capacity (0 = rendezvous: the sender waits
  * until a receiver took its element), waiting senders and receivers served in FIFO order. */

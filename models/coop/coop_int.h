@@ -23,6 +23,14 @@ struct coop_task {
 	unsigned char arg[];        /* private copy of the argument */
 };
 
+/* The run stack: size bytes above a guard no frame can jump (coop_guard.c); freed with
+ * coro_stack_free. 0 or -1 with errno. */
+int coop_stack_alloc(coro_stack *st, size_t size);
+/* For the loop's lifetime, on the calling (loop) thread: report a fault in st's guard as the
+ * running task's overflow through on_overflow (NULL: on stderr), then die of it. */
+int coop_fault_install(const coro_stack *st, void (*on_overflow)(const char *msg));
+void coop_fault_remove(void);
+
 /* Make t->xfer hold at least n bytes (aborts the process on ENOMEM: no way to report). */
 void coop_xfer_reserve(coop_task *t, size_t n);
 

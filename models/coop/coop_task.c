@@ -3,7 +3,7 @@
  * Glossary. Loop: the code running on the thread's own stack (an epoll loop, or libuv's
  * uv_run) that decides which task runs next. Task: a stackful coroutine running a workload
  * function. Ready queue: FIFO of tasks to resume. Run stack: the one stack every task
- * executes on.
+ * executes on, above a guard wide enough that no frame can jump it (coop_guard.c).
  *
  * Problem. An event-loop model keeps very many tasks parked at once: 100k sleepers, the
  * 111,111 interior nodes of skynet waiting on their children, 1000 echo connections. A
@@ -12,13 +12,14 @@
  * regions a second VMA for its guard page (vm.max_map_count defaults to 65530).
  * asyncio and Node pay a few hundred heap bytes per suspended coroutine, not a page.
  *
- * Chosen approach (greenlet's shared stack). Every task runs on one run stack allocated by
- * coro_stack_alloc (guard page below it). A task that parks stays on the run stack until
- * another task needs it; only then is its live part, [saved sp, top), copied to a heap
- * buffer that grows to the deepest point it parked at, and copied back before it resumes at
- * the same addresses. A parked task thus costs its real stack depth (typically a few hundred
- * bytes), resuming the task that ran last costs nothing extra, and a switch between two
- * tasks costs two memcpy of their live frames. The context switch itself is coro_switch.
+ * Chosen approach (greenlet's shared stack). Every task runs on one run stack (a wide guard
+ * below it, and a fault handler naming the task that overflows it: coop_guard.c). A task
+ * that parks stays on the run stack until another task needs it; only then is its live
+ * part, [saved sp, top), copied to a heap buffer that grows to the deepest point it parked
+ * at, and copied back before it resumes at the same addresses. A parked task thus costs its
+ * real stack depth (typically a few hundred bytes), resuming the task that ran last costs nothing
+ * extra, and a switch between two tasks costs two memcpy of their live frames. The context
+ * switch itself is coro_switch.
  *
  * Invariant this imposes: memory on the run stack belongs to the task that owns the stack
  * right now. Nobody writes into a parked task's stack: channel elements wait in the task
@@ -31,6 +32,7 @@
  * Scheduling is FIFO; coop_opts chooses what differs between asyncio and Node: draining
  * only the tasks ready at the start of a round (asyncio) or until empty (microtasks), and
  * whether spawn starts the child at once (a JS async call runs until its first await). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,8 +91,14 @@ int coop_init(const coop_opts *o)
 	memset(&s, 0, sizeof s);
 	s.o = *o;
 	size_t size = o->stack_size ? o->stack_size : (size_t)1 << 20;
-	if (coro_stack_alloc(&s.stack, size) != 0)
+	if (coop_stack_alloc(&s.stack, size) != 0)
 		return -1;
+	if (coop_fault_install(&s.stack, o->on_overflow) != 0) {
+		int e = errno;
+		coro_stack_free(&s.stack);
+		errno = e;
+		return -1;
+	}
 	s.top = (unsigned char *)s.stack.lo + s.stack.size;
 	coro_init_thread(&s.loop);
 	s.up = 1;
@@ -118,6 +126,7 @@ void coop_fini(void)
 		return;
 	while (s.all)
 		task_free(s.all);
+	coop_fault_remove();
 	coro_stack_free(&s.stack);
 	s.up = 0;
 }
@@ -176,9 +185,27 @@ void coop_xfer_reserve(coop_task *t, size_t n)
 	t->xfer_cap = n;
 }
 
+/* ASan's detect_stack_use_after_return moves every local with its address taken to a
+ * "fake stack" on the heap: the tasks would then keep their buffers in memory nobody
+ * copies, coop_on_stack would answer no for them, and what runs is not the shared stack this
+ * model is about. Refuse loudly rather than measure or test something else. */
+static void check_locals_on_run_stack(void)
+{
+#ifdef COOP_ASAN
+	volatile char here = 0;
+	if (!coop_on_stack((const void *)&here, 1)) {
+		fprintf(stderr, "coop: AddressSanitizer put a task's locals off the run stack "
+				"(detect_stack_use_after_return); run with "
+				"ASAN_OPTIONS=detect_stack_use_after_return=0\n");
+		abort();
+	}
+#endif
+}
+
 static void task_entry(void *p)
 {
 	coop_task *t = p;
+	check_locals_on_run_stack();
 	t->result = t->fn(t->arg, t->len);
 	t->done = 1;
 	s.live--;
@@ -262,12 +289,10 @@ void coop_yield(void)
  * and valgrind marks what lies below the last stack pointer it saw as dead; both are right
  * about ordinary stacks and wrong about frames being moved, so the copy is done bytewise
  * without instrumentation and the destination declared writable first. */
-__attribute__((no_sanitize_address)) static void frames_copy(unsigned char *dst,
-							     const unsigned char *src, size_t n)
+__attribute__((no_sanitize_address)) static void bytes_copy(unsigned char *dst,
+							    const unsigned char *src, size_t n)
 {
 #ifdef COOP_ASAN
-	/* the run stack still carries the poisoning of whichever frames were there last */
-	__asan_unpoison_memory_region(dst, n);
 	volatile unsigned char *d = dst; /* not turned back into an intercepted memcpy */
 	for (size_t i = 0; i < n; i++)
 		d[i] = src[i];
@@ -275,6 +300,32 @@ __attribute__((no_sanitize_address)) static void frames_copy(unsigned char *dst,
 	memcpy(dst, src, n);
 #endif
 }
+
+static void frames_copy(unsigned char *dst, const unsigned char *src, size_t n)
+{
+#ifdef COOP_ASAN
+	/* the run stack still carries the poisoning of whichever frames were there last */
+	__asan_unpoison_memory_region(dst, n);
+#endif
+	bytes_copy(dst, src, n);
+}
+
+/* Under ASan the red zones around a parked task's arrays travel with its frames: the shadow
+ * bytes of [sp, top) (one per 8-byte granule; sp is 8-aligned, top page-aligned) are kept
+ * after the frame bytes in the task's save buffer and written back when the frames are, so
+ * an overflow of a stack array is reported after the task was evicted and resumed as it is
+ * before. Without them the restored frames would be unpoisoned from end to end. */
+#ifdef COOP_ASAN
+static unsigned char *shadow_of(const void *p)
+{
+	size_t scale, offset;
+	__asan_get_shadow_mapping(&scale, &offset);
+	return (unsigned char *)(((uintptr_t)p >> scale) + offset);
+}
+#define SHADOW_BYTES(n) (((n) + 7) / 8)
+#else
+#define SHADOW_BYTES(n) ((size_t)0)
+#endif
 
 /* Frames leave the run stack without returning (parked, then evicted; or finished): under
  * ASan, clear the red-zone poisoning their locals left, or the next task's frames at those
@@ -297,15 +348,29 @@ static void stack_evict(coop_task *o)
 		size_t cap = o->save_cap ? o->save_cap : (used + 63) & ~(size_t)63;
 		while (cap < used)
 			cap *= 2;
-		unsigned char *b = realloc(o->save, cap);
+		unsigned char *b = realloc(o->save, cap + SHADOW_BYTES(cap));
 		if (!b)
 			oom("saved stack");
 		o->save = b;
 		o->save_cap = cap;
 	}
 	frames_copy(o->save, sp, used);
+#ifdef COOP_ASAN
+	bytes_copy(o->save + o->save_cap, shadow_of(sp), SHADOW_BYTES(used));
+#endif
 	o->save_len = used;
 	stack_forget(sp);
+}
+
+/* Put t's frames back where they were. */
+static void stack_restore(coop_task *t)
+{
+	unsigned char *sp = s.top - t->save_len;
+	VALGRIND_MAKE_MEM_UNDEFINED(sp, t->save_len);
+	frames_copy(sp, t->save, t->save_len);
+#ifdef COOP_ASAN
+	bytes_copy(shadow_of(sp), t->save + t->save_cap, SHADOW_BYTES(t->save_len));
+#endif
 }
 
 static uint64_t now_ns(void)
@@ -321,8 +386,7 @@ static void resume(coop_task *t)
 		if (s.owner)
 			stack_evict(s.owner);
 		if (t->started) {
-			VALGRIND_MAKE_MEM_UNDEFINED(s.top - t->save_len, t->save_len);
-			frames_copy(s.top - t->save_len, t->save, t->save_len);
+			stack_restore(t);
 		} else {
 			coro_init(&t->ctx, &s.stack, task_entry, t);
 			t->started = 1;

@@ -162,7 +162,7 @@ int uvco_run(const uvco_opts *o, coop_fn root, const void *arg, size_t len, uint
 	uv_unref((uv_handle_t *)&u->check); /* only pending immediates keep the loop alive */
 	uv_idle_init(&u->loop, &u->idle);
 	uvco_timers_init(&u->timers, &u->loop);
-	coop_opts co = {.drain = 1, .eager_spawn = 1};
+	coop_opts co = {.drain = 1, .eager_spawn = 1, .on_overflow = o->on_stack_overflow};
 	int rc = -1, err = 0;
 	if (coop_init(&co) != 0) {
 		err = errno;

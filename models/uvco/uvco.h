@@ -14,6 +14,7 @@ typedef struct uvco_opts {
 	int pool_threads;             /* 0: UV_THREADPOOL_SIZE or libuv's default (4); else set
 	                               * UV_THREADPOOL_SIZE before the pool's first use */
 	void (*on_thread)(int delta); /* told when the thread pool starts (+size) */
+	void (*on_stack_overflow)(const char *msg); /* coop_opts.on_overflow: a task overflowed */
 } uvco_opts;
 
 /* Run root(arg) as the first task (Node's main script) until it and every task it spawned

@@ -1,5 +1,5 @@
-/* aloop_sym.c: the name of a task's function for the slow-task warning (asyncio prints the
- * coroutine's qualified name). dladdr only knows exported symbols, and the workloads' task
+/* coop_sym.c: the name of a task's function, for aloop's slow-task warning (asyncio prints
+ * the coroutine's qualified name) and for both loops' stack-overflow report. dladdr only knows exported symbols, and the workloads' task
  * functions are static, so the executable's own symbol table (.symtab, kept unless the
  * binary is stripped) is searched; dladdr's answer, then file+offset, are the fallbacks. */
 #include <dlfcn.h>
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "aloop_int.h"
+#include "coop.h"
 
 /* Symbol of the function containing file-relative address off in the ELF file at path. */
 static int symtab_lookup(const char *path, uintptr_t off, char *out, size_t n)
@@ -58,7 +58,7 @@ out:
 	return found;
 }
 
-void aloop_fn_name(const void *fn, char *out, size_t n)
+void coop_fn_name(const void *fn, char *out, size_t n)
 {
 	Dl_info di;
 	if (!dladdr(fn, &di) || !di.dli_fname) {
