@@ -2,6 +2,7 @@
 #ifndef CB_TESTUTIL_H
 #define CB_TESTUTIL_H
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +120,35 @@ static inline char *tu_slurp(const char *path)
 	b[r] = 0;
 	fclose(f);
 	return b;
+}
+
+/* Processes whose environment holds mark ("KEY=VALUE" set before exec): a command and
+ * everything it started, to check that nothing is left running. */
+static inline int tu_count_marked(const char *mark)
+{
+	int n = 0;
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		char path[300], buf[65536];
+		snprintf(path, sizeof path, "/proc/%s/environ", e->d_name);
+		int fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		ssize_t r = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (r <= 0)
+			continue;
+		buf[r] = 0;
+		for (ssize_t i = 0; i < r; i += (ssize_t)strlen(buf + i) + 1)
+			if (!strcmp(buf + i, mark))
+				n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
 }
 
 #endif
