@@ -106,3 +106,38 @@ ParameterizedTest(ref_case *c, refs, twin_checksum_is_the_workloads, .timeout = 
 	snprintf(rm, sizeof rm, "rm -rf %s", dir);
 	cr_expect_eq(system(rm), 0);
 }
+
+/* machine.json names the Go and Node that the reference rows ran, or null without them. */
+Test(refs, machine_json_records_go_and_node, .timeout = 120)
+{
+	char dir[] = "/tmp/cbrefs-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char out[64], path[96];
+	snprintf(out, sizeof out, "%s/run", dir);
+	char *argv[] = {"bench", "suite", "--quick", "--backends", "serial", "--workloads", "micro.spawn",
+			"--reps", "1", "--out", out, NULL};
+	char err[4096];
+	cr_assert_eq(tu_run(argv, err, sizeof err, NULL, 0), 0, "suite: %s", err);
+	snprintf(path, sizeof path, "%s/machine.json", out);
+	char *mj = tu_slurp(path);
+	cr_assert_not_null(mj);
+	const char *tools[2][3] = {{"go", "go version 2>/dev/null", "\"go\": "},
+				   {"node", "node --version 2>/dev/null", "\"node\": "}};
+	for (int i = 0; i < 2; i++) {
+		char want[256] = "", line[300];
+		FILE *p = popen(tools[i][1], "r");
+		if (p && fgets(want, sizeof want, p))
+			want[strcspn(want, "\n")] = 0;
+		if (p)
+			pclose(p);
+		if (want[0])
+			snprintf(line, sizeof line, "%s\"%s\"", tools[i][2], want);
+		else
+			snprintf(line, sizeof line, "%snull", tools[i][2]);
+		cr_assert_not_null(strstr(mj, line), "machine.json has %s", line);
+	}
+	free(mj);
+	char rm[64];
+	snprintf(rm, sizeof rm, "rm -rf %s", dir);
+	cr_expect_eq(system(rm), 0);
+}
