@@ -146,8 +146,10 @@ test-valgrind: deps
 	@$(MAKE) --no-print-directory BUILD=build-vg TEST_WRAP=scripts/valgrind-test \
 	  TESTS="$(VG_TESTS)" TEST_ARGS=--jobs=1 test-run
 
-# The benchmark matrix into results/<host>-<utc>/ (QUICK=1 for the short matrix).
-bench: deps
+# The benchmark matrix into results/<host>-<utc>/ (QUICK=1 for the short matrix). Its deps
+# include the real Go and Node runtimes of go-ref and node-ref (the tests need neither).
+bench:
+	@sh scripts/deps.sh --refs
 	@$(MAKE) --no-print-directory $(BUILD)/bench
 	@scripts/run-bench $(if $(QUICK),--quick) $(if $(BACKENDS),--backends $(BACKENDS)) $(if $(WORKLOADS),--workloads $(WORKLOADS))
 

@@ -116,11 +116,16 @@ static uint64_t ext_run(const ext_runtime *rt, cb_rep *r)
 		argv[n++] = args[k][0];
 		argv[n++] = args[k][1];
 	}
-	/* io.echo: the twin serves on the harness's listening socket, the client released as
-	 * soon as the twin exists (connections wait in the backlog until it accepts). */
+	/* io.echo, mix.convoy: the twin serves on the harness's listening socket, the client
+	 * released as soon as the twin exists (connections wait in the backlog until it
+	 * accepts). io.file: the twin reads the files prepare() made, in --dir. */
 	int lfd = -1, go_fd = -1;
-	char lfd_arg[24];
-	if (!strcmp(c->wl->name, "io.echo")) {
+	char lfd_arg[24], dir_arg[256];
+	if (!strcmp(c->wl->name, "io.file") && sscanf(r->twin, "dir=%255s", dir_arg) == 1) {
+		argv[n++] = "--dir";
+		argv[n++] = dir_arg;
+	}
+	if (!strcmp(c->wl->name, "io.echo") || !strcmp(c->wl->name, "mix.convoy")) {
 		if (sscanf(r->twin, "listen_fd=%d;go_fd=%d", &lfd, &go_fd) != 2)
 			cb_abort("error", "io.echo gave the twin no listening socket");
 		snprintf(lfd_arg, sizeof lfd_arg, "%d", lfd);
@@ -184,6 +189,10 @@ static uint64_t ext_run(const ext_runtime *rt, cb_rep *r)
 	uint64_t bpt = field(so, "bytes_per_task", &f);
 	if (f)
 		snprintf(r->note, sizeof r->note, "bytes_per_task=%" PRIu64, bpt);
+	/* note=<text to the end of the line>: how the twin expressed the cell (last field). */
+	const char *note = strstr(so, " note=");
+	if (note)
+		snprintf(r->note, sizeof r->note, "%.*s", (int)strcspn(note + 6, "\n"), note + 6);
 	return checksum;
 }
 
@@ -191,9 +200,11 @@ static uint64_t ext_run(const ext_runtime *rt, cb_rep *r)
  * and latencies, already stored in the rep, are kept when finish leaves them alone. */
 
 static const ext_runtime node_rt = {"node-ref", "node", "nodejs",
-	"cpu.fib io.sleep io.echo mix.latency micro.spawn micro.yield micro.chan micro.skynet micro.idle"};
+	"cpu.fib cpu.hash io.sleep io.echo io.pipe io.file mix.latency mix.convoy micro.spawn micro.yield "
+	"micro.chan micro.ring micro.skynet micro.idle"};
 static const ext_runtime go_rt = {"go-ref", "go", "golang-go",
-	"cpu.fib io.sleep io.echo mix.latency micro.spawn micro.yield micro.chan micro.skynet micro.idle"};
+	"cpu.fib cpu.hash io.sleep io.echo io.pipe io.file mix.latency mix.convoy micro.spawn micro.yield "
+	"micro.chan micro.ring micro.skynet micro.idle"};
 
 static uint64_t node_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size_t len)
 {

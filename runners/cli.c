@@ -1,4 +1,4 @@
-/* cli.c: the bench command: list, run, suite, loadgen. Every bad input ends in one line
+/* cli.c: the bench command: list, run, suite, loadgen, serve. Every bad input ends in one line
  * naming the problem and exit status 2, before anything is written. */
 #include <errno.h>
 #include <getopt.h>
@@ -187,6 +187,7 @@ static void usage(FILE *f)
 	      "  run      one cell (backend x workload x parameters); see bench run --help\n"
 	      "  suite    the matrix into a results folder; see bench suite --help\n"
 	      "  loadgen  the echo load generator (used by io.echo and mix.convoy)\n"
+	      "  serve    a backend's io.echo server until SIGINT/SIGTERM; see bench serve --help\n"
 	      "options: --help, --version\n", f);
 }
 
@@ -225,5 +226,7 @@ int cb_main(int argc, char **argv)
 		return cb_suite_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "loadgen"))
 		return cb_loadgen_main(argc - 1, argv + 1);
+	if (!strcmp(cmd, "serve"))
+		return cb_serve_main(argc - 1, argv + 1);
 	cb_usage_error("unknown command %s (try bench --help)", cmd);
 }

@@ -64,5 +64,7 @@ int cb_loadgen_start(int port, int conns, int msg, int64_t count, int64_t durati
 int cb_loadgen_finish(int pid, int report_fd, cb_loadgen_report *r, char *err, size_t n);
 
 int cb_suite_main(int argc, char **argv);
+/* bench serve: a backend's io.echo server on 127.0.0.1 until SIGINT/SIGTERM (serve.c). */
+int cb_serve_main(int argc, char **argv);
 
 #endif

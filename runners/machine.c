@@ -1,6 +1,6 @@
 /* machine.c: machine.json, what a reader needs to compare two run folders: CPU model and
  * flags, cores, caches, memory, kernel, governor, turbo, ASLR, load, compiler and library
- * versions. Read from /proc and /sys; a value that cannot be read is null, never guessed. */
+ * versions (the Go and Node of the reference backends too). Read from /proc and /sys; a value that cannot be read is null, never guessed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +46,21 @@ static char *read_line(const char *path, char *buf, size_t n)
 		return NULL;
 	buf[strcspn(buf, "\n")] = 0;
 	return buf;
+}
+
+/* First line a command prints (a reference runtime's version), or NULL when it is not
+ * installed or prints nothing. */
+static char *tool_line(const char *cmd, char *buf, size_t n)
+{
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return NULL;
+	char *r = fgets(buf, (int)n, p);
+	int st = pclose(p);
+	if (!r || st != 0)
+		return NULL;
+	buf[strcspn(buf, "\n")] = 0;
+	return *buf ? buf : NULL;
 }
 
 /* Value of "key : value" in /proc/cpuinfo or /proc/meminfo. */
@@ -164,6 +179,11 @@ int cb_machine_json(const char *path, const cb_meta *m)
 #else
 	json_str(f, NULL);
 #endif
+	/* The runtimes go-ref and node-ref ran (the twins are run from PATH). */
+	fputs(",\n  \"go\": ", f);
+	json_str(f, tool_line("go version 2>/dev/null", b, sizeof b));
+	fputs(",\n  \"node\": ", f);
+	json_str(f, tool_line("node --version 2>/dev/null", b, sizeof b));
 	fputs(",\n  \"libc\": ", f);
 	json_str(f, gnu_get_libc_version());
 	fputs("\n}\n", f);

@@ -240,13 +240,15 @@ int cb_suite_main(int argc, char **argv)
 	}
 	if (!n)
 		cb_usage_error("suite: no cell matches --backends/--workloads");
+	/* Ctrl-C is handled from here on: machine.json runs `go version` and `node --version`,
+	 * which take a moment, and an interrupt then must end the suite like any other. */
+	cb_cell_signals();
 	if (cb_machine_json(mj, &meta) < 0)
 		cb_usage_error("suite: cannot write %s: %s", mj, strerror(errno));
 
 	cb_run_opts ro = {.reps = (int)(reps > 0 ? reps : quick ? 2 : 5), .warmup = 1,
 			  .timeout_s = timeout > 0 ? timeout : quick ? 60 : 300, .csv = csv,
 			  .meta = &meta, .verbose = 0};
-	cb_cell_signals();
 	uint64_t t0 = cb_now_ns();
 	int bad = 0;
 	for (int i = 0; i < n; i++) {

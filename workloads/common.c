@@ -106,17 +106,23 @@ void wl_fill(uint8_t *buf, size_t len, uint64_t seed)
 
 int wl_listen(int backlog, int *port, char *err, size_t n)
 {
+	*port = 0;
+	return wl_listen_on(backlog, port, err, n);
+}
+
+int wl_listen_on(int backlog, int *port, char *err, size_t n)
+{
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return snprintf(err, n, "socket: %s", strerror(errno)), -1;
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)*port)};
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* never beyond this machine */
 	socklen_t sl = sizeof sa;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, backlog) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
-		snprintf(err, n, "listen on 127.0.0.1: %s", strerror(errno));
+		snprintf(err, n, "listen on 127.0.0.1:%d: %s", *port, strerror(errno));
 		close(fd);
 		return -1;
 	}

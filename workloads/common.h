@@ -31,6 +31,8 @@ void wl_fill(uint8_t *buf, size_t len, uint64_t seed);
 
 /* A TCP socket listening on 127.0.0.1 on a free port. Returns the fd or -1 (err filled). */
 int wl_listen(int backlog, int *port, char *err, size_t n);
+/* The same on port *port (0: a free one, written back). */
+int wl_listen_on(int backlog, int *port, char *err, size_t n);
 /* The kernel's listen backlog limit (net.core.somaxconn). */
 int64_t wl_somaxconn(void);
 

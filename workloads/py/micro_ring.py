@@ -58,3 +58,58 @@ def run_asyncio(a):
         return sum(await asyncio.gather(*tasks))
 
     return asyncio.run(main())
+
+
+MP_COST_S = 60e-6  # one pass: a pipe write and a process wake-up on the next process
+MP_MAX_PROCS = 2000  # processes alive at once that the mp twin accepts (as micro.skynet's)
+
+
+def mp_member(inq, outq, result):
+    seen = 0
+    while (tok := inq.recv()) is not CLOSED:
+        seen += 1
+        if tok == 0:
+            break
+        outq.send(tok - 1)
+    outq.send(CLOSED)
+    result.send(seen)
+
+
+def run_mp(a):
+    twin.refuse_slow(a.size * MP_COST_S, f"micro.ring: {a.size} passes over mp")
+    if a.tasks > MP_MAX_PROCS:
+        raise twin.Unsupported(f"micro.ring: {a.tasks} processes alive at once "
+                               f"(the mp twin runs a process per task; limit {MP_MAX_PROCS})")
+    ctx = twin.mp_context()
+    # The ring's channels are pipes made before the processes fork, so each inherits its
+    # own two ends (a pipe holds the one token in flight: a rendezvous in effect).
+    pipes = [ctx.Pipe(duplex=False) for _ in range(a.tasks)]  # (recv end, send end)
+    result_r, result_w = ctx.Pipe(duplex=False)
+    procs = [ctx.Process(target=mp_member,
+                         args=(pipes[i][0], pipes[(i + 1) % a.tasks][1], result_w))
+             for i in range(a.tasks)]
+    started = 0
+    try:
+        for p in procs:
+            p.start()
+            started += 1
+            twin.stat_processes(1)
+        pipes[0][1].send(a.size)
+        seen = sum(result_r.recv() for _ in procs)
+    except BaseException:
+        for p in procs[:started]:  # a ring short of a member never ends: stop it
+            p.terminate()
+        raise
+    finally:
+        for p in procs[:started]:
+            p.join()
+        twin.stat_processes(-started)
+        for r, w in pipes:
+            r.close()
+            w.close()
+        result_r.close()
+        result_w.close()
+    for p in procs:
+        if p.exitcode != 0:
+            raise RuntimeError(f"micro.ring: a ring process exited with {p.exitcode}")
+    return seen

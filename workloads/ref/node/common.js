@@ -71,3 +71,60 @@ class Chan {
 }
 
 module.exports = { opt, now, report, fib, Chan };
+
+// wl_fill: xorshift64 from seed*golden+1, one byte per step (cpu.hash buffers, io.pipe
+// messages), in BigInt only for the seed's product; the steps run on two 32-bit halves.
+function fill(buf, seed) {
+  const x0 = BigInt.asUintN(64, BigInt(seed) * 0x9e3779b97f4a7c15n + 1n);
+  let hi = Number(x0 >> 32n) >>> 0, lo = Number(x0 & 0xffffffffn) >>> 0;
+  for (let i = 0; i < buf.length; i++) {
+    // x ^= x << 13
+    hi = (hi ^ ((hi << 13) | (lo >>> 19))) >>> 0;
+    lo = (lo ^ (lo << 13)) >>> 0;
+    // x ^= x >> 7
+    lo = (lo ^ ((lo >>> 7) | (hi << 25))) >>> 0;
+    hi = (hi ^ (hi >>> 7)) >>> 0;
+    // x ^= x << 17
+    hi = (hi ^ ((hi << 17) | (lo >>> 15))) >>> 0;
+    lo = (lo ^ (lo << 17)) >>> 0;
+    buf[i] = lo & 0xff;
+  }
+}
+
+// Reads of exactly n bytes from a stream (a socket): chunks are queued as they arrive.
+class Reader {
+  constructor(stream) {
+    this.chunks = [];
+    this.have = 0;
+    this.want = null; // {n, resolve}
+    this.ended = false;
+    stream.on('data', (c) => {
+      this.chunks.push(c);
+      this.have += c.length;
+      this.settle();
+    });
+    stream.on('end', () => {
+      this.ended = true;
+      this.settle();
+    });
+  }
+  settle() {
+    const w = this.want;
+    if (!w || (this.have < w.n && !this.ended)) return;
+    this.want = null;
+    const all = Buffer.concat(this.chunks);
+    const n = Math.min(w.n, all.length);
+    this.chunks = n < all.length ? [all.subarray(n)] : [];
+    this.have = all.length - n;
+    w.resolve(all.subarray(0, n));
+  }
+  read(n) {
+    return new Promise((resolve) => {
+      this.want = { n, resolve };
+      this.settle();
+    });
+  }
+}
+
+module.exports.fill = fill;
+module.exports.Reader = Reader;

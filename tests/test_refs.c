@@ -1,0 +1,143 @@
+/* test_refs.c: the Go and Node twins of cpu.hash, io.pipe, io.file, micro.ring and
+ * mix.convoy through `bench run --backend go-ref|node-ref`: each small cell's rows are ok
+ * (the twin's checksum equals the one the C workload expects), and where the workload is
+ * deterministic the checksum is the one the threads backend computes for the same cell.
+ * Skipped, saying so, where go or node is not installed. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <libgen.h>
+#include <limits.h>
+
+#include "testutil.h"
+
+typedef struct ref_case {
+	char backend[16], workload[16], tasks[8], size[8], param[32];
+	int deterministic; /* the checksum depends on the cell alone (not on a client's pace) */
+} ref_case;
+
+ParameterizedTestParameters(refs, twin_checksum_is_the_workloads)
+{
+	static ref_case cases[] = {
+#define REF_CASES(be)                                                                     \
+	{be, "cpu.hash", "3", "16", "rounds=2", 1}, {be, "cpu.hash", "3", "16", "native=1", 1}, \
+	{be, "io.pipe", "2", "200", "msg=100", 1}, {be, "io.file", "3", "64", "chunk_kb=4", 1},  \
+	{be, "micro.ring", "7", "500", "", 1}, {be, "mix.convoy", "1", "64", "duration_ms=200", 0}
+		REF_CASES("go-ref"), REF_CASES("node-ref"),
+#undef REF_CASES
+	};
+	return cr_make_param_array(ref_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+static int in_path(const char *tool)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
+	return system(cmd) == 0;
+}
+
+/* The checksum column of the first data row of csv, or "" (status into st). */
+static void first_row(const char *csv, char *sum, size_t n, char *st, size_t stn)
+{
+	char *s = tu_slurp(csv);
+	cr_assert_not_null(s, "%s was written", csv);
+	const char *p = s;
+	char store[8192], *f[40];
+	cr_assert_gt(tu_csv_record(&p, store, sizeof store, f, 40), 0); /* header */
+	int nf = tu_csv_record(&p, store, sizeof store, f, 40);
+	cr_assert_eq(nf, 32, "a whole row");
+	snprintf(sum, n, "%s", f[29]);
+	snprintf(st, stn, "%s|%s", f[30], f[31]);
+	free(s);
+}
+
+static void run_cell(const ref_case *c, const char *backend, const char *csv)
+{
+	char *argv[24] = {"bench", "run", "--backend", (char *)backend, "--workload", (char *)c->workload,
+			  "--tasks", (char *)c->tasks, "--size", (char *)c->size, "--reps", "2",
+			  "--warmup", "0", "--timeout", "120", "--quiet", "--csv", (char *)csv};
+	int n = 19;
+	if (c->param[0]) {
+		argv[n++] = "--param";
+		argv[n++] = (char *)c->param;
+	}
+	argv[n] = NULL;
+	char err[2048];
+	int rc = tu_run(argv, err, sizeof err, NULL, 0);
+	cr_assert_eq(rc, 0, "%s %s: exit %d: %s", backend, c->workload, rc, err);
+}
+
+ParameterizedTest(ref_case *c, refs, twin_checksum_is_the_workloads, .timeout = 240)
+{
+	int go = !strcmp(c->backend, "go-ref");
+	if (!in_path(go ? "go" : "node"))
+		cr_skip("%s not installed (Debian package %s): %s twins not tested", go ? "go" : "node",
+			go ? "golang-go" : "nodejs", c->backend);
+	if (go) {
+		/* The Go twins are built by make refs next to the bench binary; one test at a
+		 * time builds them (the lock), the others find them done. */
+		char bench[PATH_MAX], cmd[2 * PATH_MAX + 128];
+		snprintf(bench, sizeof bench, "%s", tu_bench());
+		char *build = dirname(bench);
+		snprintf(cmd, sizeof cmd, "flock %s/.refs.lock make -s --no-print-directory BUILD=%s refs >/dev/null",
+			 build, build);
+		cr_assert_eq(system(cmd), 0, "make refs built the Go twins");
+	}
+	char dir[] = "/tmp/cbrefs-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char csv[64], ref_csv[64];
+	snprintf(csv, sizeof csv, "%s/twin.csv", dir);
+	snprintf(ref_csv, sizeof ref_csv, "%s/threads.csv", dir);
+	run_cell(c, c->backend, csv);
+	char sum[32], st[300];
+	first_row(csv, sum, sizeof sum, st, sizeof st);
+	cr_assert_eq(strncmp(st, "ok|", 3), 0, "%s %s: status ok (got %s)", c->backend, c->workload, st);
+	cr_assert_neq(sum[0], 0, "a checksum");
+	if (!strcmp(c->workload, "cpu.hash") && !strcmp(c->backend, "node-ref"))
+		cr_assert_not_null(strstr(st, strstr(c->param, "native=1") ? "worker_threads" : "main thread"),
+				   "the note says how Node ran the hashing: %s", st);
+	if (c->deterministic) {
+		run_cell(c, "threads", ref_csv);
+		char want[32], wst[300];
+		first_row(ref_csv, want, sizeof want, wst, sizeof wst);
+		cr_assert_str_eq(sum, want, "%s %s: the twin's checksum is the C workload's", c->backend,
+				 c->workload);
+	}
+	char rm[64];
+	snprintf(rm, sizeof rm, "rm -rf %s", dir);
+	cr_expect_eq(system(rm), 0);
+}
+
+/* machine.json names the Go and Node that the reference rows ran, or null without them. */
+Test(refs, machine_json_records_go_and_node, .timeout = 120)
+{
+	char dir[] = "/tmp/cbrefs-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char out[64], path[96];
+	snprintf(out, sizeof out, "%s/run", dir);
+	char *argv[] = {"bench", "suite", "--quick", "--backends", "serial", "--workloads", "micro.spawn",
+			"--reps", "1", "--out", out, NULL};
+	char err[4096];
+	cr_assert_eq(tu_run(argv, err, sizeof err, NULL, 0), 0, "suite: %s", err);
+	snprintf(path, sizeof path, "%s/machine.json", out);
+	char *mj = tu_slurp(path);
+	cr_assert_not_null(mj);
+	const char *tools[2][3] = {{"go", "go version 2>/dev/null", "\"go\": "},
+				   {"node", "node --version 2>/dev/null", "\"node\": "}};
+	for (int i = 0; i < 2; i++) {
+		char want[256] = "", line[300];
+		FILE *p = popen(tools[i][1], "r");
+		if (p && fgets(want, sizeof want, p))
+			want[strcspn(want, "\n")] = 0;
+		if (p)
+			pclose(p);
+		if (want[0])
+			snprintf(line, sizeof line, "%s\"%s\"", tools[i][2], want);
+		else
+			snprintf(line, sizeof line, "%snull", tools[i][2]);
+		cr_assert_not_null(strstr(mj, line), "machine.json has %s", line);
+	}
+	free(mj);
+	char rm[64];
+	snprintf(rm, sizeof rm, "rm -rf %s", dir);
+	cr_expect_eq(system(rm), 0);
+}

@@ -1,0 +1,56 @@
+// convoy.js: twin of mix.convoy: one echo connection (the load generator's, on the socket
+// the harness hands over, --listen-fd) served beside H hogs that compute fib(hog_n) rounds,
+// checking each, until the connection is done or duration_ms has passed on their own
+// clock. The hogs are synchronous code on the one thread: each holds the event loop for
+// its whole run, and the connection is served only between hogs (the loop blocked).
+// Checksum: bytes echoed plus one per hog whose every round was right.
+//   node convoy.js --listen-fd FD [--tasks H] [--duration_ms 1000] [--hog_n 25]
+'use strict';
+const net = require('net');
+const { opt, now, report, fib } = require('./common');
+const hogs = opt('tasks', 1), durationMs = opt('duration_ms', 1000), hogN = opt('hog_n', 25);
+const fd = opt('listen-fd', -1);
+if (fd < 0 || opt('rounds', 1) !== 1) {
+  process.stderr.write('convoy.js: --listen-fd is required and --rounds must be 1\n');
+  process.exit(2);
+}
+
+function fibValue(k) {
+  let a = 0, b = 1;
+  for (let i = 0; i < k; i++) [a, b] = [b, a + b];
+  return a;
+}
+
+let stop = false, bytes = 0, good = 0, left = hogs + 1;
+const t0 = now();
+const want = fibValue(hogN), limitNs = BigInt(durationMs) * 1000000n;
+
+function done() {
+  if (--left > 0) return;
+  report({ workload: 'mix.convoy', tasks: hogs, wall_ns: now() - t0, checksum: bytes + good });
+  server.close();
+}
+
+function hog() {
+  const start = now();
+  let bad = false;
+  do bad = bad || fib(hogN) !== want;
+  while (!stop && now() - start < limitNs);
+  if (!bad) good++;
+  done();
+}
+
+const server = net.createServer((sock) => {
+  server.close(); // one connection, as the C workload accepts one
+  sock.on('data', (chunk) => {
+    bytes += chunk.length;
+    sock.write(chunk);
+  });
+  sock.on('error', () => sock.destroy());
+  sock.on('close', () => {
+    stop = true;
+    done();
+  });
+  for (let i = 0; i < hogs; i++) setImmediate(hog);
+});
+server.listen({ fd });

@@ -1,0 +1,34 @@
+// ring.js: twin of micro.ring (thread-ring): a token passed n times around a ring of T
+// async tasks over rendezvous channels (common.js's Chan). Each counts the tokens it
+// receives; the one that receives 0 closes its out channel, and each next one closes its
+// own on seeing that. Checksum: n + 1 receipts.
+//   node ring.js [--tasks 503] [--size 100000] [--rounds R]  (R rounds, the last reported)
+'use strict';
+const { opt, now, report, Chan } = require('./common');
+const tasks = opt('tasks', 503), n = opt('size', 100000), rounds = opt('rounds', 1);
+
+async function member(inq, outq) {
+  let seen = 0;
+  for (;;) {
+    const r = await inq.recv();
+    if (!r.ok) break;
+    seen++;
+    if (r.value === 0) break;
+    await outq.send(r.value - 1);
+  }
+  outq.close();
+  return seen;
+}
+
+(async () => {
+  let wall = 0n, seen = 0;
+  for (let k = 0; k < rounds; k++) {
+    const ch = Array.from({ length: tasks }, () => new Chan(0));
+    const t0 = now();
+    const ps = ch.map((c, i) => member(c, ch[(i + 1) % tasks]));
+    await ch[0].send(n);
+    seen = (await Promise.all(ps)).reduce((a, b) => a + b, 0);
+    wall = now() - t0;
+  }
+  report({ workload: 'micro.ring', tasks, size: n, wall_ns: wall, ops: n, checksum: seen });
+})();
