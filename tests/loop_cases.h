@@ -549,16 +549,6 @@ static inline int lc_distinct_openers(int n)
 	return distinct;
 }
 
-/* ---- a pipe read to EOF: the data, then 0 (eof_case.h) ---------------------------- */
-
-#include "eof_case.h"
-
-Test(LOOP_SUITE, pipe_read_to_eof_after_writer_closes, .timeout = 20)
-{
-	uint64_t r = lc_run(eof_case_root, NULL, 0, NULL, 0);
-	cr_assert_eq(r, EOF_CASE_WANT, "got %#lx (bytes << 16 | reads << 8 | ok)", (unsigned long)r);
-}
-
 /* ---- a task that overflows the run stack: a crash row naming it --------------------- */
 
 #include <sys/wait.h>

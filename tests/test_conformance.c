@@ -45,8 +45,6 @@ static const struct {
 	{"aloop", "native_region_lets_others_run", "cooperative: native code holds the loop's thread"},
 	{"uv", "cpu_loop_with_safe_points_lets_others_run", "cooperative: a callback runs to completion (Node)"},
 	{"uv", "native_region_lets_others_run", "cooperative: native code holds the loop's thread"},
-	/* not by design: a known bug, listed until it is fixed (issue 16, item 8) */
-	{"aloop", "read_to_eof", "BUG: a short read after the hang-up parks the reader for good"},
 };
 
 static const char *conf_exception(const char *backend, const char *test)

@@ -411,12 +411,3 @@ Test(gil_backend, blocking_read_lets_another_task_run, .timeout = 10)
 {
 	cr_assert_eq(run_gil(io_root, 60 * 1000 * 1000), 1);
 }
-
-#include "eof_case.h"
-
-/* The loops' conformance case: the bytes, then EOF (5 ms, CPython's default interval). */
-Test(gil_backend, pipe_read_to_eof_after_writer_closes, .timeout = 20)
-{
-	uint64_t r = run_gil(eof_case_root, 5000);
-	cr_assert_eq(r, EOF_CASE_WANT, "got %#lx (bytes << 16 | reads << 8 | ok)", (unsigned long)r);
-}

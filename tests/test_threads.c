@@ -197,12 +197,3 @@ Test(threads, max_tasks_has_a_reason, .timeout = 10)
 	cr_assert_lt(m, 1111112, "a million threads is beyond a default Linux box");
 	cr_assert(why && *why);
 }
-
-#include "eof_case.h"
-
-/* The loops' conformance case: the bytes, then EOF. */
-Test(threads, pipe_read_to_eof_after_writer_closes, .timeout = 20)
-{
-	uint64_t r = run_threads(eof_case_root);
-	cr_assert_eq(r, EOF_CASE_WANT, "got %#lx (bytes << 16 | reads << 8 | ok)", (unsigned long)r);
-}
