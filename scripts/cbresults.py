@@ -9,10 +9,13 @@ params. Each counted repetition is one row; tables quote the median of the cell'
 and keep min..max as its spread. A cell none of whose rows is ok keeps its status (the first
 non-ok status and note) so tables can say 'unsupported' or 'timeout' instead of a number.
 
-Schema: rows whose first column is "1" are read by header name. Rows of any other schema
-version are skipped with one warning per version (an older file may lack columns or give
-them other meanings; guessing would put wrong numbers in a table). A file with no row of
-schema 1 at all is an error.
+Schema: rows whose first column is "1" or "2" are read by header name. Schema 2 appends
+round, seed, steal_ns, psi_cpu_us, loadavg1, p90_ns and p999_ns after note; a schema-1 row
+gets them as None, except round, which is its rep + 1 (a lone `bench run` ran its
+repetitions back to back, one per round). Rows of any other schema version are skipped
+with one warning per version (an older file may lack columns or give them other meanings;
+guessing would put wrong numbers in a table). A file with no row of a known schema at all
+is an error.
 """
 
 import argparse
@@ -24,12 +27,15 @@ import re
 import statistics
 import sys
 
-SCHEMA = "1"
-COLUMNS = ("schema run_id utc host cpu_model ncpu kernel cc git_rev backend workload tasks "
-           "workers size params rep wall_ns user_ns sys_ns maxrss_kb ops ops_per_s p50_ns "
-           "p99_ns max_ns os_threads processes vol_ctxsw invol_ctxsw checksum status note").split()
+SCHEMA = "2"  # the newest; every schema in SCHEMAS is read
+COLUMNS_V1 = ("schema run_id utc host cpu_model ncpu kernel cc git_rev backend workload tasks "
+              "workers size params rep wall_ns user_ns sys_ns maxrss_kb ops ops_per_s p50_ns "
+              "p99_ns max_ns os_threads processes vol_ctxsw invol_ctxsw checksum status note").split()
+ADDED_V2 = "round seed steal_ns psi_cpu_us loadavg1 p90_ns p999_ns".split()
+SCHEMAS = {"1": COLUMNS_V1, "2": COLUMNS_V1 + ADDED_V2}
+COLUMNS = SCHEMAS[SCHEMA]
 NUMERIC = ("wall_ns user_ns sys_ns maxrss_kb ops ops_per_s p50_ns p99_ns max_ns os_threads "
-           "processes vol_ctxsw invol_ctxsw").split()
+           "processes vol_ctxsw invol_ctxsw steal_ns psi_cpu_us loadavg1 p90_ns p999_ns").split()
 INTEGER_KEYS = ("tasks", "workers", "size")
 STATUSES = ("ok", "unsupported", "mismatch", "timeout", "crash", "error")
 
@@ -89,15 +95,17 @@ def read_runs(path):
                 where = f"{path}: line {reader.line_num}"
                 if not rec:
                     continue
-                if rec[0] != SCHEMA:
+                if rec[0] not in SCHEMAS:
                     skipped[rec[0]] = skipped.get(rec[0], 0) + 1
                     continue
-                missing = [c for c in COLUMNS if c not in header]
+                missing = [c for c in SCHEMAS[rec[0]] if c not in header]
                 if missing:
-                    raise InputError(f"{path}: header lacks column(s) {', '.join(missing)} for schema {SCHEMA}")
+                    raise InputError(f"{path}: header lacks column(s) {', '.join(missing)} for schema {rec[0]}")
                 if len(rec) != len(header):
                     raise InputError(f"{where}: {len(rec)} fields, header has {len(header)}")
                 r = dict(zip(header, rec))
+                for k in ADDED_V2:
+                    r.setdefault(k, "")
                 for k in INTEGER_KEYS:
                     try:
                         r[k] = int(r[k])
@@ -107,6 +115,10 @@ def read_runs(path):
                     raise InputError(f"{where}: unknown status {r['status']!r}")
                 for k in NUMERIC:
                     r[k] = _number(r[k], where, k)
+                for k, dflt in (("round", None), ("seed", None)):
+                    r[k] = int(_number(r[k], where, k)) if r[k] != "" else dflt
+                if r["round"] is None and r["rep"] != "":
+                    r["round"] = int(_number(r["rep"], where, "rep")) + 1
                 if r["status"] == "ok" and (r["wall_ns"] is None or r["wall_ns"] <= 0):
                     raise InputError(f"{where}: ok row without a positive wall_ns")
                 r["line"] = reader.line_num
@@ -121,9 +133,9 @@ def read_runs(path):
         raise InputError(f"{path}: cannot read: {e.strerror}") from None
     if not rows:
         found = ", ".join(repr(v) for v in sorted(skipped)) or "none"
-        raise InputError(f"{path}: no rows of schema {SCHEMA} (schemas found: {found})")
+        raise InputError(f"{path}: no rows of schema {' or '.join(SCHEMAS)} (schemas found: {found})")
     for ver, n in sorted(skipped.items()):
-        warn(f"{path}: {n} row(s) of schema {ver!r} skipped (this script reads schema {SCHEMA})")
+        warn(f"{path}: {n} row(s) of schema {ver!r} skipped (this script reads schemas {', '.join(SCHEMAS)})")
     return rows
 
 

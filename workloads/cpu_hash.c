@@ -106,6 +106,7 @@ static const char *hash_check(const cb_cell *c, char *buf, size_t n)
 
 const cb_workload cb_wl_cpu_hash = {
 	.name = "cpu.hash", .unit = "tasks",
+	.scale = "rounds",
 	.summary = "T tasks each SHA-256 their own buffer (passed by value) rounds times",
 	.tasks_doc = "tasks", .tasks_def = 8, .tasks_max = 100000,
 	.size_doc = "KiB per buffer", .size_def = 1024, .size_max = 1 << 20,
