@@ -23,9 +23,15 @@ typedef struct suite_set {
 	const char *params;    /* "k=v;k=v" */
 	int flags;             /* SWEEP, PER_CPU */
 	int py;                /* 1: only the cpython-* backends, -1: all but them, 0: all */
+	int min_ms;            /* calibrate to this instead of --min-time (0: --min-time) */
 } suite_set;
 enum { SWEEP = 1, PER_CPU = 2, CPU_TASKS = 4 };
 #define TASKS_PER_CPU 4
+
+/* mix.latency's probe lasts as long as its hogs: their rounds are calibrated so that the
+ * probe runs this long, and its p99 comes from about 1000 wakes (300 in QUICK). */
+#define LATENCY_MS_FULL 1000
+#define LATENCY_MS_QUICK 300
 
 /* The interpreted twins run the same algorithms 30 to 100 times slower than C: their sets
  * (py = 1) are smaller, so that the matrix finishes, and every row says which size ran. */
@@ -36,70 +42,70 @@ enum { SWEEP = 1, PER_CPU = 2, CPU_TASKS = 4 };
  * cell in seconds on 2 cores, and so that every chart has a sweep to draw: workers for the
  * CPU workloads, connections for echo, hogs for the mixed ones, tasks for spawn and idle. */
 static const suite_set quick_sets[] = {
-	{"cpu.fib", 4, 30, "", SWEEP | CPU_TASKS, 0},
-	{"cpu.hash", 4, 64, "native=0;rounds=2", CPU_TASKS, 0},
-	{"cpu.hash", 4, 64, "native=1;rounds=2", CPU_TASKS, 0},
-	{"io.sleep", 200, 20, "", 0, 0},
-	{"io.echo", 10, 1024, "msgs=200", 0, 0},
-	{"io.pipe", 4, 500, "", 0, 0},
-	{"io.file", 4, 1024, "", 0, 0},
-	{"mix.latency", 1, 30, "rounds=10", 0, C_ONLY},
-	{"mix.latency", 1, 25, "rounds=20", 0, PY_ONLY},
-	{"mix.convoy", 1, 64, "duration_ms=300", 0, 0},
-	{"micro.spawn", 2000, 0, "", 0, 0},
-	{"micro.yield", 2, 5000, "", 0, 0},
-	{"micro.chan", 0, 5000, "cap=0", 0, 0},
-	{"micro.chan", 0, 5000, "cap=128", 0, 0},
-	{"micro.skynet", 0, 100, "", 0, 0},
-	{"micro.ring", 100, 2000, "", 0, 0},
-	{"micro.idle", 200, 0, "", 0, 0},
-	{NULL, 0, 0, NULL, 0, 0},
+	{"cpu.fib", 4, 30, "", SWEEP | CPU_TASKS, 0, 0},
+	{"cpu.hash", 4, 64, "native=0;rounds=2", CPU_TASKS, 0, 0},
+	{"cpu.hash", 4, 64, "native=1;rounds=2", CPU_TASKS, 0, 0},
+	{"io.sleep", 200, 20, "", 0, 0, 0},
+	{"io.echo", 10, 1024, "msgs=200", 0, 0, 0},
+	{"io.pipe", 4, 500, "", 0, 0, 0},
+	{"io.file", 4, 1024, "", 0, 0, 0},
+	{"mix.latency", 1, 30, "rounds=10;min_ms=0", 0, C_ONLY, LATENCY_MS_QUICK},
+	{"mix.latency", 1, 25, "rounds=20;min_ms=0", 0, PY_ONLY, LATENCY_MS_QUICK},
+	{"mix.convoy", 1, 64, "duration_ms=300", 0, 0, 0},
+	{"micro.spawn", 2000, 0, "", 0, 0, 0},
+	{"micro.yield", 2, 5000, "", 0, 0, 0},
+	{"micro.chan", 0, 5000, "cap=0", 0, 0, 0},
+	{"micro.chan", 0, 5000, "cap=128", 0, 0, 0},
+	{"micro.skynet", 0, 100, "", 0, 0, 0},
+	{"micro.ring", 100, 2000, "", 0, 0, 0},
+	{"micro.idle", 200, 0, "", 0, 0, 0},
+	{NULL, 0, 0, NULL, 0, 0, 0},
 };
 static const suite_set full_sets[] = {
-	{"cpu.fib", 8, 34, "", SWEEP | CPU_TASKS, C_ONLY},
-	{"cpu.fib", 8, 25, "", SWEEP | CPU_TASKS, PY_ONLY},
-	{"cpu.hash", 8, 256, "native=0", SWEEP | CPU_TASKS, C_ONLY},
-	{"cpu.hash", 8, 256, "native=1", SWEEP | CPU_TASKS, C_ONLY},
-	{"cpu.hash", 8, 16, "native=0", SWEEP | CPU_TASKS, PY_ONLY},
-	{"cpu.hash", 8, 16, "native=1", SWEEP | CPU_TASKS, PY_ONLY},
-	{"io.sleep", 10000, 100, "", 0, 0},
-	{"io.sleep", 100000, 100, "", 0, C_ONLY},
-	{"io.echo", 10, 1024, "msgs=200", 0, 0},
-	{"io.echo", 100, 1024, "msgs=200", 0, 0},
-	{"io.echo", 1000, 1024, "msgs=50", 0, 0},
-	{"io.pipe", 8, 20000, "", 0, C_ONLY},
-	{"io.pipe", 8, 2000, "", 0, PY_ONLY},
-	{"io.file", 8, 4096, "", 0, 0},
-	{"mix.latency", 0, 27, "rounds=400", 0, C_ONLY},
-	{"mix.latency", 1, 27, "rounds=400", 0, C_ONLY},
-	{"mix.latency", 2, 27, "rounds=400", 0, C_ONLY},
-	{"mix.latency", 4, 27, "rounds=400", 0, C_ONLY},
-	{"mix.latency", 0, 22, "rounds=40", 0, PY_ONLY},
-	{"mix.latency", 1, 22, "rounds=40", 0, PY_ONLY},
-	{"mix.latency", 2, 22, "rounds=40", 0, PY_ONLY},
-	{"mix.convoy", 0, 64, "duration_ms=1000", 0, 0},
-	{"mix.convoy", 1, 64, "duration_ms=1000", 0, 0},
-	{"mix.convoy", 2, 64, "duration_ms=1000", 0, 0},
-	{"micro.spawn", 1000, 0, "", 0, 0},
-	{"micro.spawn", 10000, 0, "", 0, 0},
-	{"micro.spawn", 100000, 0, "", 0, C_ONLY},
-	{"micro.yield", 2, 200000, "", 0, C_ONLY},
+	{"cpu.fib", 8, 34, "", SWEEP | CPU_TASKS, C_ONLY, 0},
+	{"cpu.fib", 8, 25, "", SWEEP | CPU_TASKS, PY_ONLY, 0},
+	{"cpu.hash", 8, 256, "native=0", SWEEP | CPU_TASKS, C_ONLY, 0},
+	{"cpu.hash", 8, 256, "native=1", SWEEP | CPU_TASKS, C_ONLY, 0},
+	{"cpu.hash", 8, 16, "native=0", SWEEP | CPU_TASKS, PY_ONLY, 0},
+	{"cpu.hash", 8, 16, "native=1", SWEEP | CPU_TASKS, PY_ONLY, 0},
+	{"io.sleep", 10000, 100, "", 0, 0, 0},
+	{"io.sleep", 100000, 100, "", 0, C_ONLY, 0},
+	{"io.echo", 10, 1024, "msgs=200", 0, 0, 0},
+	{"io.echo", 100, 1024, "msgs=200", 0, 0, 0},
+	{"io.echo", 1000, 1024, "msgs=50", 0, 0, 0},
+	{"io.pipe", 8, 20000, "", 0, C_ONLY, 0},
+	{"io.pipe", 8, 2000, "", 0, PY_ONLY, 0},
+	{"io.file", 8, 4096, "", 0, 0, 0},
+	{"mix.latency", 0, 27, "rounds=400;min_ms=1000", 0, C_ONLY, 0},
+	{"mix.latency", 1, 27, "rounds=400;min_ms=0", 0, C_ONLY, LATENCY_MS_FULL},
+	{"mix.latency", 2, 27, "rounds=400;min_ms=0", 0, C_ONLY, LATENCY_MS_FULL},
+	{"mix.latency", 4, 27, "rounds=400;min_ms=0", 0, C_ONLY, LATENCY_MS_FULL},
+	{"mix.latency", 0, 22, "rounds=40;min_ms=1000", 0, PY_ONLY, 0},
+	{"mix.latency", 1, 22, "rounds=40;min_ms=0", 0, PY_ONLY, LATENCY_MS_FULL},
+	{"mix.latency", 2, 22, "rounds=40;min_ms=0", 0, PY_ONLY, LATENCY_MS_FULL},
+	{"mix.convoy", 0, 64, "duration_ms=1000", 0, 0, 0},
+	{"mix.convoy", 1, 64, "duration_ms=1000", 0, 0, 0},
+	{"mix.convoy", 2, 64, "duration_ms=1000", 0, 0, 0},
+	{"micro.spawn", 1000, 0, "", 0, 0, 0},
+	{"micro.spawn", 10000, 0, "", 0, 0, 0},
+	{"micro.spawn", 100000, 0, "", 0, C_ONLY, 0},
+	{"micro.yield", 2, 200000, "", 0, C_ONLY, 0},
 	/* two tasks per worker: every yield switches, on every backend (with one task per
 	 * worker an M:N scheduler's yield finds nothing else to run and returns) */
-	{"micro.yield", 2, 200000, "", PER_CPU, C_ONLY},
-	{"micro.yield", 2, 20000, "", 0, PY_ONLY},
-	{"micro.chan", 0, 100000, "cap=0", 0, C_ONLY},
-	{"micro.chan", 0, 100000, "cap=128", 0, C_ONLY},
-	{"micro.chan", 0, 10000, "cap=0", 0, PY_ONLY},
-	{"micro.chan", 0, 10000, "cap=128", 0, PY_ONLY},
-	{"micro.skynet", 0, 10000, "", 0, 0},
-	{"micro.skynet", 0, 1000000, "", 0, C_ONLY},
-	{"micro.ring", 503, 100000, "", 0, C_ONLY},
-	{"micro.ring", 503, 10000, "", 0, PY_ONLY},
-	{"micro.idle", 1000, 0, "", 0, 0},
-	{"micro.idle", 10000, 0, "", 0, 0},
-	{"micro.idle", 100000, 0, "", 0, C_ONLY},
-	{NULL, 0, 0, NULL, 0, 0},
+	{"micro.yield", 2, 200000, "", PER_CPU, C_ONLY, 0},
+	{"micro.yield", 2, 20000, "", 0, PY_ONLY, 0},
+	{"micro.chan", 0, 100000, "cap=0", 0, C_ONLY, 0},
+	{"micro.chan", 0, 100000, "cap=128", 0, C_ONLY, 0},
+	{"micro.chan", 0, 10000, "cap=0", 0, PY_ONLY, 0},
+	{"micro.chan", 0, 10000, "cap=128", 0, PY_ONLY, 0},
+	{"micro.skynet", 0, 10000, "", 0, 0, 0},
+	{"micro.skynet", 0, 1000000, "", 0, C_ONLY, 0},
+	{"micro.ring", 503, 100000, "", 0, C_ONLY, 0},
+	{"micro.ring", 503, 10000, "", 0, PY_ONLY, 0},
+	{"micro.idle", 1000, 0, "", 0, 0, 0},
+	{"micro.idle", 10000, 0, "", 0, 0, 0},
+	{"micro.idle", 100000, 0, "", 0, C_ONLY, 0},
+	{NULL, 0, 0, NULL, 0, 0, 0},
 };
 
 static int in_list(const char *csv, const char *name)
@@ -155,21 +161,30 @@ static const char suite_usage[] =
 /* A growable list of cells: the matrix of a big box is never cut short. */
 typedef struct cell_list {
 	cb_cell *v;
-	int *group; /* cells of one group (a set at one worker count) share a number */
+	int *group;  /* cells of one group (a set at one worker count) share a number */
+	int *min_ms; /* the set's calibration target, 0: --min-time */
 	int n, cap;
 } cell_list;
 
-static cb_cell *cell_add(cell_list *l, int group)
+static cb_cell *cell_add(cell_list *l, int group, int min_ms)
 {
 	if (l->n == l->cap) {
 		int cap = l->cap ? l->cap * 2 : 256;
 		cb_cell *v = realloc(l->v, (size_t)cap * sizeof *v);
+		if (v)
+			l->v = v;
 		int *g = realloc(l->group, (size_t)cap * sizeof *g);
-		if (!v || !g)
+		if (g)
+			l->group = g;
+		int *m = realloc(l->min_ms, (size_t)cap * sizeof *m);
+		if (m)
+			l->min_ms = m;
+		if (!v || !g || !m)
 			cb_usage_error("suite: out of memory planning %d cells", cap);
-		l->v = v, l->group = g, l->cap = cap;
+		l->cap = cap;
 	}
 	l->group[l->n] = group;
+	l->min_ms[l->n] = min_ms;
 	cb_cell *c = &l->v[l->n++];
 	memset(c, 0, sizeof *c);
 	return c;
@@ -208,7 +223,7 @@ static void plan(cell_list *l, const suite_set *sets, const char *wlist, const c
 				int is_py = !strncmp(be->name, "cpython-", 8);
 				if ((s->py == PY_ONLY && !is_py) || (s->py == C_ONLY && is_py))
 					continue;
-				cb_cell *c = cell_add(l, group);
+				cb_cell *c = cell_add(l, group, s->min_ms);
 				cb_cell_defaults(c, be, wl);
 				c->cfg.workers = ws[k] ? ws[k] : ncpu;
 				if (s->tasks || wl->tasks_zero_ok)
@@ -258,8 +273,11 @@ static void print_plan(const cell_list *l, int ncpu, int rounds, int min_ms, con
 		const cb_cell *c = &l->v[i];
 		char params[512];
 		cb_cell_params(c, params, sizeof params);
-		printf("%-15s %-13s tasks=%" PRId64 " workers=%d size=%" PRId64 " %s\n", c->be->name,
+		printf("%-15s %-13s tasks=%" PRId64 " workers=%d size=%" PRId64 " %s", c->be->name,
 		       c->wl->name, c->tasks, c->cfg.workers, c->size, params);
+		if (l->min_ms[i])
+			printf("  (calibrated to %d ms)", l->min_ms[i]);
+		putchar('\n');
 	}
 	printf("%d cells\n", l->n);
 }
@@ -326,7 +344,7 @@ int cb_suite_main(int argc, char **argv)
 		cb_usage_error("suite: no cell matches --backends/--workloads");
 	if (dry) {
 		print_plan(&l, ncpu, rounds, min_time, cpus ? "--cpus" : "affinity and cgroup quota");
-		free(l.v), free(l.group);
+		free(l.v), free(l.group), free(l.min_ms);
 		return 0;
 	}
 
@@ -386,14 +404,15 @@ int cb_suite_main(int argc, char **argv)
 					" workers=%d  elapsed %.0fs  ETA %.0fs\n", done + 1, total, r, rounds,
 					c->be->name, c->wl->name, c->tasks, c->size, c->cfg.workers, el, eta);
 				ro.round = r;
-				ro.min_time_ns = calibrated[i] ? 0 : (uint64_t)min_time * 1000000u;
+				int target = l.min_ms[i] ? l.min_ms[i] : min_time;
+				ro.min_time_ns = calibrated[i] ? 0 : (uint64_t)target * 1000000u;
 				cb_cell_result res;
 				int rc = cb_cell_run(c, &ro, &res);
 				done++;
 				if (rc == 130) {
 					fprintf(stderr, "bench: interrupted at %d/%d; %s holds only whole rows\n",
 						done, total, csv);
-					free(order), free(calibrated), free(skip), free(l.v), free(l.group);
+					free(order), free(calibrated), free(skip), free(l.v), free(l.group), free(l.min_ms);
 					return 130;
 				}
 				/* later rounds run the count round 1 found */
@@ -418,6 +437,6 @@ int cb_suite_main(int argc, char **argv)
 	fprintf(stderr, "done: %d cells x %d rounds in %.0f s (%d not ok: unsupported, errors...), results in %s\n",
 		l.n, rounds, (double)(cb_now_ns() - t0) / 1e9, bad, dir);
 	printf("%s\n", dir);
-	free(order), free(calibrated), free(skip), free(l.v), free(l.group);
+	free(order), free(calibrated), free(skip), free(l.v), free(l.group), free(l.min_ms);
 	return 0;
 }
