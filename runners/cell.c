@@ -222,8 +222,8 @@ int64_t cb_calibrate_next(int64_t count, uint64_t wall_ns, uint64_t target_ns, i
 	return next > (double)max ? max : (int64_t)next;
 }
 
-/* Grow the cell's knob until one repetition lasts min_time_ns (never below the count it was
- * given). The probes are the first warm-up. What it did goes into note (the rows say it). */
+/* Grow the cell's knob until a repetition lasts min_time_ns twice in a row (never below the
+ * count it was given). The probes are the first warm-up. What it did goes into note (the rows say it). */
 static void calibrate(cb_cell *c, uint64_t min_time_ns, char *note, size_t n)
 {
 	int64_t max = 0, *knob = scale_knob(c, &max);
@@ -240,6 +240,14 @@ static void calibrate(cb_cell *c, uint64_t min_time_ns, char *note, size_t n)
 		rep_once(c, &m);
 		probes++;
 		w = rep_wall(&m);
+		/* A shared box has slow spells: a count that reached the target once must reach
+		 * it again before it is kept (the faster of the two probes decides). */
+		if (w >= min_time_ns && probes < CAL_MAX_PROBES) {
+			rep_once(c, &m);
+			probes++;
+			uint64_t w2 = rep_wall(&m);
+			w = w2 < w ? w2 : w;
+		}
 		if (w >= min_time_ns || *knob >= max)
 			break;
 		*knob = cb_calibrate_next(*knob, w, min_time_ns, max);
