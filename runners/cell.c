@@ -308,8 +308,8 @@ static void child_main(const cb_cell *cell, const cb_run_opts *o, int wfd)
 		row.checksum = r->checksum;
 		row.status = r->checksum == r->expected ? "ok" : "mismatch";
 		if (r->checksum != r->expected)
-			snprintf(row.note, sizeof row.note, "expected checksum %" PRIu64 "; %s%s%s",
-				 r->expected, r->note, *cal ? "; " : "", cal);
+			snprintf(row.note, sizeof row.note, "expected checksum %" PRIu64 "%s%s%s%s",
+				 r->expected, *r->note ? "; " : "", r->note, *cal ? "; " : "", cal);
 		else
 			snprintf(row.note, sizeof row.note, "%s%s%s", r->note, *r->note && *cal ? "; " : "", cal);
 		int hl = snprintf(line, sizeof line, "ROW\t%s\t%" PRId64 "\t%" PRIu64 "\t", row.status,

@@ -340,7 +340,7 @@ static void to_schema2(const char *src, const char *dst)
 
 /* Schema 2 is read by every script, and a schema-2 copy of a schema-1 run gives the same
  * table (the new columns add to the rows, they change no figure). */
-Test(scripts, schema2_rows_read_like_schema1, .timeout = 60)
+Test(scripts, schema2_rows_read_like_schema1, .timeout = 120)
 {
 	to_schema2(FIX "run-a", in_tmp("v2"));
 	int rc = run_script("table", FIX "run-a", "--src", FIX "twins", "--out", in_tmp("t1.md"), "--csv",
@@ -363,7 +363,7 @@ Test(scripts, schema2_rows_read_like_schema1, .timeout = 60)
 
 /* The reader gives the new columns: numbers where written, None where empty, and round =
  * rep + 1 for a schema-1 row. */
-Test(scripts, reader_parses_noise_columns, .timeout = 30)
+Test(scripts, reader_parses_noise_columns, .timeout = 90)
 {
 	to_schema2(FIX "run-a", in_tmp("v2"));
 	char cmd[1024];
