@@ -224,17 +224,16 @@ int64_t cb_calibrate_next(int64_t count, uint64_t wall_ns, uint64_t target_ns, i
 
 /* Grow the cell's knob until a repetition lasts min_time_ns twice in a row (never below the
  * count it was given). The probes are the first warm-up. What it did goes into note (the rows say it). */
-static void calibrate(cb_cell *c, uint64_t min_time_ns, char *note, size_t n)
+static int calibrate(cb_cell *c, uint64_t min_time_ns, char *note, size_t n)
 {
 	int64_t max = 0, *knob = scale_knob(c, &max);
 	if (!knob || !min_time_ns)
-		return;
+		return 0;
 	uint64_t w = 0;
 	int probes = 0;
 	/* The process's first repetition pays for cold caches, lazy binding, an embedded
-	 * interpreter's start-up (CPython: 0.5 s): it would make the count far too small. */
-	rep_meas cold;
-	rep_once(c, &cold);
+	 * interpreter's start-up (CPython: 0.5 s); the confirming probe below keeps it from
+	 * making the count far too small. */
 	while (probes < CAL_MAX_PROBES) {
 		rep_meas m;
 		rep_once(c, &m);
@@ -255,6 +254,7 @@ static void calibrate(cb_cell *c, uint64_t min_time_ns, char *note, size_t n)
 	snprintf(note, n, "calibrated %s=%" PRId64 " in %d probes: last %.1f ms for a target of %.1f ms%s",
 		 c->wl->scale, *knob, probes, (double)w / 1e6, (double)min_time_ns / 1e6,
 		 w >= min_time_ns ? "" : *knob >= max ? " (the knob's maximum)" : " (probes exhausted)");
+	return probes;
 }
 
 static void child_main(const cb_cell *cell, const cb_run_opts *o, int wfd)
@@ -265,16 +265,18 @@ static void child_main(const cb_cell *cell, const cb_run_opts *o, int wfd)
 
 	cb_cell cc = *cell, *c = &cc;
 	char cal[200] = "";
-	calibrate(c, o->min_time_ns, cal, sizeof cal);
+	uint64_t cal_t0 = cb_now_ns();
+	int probes = calibrate(c, o->min_time_ns, cal, sizeof cal);
 	int64_t kmax, *knob = scale_knob(c, &kmax);
 	char line[4000];
 	if (knob && o->min_time_ns) {
 		int n = snprintf(line, sizeof line, "CAL\t%" PRId64 "\n", *knob);
 		send_line(line, (size_t)n);
 	}
-	/* Warm-up: at least o->warmup repetitions and, when there is any, o->warmup_ns. */
-	uint64_t warm_end = cb_now_ns() + (o->warmup ? o->warmup_ns : 0);
-	for (int w = 0; w < o->warmup || cb_now_ns() < warm_end; w++) {
+	/* Warm-up: at least o->warmup repetitions and, when there is any, o->warmup_ns; the
+	 * calibration probes count (they ran the same cell in this process). */
+	uint64_t warm_end = cal_t0 + (o->warmup ? o->warmup_ns : 0);
+	for (int w = o->warmup ? probes : 0; w < o->warmup || cb_now_ns() < warm_end; w++) {
 		rep_meas m;
 		rep_once(c, &m);
 	}
