@@ -52,6 +52,8 @@ static int cmd_list(int argc, char **argv)
 		printf("  %-14s unit=%s  --tasks %" PRId64 " (%s)  --size %" PRId64 " (%s)  %s\n", w->name,
 		       w->unit, w->tasks_def, w->tasks_doc, w->size_def, w->size_doc, w->summary);
 		print_params(w->params, "      ");
+		if (w->scale)
+			printf("      --min-time scales: %s\n", w->scale);
 		printf("      on serial: %s\n", w->serial_doc ? w->serial_doc : "runs as is");
 	}
 	return 0;
@@ -59,11 +61,16 @@ static int cmd_list(int argc, char **argv)
 
 static const char run_usage[] =
 	"usage: bench run --backend B --workload W [--tasks N] [--size N] [--workers N]\n"
-	"                 [--reps N] [--warmup N] [--timeout SEC] [--csv FILE]\n"
+	"                 [--reps N] [--warmup N] [--warmup-ms MS] [--min-time MS]\n"
+	"                 [--timeout SEC] [--csv FILE]\n"
 	"                 [--param KEY=VALUE ...] [--run-id ID] [--quiet]\n"
 	"Runs one cell in a child process under a watchdog, prints median/min/max and appends one\n"
 	"CSV row per counted repetition to FILE (header written when the file is new).\n"
-	"Defaults: --workers = online CPUs, --reps 5, --warmup 1, --timeout 600.\n"
+	"--min-time MS grows the workload's count (bench list: scales) until a repetition lasts MS\n"
+	"(calibrated once, before the warm-up; rows record the count that ran). Warm-up runs at\n"
+	"least --warmup repetitions and, if any, --warmup-ms.\n"
+	"Defaults: --workers = usable CPUs (affinity, cgroup quota), --reps 5, --warmup 1,\n"
+	"--warmup-ms 100, --min-time 0 (counts as given), --timeout 600.\n"
 	"Numbers accept k, M, G suffixes (x1000). `bench list` shows every backend, workload and\n"
 	"parameter. --run-id: up to 127 bytes of UTF-8 text without control characters.\n"
 	"Exit status: 0 every row ok, 1 some row not ok (crash, timeout, unsupported...), 2 bad\n"
@@ -76,11 +83,13 @@ static int cmd_run(int argc, char **argv)
 	const char *sp[64];
 	int nsp = 0, quiet = 0;
 	int64_t tasks = -1, size = -1, workers = -1, reps = 5, warmup = 1, timeout = 600;
+	int64_t warmup_ms = CB_WARMUP_MS_DEFAULT, min_time_ms = 0;
 	static const struct option opts[] = {
 		{"backend", 1, 0, 'b'}, {"workload", 1, 0, 'w'}, {"tasks", 1, 0, 't'},
 		{"size", 1, 0, 's'}, {"workers", 1, 0, 'W'}, {"reps", 1, 0, 'r'},
 		{"warmup", 1, 0, 'u'}, {"timeout", 1, 0, 'T'}, {"csv", 1, 0, 'c'},
 		{"param", 1, 0, 'p'}, {"run-id", 1, 0, 'i'}, {"quiet", 0, 0, 'q'},
+		{"warmup-ms", 1, 0, 'U'}, {"min-time", 1, 0, 'M'},
 		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	int o;
 	opterr = 0;
@@ -95,6 +104,8 @@ static int cmd_run(int argc, char **argv)
 		case 'r': reps = cb_num_arg("--reps", optarg, 1, 10000); break;
 		case 'u': warmup = cb_num_arg("--warmup", optarg, 0, 10000); break;
 		case 'T': timeout = cb_num_arg("--timeout", optarg, 1, 7 * 86400); break;
+		case 'U': warmup_ms = cb_num_arg("--warmup-ms", optarg, 0, 3600000); break;
+		case 'M': min_time_ms = cb_num_arg("--min-time", optarg, 0, 3600000); break;
 		case 'c': csv = optarg; break;
 		case 'p':
 			if (nsp == 64)
@@ -152,6 +163,8 @@ static int cmd_run(int argc, char **argv)
 	cb_meta meta;
 	cb_meta_fill(&meta, run_id);
 	cb_run_opts ro = {.reps = (int)reps, .warmup = (int)warmup, .timeout_s = timeout,
+			  .warmup_ns = (uint64_t)warmup_ms * 1000000u,
+			  .min_time_ns = (uint64_t)min_time_ms * 1000000u,
 			  .csv = csv, .meta = &meta, .verbose = !quiet};
 	cb_cell_signals();
 	if (!quiet) {

@@ -116,25 +116,67 @@ int cb_csv_format(const cb_meta *m, const cb_row *r, char *buf, size_t n)
 {
 	/* Rows that measured nothing (unsupported, crash, ...) leave measurements empty. */
 	int ok = !strcmp(r->status, "ok") || !strcmp(r->status, "mismatch");
-	int lat = ok && r->has_lat;
-	char s[20][32], rate[40];
-	snprintf(rate, sizeof rate, "%.1f", r->ops_per_s);
-	const char *f[] = {
-		CB_SCHEMA, m->run_id, r->utc, m->host, m->cpu_model, i64(s[0], m->ncpu), m->kernel,
-		m->cc, m->git_rev, r->backend, r->workload, i64(s[1], r->tasks),
-		i64(s[2], r->workers), i64(s[3], r->size), r->params, i64(s[4], r->rep),
-		ok ? i64(s[5], r->wall_ns) : "", ok ? i64(s[6], r->user_ns) : "",
-		ok ? i64(s[7], r->sys_ns) : "", ok ? i64(s[8], r->maxrss_kb) : "",
-		ok ? u64(s[9], r->ops) : "", ok ? rate : "",
-		lat ? u64(s[10], r->p50_ns) : "", lat ? u64(s[11], r->p99_ns) : "",
-		lat ? u64(s[12], r->max_ns) : "", ok ? i64(s[13], r->os_threads) : "",
-		ok ? i64(s[14], r->processes) : "", ok ? i64(s[15], r->vol_ctxsw) : "",
-		ok ? i64(s[16], r->invol_ctxsw) : "", r->has_checksum ? u64(s[17], r->checksum) : "",
-		r->status, r->note,
-	};
-	size_t at = 0, nf = sizeof f / sizeof *f;
-	for (size_t i = 0; i < nf; i++)
-		if (field(buf, n, &at, f[i], i + 1 == nf) < 0)
+	int lat = ok && r->has_lat, tail = lat && r->has_p90;
+	char s[CB_NCOLUMNS][32];
+	const char *f[CB_NCOLUMNS];
+	for (int i = 0; i < CB_NCOLUMNS; i++)
+		f[i] = "";
+#define SET_I(col, v) (f[CB_COL_##col] = i64(s[CB_COL_##col], (v)))
+#define SET_U(col, v) (f[CB_COL_##col] = u64(s[CB_COL_##col], (v)))
+	f[CB_COL_schema] = CB_SCHEMA;
+	f[CB_COL_run_id] = m->run_id;
+	f[CB_COL_utc] = r->utc;
+	f[CB_COL_host] = m->host;
+	f[CB_COL_cpu_model] = m->cpu_model;
+	SET_I(ncpu, m->ncpu);
+	f[CB_COL_kernel] = m->kernel;
+	f[CB_COL_cc] = m->cc;
+	f[CB_COL_git_rev] = m->git_rev;
+	f[CB_COL_backend] = r->backend;
+	f[CB_COL_workload] = r->workload;
+	SET_I(tasks, r->tasks);
+	SET_I(workers, r->workers);
+	SET_I(size, r->size);
+	f[CB_COL_params] = r->params;
+	SET_I(rep, r->rep);
+	SET_I(round, r->round);
+	SET_U(seed, m->seed);
+	f[CB_COL_status] = r->status;
+	f[CB_COL_note] = r->note;
+	if (r->has_checksum)
+		SET_U(checksum, r->checksum);
+	if (ok) {
+		SET_I(wall_ns, r->wall_ns);
+		SET_I(user_ns, r->user_ns);
+		SET_I(sys_ns, r->sys_ns);
+		SET_I(maxrss_kb, r->maxrss_kb);
+		SET_U(ops, r->ops);
+		snprintf(s[CB_COL_ops_per_s], 32, "%.1f", r->ops_per_s);
+		f[CB_COL_ops_per_s] = s[CB_COL_ops_per_s];
+		SET_I(os_threads, r->os_threads);
+		SET_I(processes, r->processes);
+		SET_I(vol_ctxsw, r->vol_ctxsw);
+		SET_I(invol_ctxsw, r->invol_ctxsw);
+		SET_U(steal_ns, r->noise.steal_ns);
+		if (r->noise.have_psi)
+			SET_U(psi_cpu_us, r->noise.psi_cpu_us);
+		snprintf(s[CB_COL_loadavg1], 32, "%.2f", r->noise.loadavg1);
+		f[CB_COL_loadavg1] = s[CB_COL_loadavg1];
+	}
+	if (lat) {
+		SET_U(p50_ns, r->p50_ns);
+		SET_U(p99_ns, r->p99_ns);
+		SET_U(max_ns, r->max_ns);
+	}
+	if (tail) {
+		SET_U(p90_ns, r->p90_ns);
+		SET_U(p999_ns, r->p999_ns);
+	}
+#undef SET_I
+#undef SET_U
+	size_t at = 0;
+	for (int i = 0; i < CB_NCOLUMNS; i++)
+		if (field(buf, n, &at, f[i], i + 1 == CB_NCOLUMNS) < 0)
 			return -1;
 	buf[at] = 0;
 	return (int)at;

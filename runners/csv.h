@@ -5,16 +5,42 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CB_SCHEMA "1"
-#define CB_CSV_HEADER                                                                      \
-	"schema,run_id,utc,host,cpu_model,ncpu,kernel,cc,git_rev,backend,workload,tasks,"  \
-	"workers,size,params,rep,wall_ns,user_ns,sys_ns,maxrss_kb,ops,ops_per_s,p50_ns,"   \
-	"p99_ns,max_ns,os_threads,processes,vol_ctxsw,invol_ctxsw,checksum,status,note\r\n"
+/* The columns of runs.csv, in order, once: the header, the column indices (CB_COL_<name>)
+ * and the column count are generated from this list, so code never reads column `f[9]`.
+ * Schema 2 appended everything after `note`; older files keep their own header. */
+#define CB_COLUMNS(X)                                                                      \
+	X(schema) X(run_id) X(utc) X(host) X(cpu_model) X(ncpu) X(kernel) X(cc) X(git_rev)  \
+	X(backend) X(workload) X(tasks) X(workers) X(size) X(params) X(rep) X(wall_ns)      \
+	X(user_ns) X(sys_ns) X(maxrss_kb) X(ops) X(ops_per_s) X(p50_ns) X(p99_ns) X(max_ns) \
+	X(os_threads) X(processes) X(vol_ctxsw) X(invol_ctxsw) X(checksum) X(status) X(note) \
+	X(round) X(seed) X(steal_ns) X(psi_cpu_us) X(loadavg1) X(p90_ns) X(p999_ns)
+
+#define CB_SCHEMA "2"
+#define CB_COL_ENUM_(name) CB_COL_##name,
+enum { CB_COLUMNS(CB_COL_ENUM_) CB_NCOLUMNS };
+#undef CB_COL_ENUM_
+/* The header line: "schema,run_id,...,p999_ns\r\n" (the leading comma of each name is
+ * skipped by starting one character in). */
+#define CB_COL_NAME_(name) "," #name
+#define CB_CSV_HEADER ((CB_COLUMNS(CB_COL_NAME_) "\r\n") + 1)
+
+/* The box's noise around one repetition: steal and CPU pressure are deltas over it, the
+ * load average is read at its start. have_psi is 0 where /proc/pressure/cpu is missing. */
+typedef struct cb_noise {
+	uint64_t steal_ns, psi_cpu_us;
+	int have_psi;
+	double loadavg1;
+} cb_noise;
+/* Counters now (steal and pressure totals so far, the load average). */
+void cb_noise_sample(cb_noise *n);
+/* b - a for the counters, a's load average. */
+cb_noise cb_noise_delta(const cb_noise *a, const cb_noise *b);
 
 /* Machine and build metadata carried by every row. */
 typedef struct cb_meta {
 	char run_id[128], host[128], cpu_model[160], kernel[128], cc[96], git_rev[48];
 	int ncpu;
+	uint64_t seed;             /* the suite's shuffle seed, on every row (0: a lone bench run) */
 } cb_meta;
 
 typedef struct cb_row {
@@ -28,12 +54,16 @@ typedef struct cb_row {
 	double ops_per_s;
 	int has_lat;
 	uint64_t p50_ns, p99_ns, max_ns;
+	int has_p90;               /* p90_ns/p999_ns are recorded (a histogram was kept) */
+	uint64_t p90_ns, p999_ns;
 	int os_threads, processes;
 	int64_t vol_ctxsw, invol_ctxsw;
 	int has_checksum;
 	uint64_t checksum;
 	const char *status;
 	char note[600];
+	int round;                 /* 1-based round the repetition ran in */
+	cb_noise noise;            /* the box around the repetition */
 } cb_row;
 
 void cb_meta_fill(cb_meta *m, const char *run_id);

@@ -13,8 +13,14 @@ void cb_stat_reset(void);
 int cb_stat_threads_peak(void);
 int cb_stat_processes_peak(void);
 
+/* Warm-up lasts at least this long (and one repetition) unless asked otherwise. */
+#define CB_WARMUP_MS_DEFAULT 100
+
 typedef struct cb_run_opts {
 	int reps, warmup;
+	uint64_t warmup_ns;      /* warm-up lasts at least this long too (when warmup > 0) */
+	uint64_t min_time_ns;    /* calibrate the workload's knob to this; 0: counts as given */
+	int round;               /* 1-based round of the suite (one rep per cell process); 0: rep+1 */
 	int64_t timeout_s;       /* watchdog for the whole cell */
 	const char *csv;         /* NULL: no CSV */
 	const cb_meta *meta;
@@ -31,6 +37,7 @@ typedef struct cb_cell_result {
 	double ops;              /* ops of one repetition */
 	int write_errno;         /* why the first failed append failed; 0 if none did */
 	int lost_rows;           /* rows not written because of it */
+	int64_t calibrated;      /* the knob's value calibration chose (0: none ran) */
 } cb_cell_result;
 
 /* Run one cell in a child process (own process group) under a watchdog; append its rows
@@ -49,7 +56,25 @@ void cb_cell_defaults(cb_cell *c, const cb_backend *be, const cb_workload *wl);
 int cb_cell_set_param(cb_cell *c, const char *kv, char *why, size_t n);
 
 /* machine.json */
-int cb_machine_json(const char *path, const cb_meta *m);
+/* The noise probe: one fixed loop timed NOISE_PROBE_RUNS times; its spread says how noisy
+ * the box was when the run started and ended. */
+typedef struct cb_probe {
+	uint64_t median_ns, min_ns, max_ns;
+	int runs;
+} cb_probe;
+void cb_noise_probe(cb_probe *p);
+/* What the suite adds to machine.json beyond the machine itself. */
+typedef struct cb_machine_info {
+	uint64_t seed;
+	int rounds, min_time_ms;
+	cb_probe probe_start, probe_end;
+	int have_end;            /* probe_end measured (the run finished) */
+} cb_machine_info;
+int cb_machine_json(const char *path, const cb_meta *m, const cb_machine_info *mi);
+/* Worker counts of a sweep (suite.c): 1, 2, 4, ... below ncpu, ncpu, 2 x ncpu. */
+int cb_suite_sweep(int ncpu, int *out, int max);
+/* The shuffled order of a group's n cells in one round, from the seed (suite.c). */
+void cb_suite_order(uint64_t seed, int group, int round, int *order, int n);
 
 /* Load generator (bench loadgen), a separate process driving io.echo / mix.convoy. */
 int cb_loadgen_main(int argc, char **argv);
@@ -62,6 +87,9 @@ typedef struct cb_loadgen_report {
 int cb_loadgen_start(int port, int conns, int msg, int64_t count, int64_t duration_ms,
 		     int *go_fd, int *report_fd, char *err, size_t n);
 int cb_loadgen_finish(int pid, int report_fd, cb_loadgen_report *r, char *err, size_t n);
+
+/* google/benchmark's next count for calibration (cell.c), exposed for tests. */
+int64_t cb_calibrate_next(int64_t count, uint64_t wall_ns, uint64_t target_ns, int64_t max);
 
 int cb_suite_main(int argc, char **argv);
 /* bench serve: a backend's io.echo server on 127.0.0.1 until SIGINT/SIGTERM (serve.c). */

@@ -1,6 +1,8 @@
 /* machine.c: machine.json, what a reader needs to compare two run folders: CPU model and
  * flags, cores, caches, memory, kernel, governor, turbo, ASLR, load, compiler and library
- * versions (the Go and Node of the reference backends too). Read from /proc and /sys; a value that cannot be read is null, never guessed. */
+ * versions (the Go and Node of the reference backends too). Read from /proc and /sys; a value
+ * that cannot be read is null, never guessed. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include <gnu/libc-version.h>
 
 #include "harness.h"
+#include "util.h"
 
 #if __has_include(<patchlevel.h>)
 #include <patchlevel.h>
@@ -90,7 +93,45 @@ static char *proc_field(const char *path, const char *key, char *buf, size_t n)
 	return found;
 }
 
-int cb_machine_json(const char *path, const cb_meta *m)
+#define NOISE_PROBE_RUNS 20
+#define NOISE_PROBE_ITERS 2000000 /* about 1-2 ms of integer work a run on a current core */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+void cb_noise_probe(cb_probe *p)
+{
+	uint64_t t[NOISE_PROBE_RUNS];
+	for (int r = 0; r < NOISE_PROBE_RUNS; r++) {
+		volatile uint64_t x = 1;
+		uint64_t t0 = cb_now_ns();
+		for (int i = 0; i < NOISE_PROBE_ITERS; i++)
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+		t[r] = cb_now_ns() - t0;
+	}
+	qsort(t, NOISE_PROBE_RUNS, sizeof *t, cmp_u64);
+	p->runs = NOISE_PROBE_RUNS;
+	p->min_ns = t[0];
+	p->max_ns = t[NOISE_PROBE_RUNS - 1];
+	p->median_ns = (t[NOISE_PROBE_RUNS / 2 - 1] + t[NOISE_PROBE_RUNS / 2]) / 2;
+}
+
+static void json_probe(FILE *f, const char *name, const cb_probe *p, int have)
+{
+	fprintf(f, ",\n  \"%s\": ", name);
+	if (!have) {
+		fputs("null", f);
+		return;
+	}
+	fprintf(f, "{\"runs\": %d, \"median_ns\": %" PRIu64 ", \"min_ns\": %" PRIu64
+		", \"max_ns\": %" PRIu64 ", \"spread\": %.3f}", p->runs, p->median_ns, p->min_ns,
+		p->max_ns, p->min_ns ? (double)p->max_ns / (double)p->min_ns : 0.0);
+}
+
+int cb_machine_json(const char *path, const cb_meta *m, const cb_machine_info *mi)
 {
 	char tmp[4096];
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -113,6 +154,19 @@ int cb_machine_json(const char *path, const cb_meta *m)
 	json_str(f, u.machine);
 	fprintf(f, ",\n  \"ncpu_online\": %ld,\n  \"ncpu_configured\": %ld", sysconf(_SC_NPROCESSORS_ONLN),
 		sysconf(_SC_NPROCESSORS_CONF));
+	double quota = cb_cgroup_quota_cpus("/sys/fs/cgroup", "/proc/self/cgroup");
+	fprintf(f, ",\n  \"cpus_usable\": %d,\n  \"cpus_affinity\": %d,\n  \"cgroup_cpu_quota\": ",
+		cb_ncpu(), cb_affinity_cpus());
+	if (quota > 0)
+		fprintf(f, "%.3f", quota);
+	else
+		fputs("null", f);
+	if (mi) {
+		fprintf(f, ",\n  \"seed\": %" PRIu64 ",\n  \"rounds\": %d,\n  \"min_time_ms\": %d",
+			mi->seed, mi->rounds, mi->min_time_ms);
+		json_probe(f, "noise_probe_start", &mi->probe_start, 1);
+		json_probe(f, "noise_probe_end", &mi->probe_end, mi->have_end);
+	}
 	fputs(",\n  \"cpu_flags\": ", f);
 	json_str(f, proc_field("/proc/cpuinfo", "flags", b, sizeof b)
 			    ? b : proc_field("/proc/cpuinfo", "Features", b, sizeof b));

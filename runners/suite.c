@@ -13,16 +13,25 @@
 #include "harness.h"
 #include "util.h"
 
-/* One parameter set of a workload. flags: SWEEP runs it at workers 1..ncpu (and 2*ncpu);
- * PER_CPU makes tasks a count per online CPU (tasks x ncpu). */
+/* One parameter set of a workload. flags: SWEEP runs it at workers 1, 2, 4, ... up to the
+ * usable CPUs, the CPU count itself and twice it; PER_CPU makes tasks a count per usable CPU
+ * (tasks x ncpu); CPU_TASKS raises tasks to at least TASKS_PER_CPU per CPU, so a 64-CPU box
+ * has work for all its cores. */
 typedef struct suite_set {
 	const char *workload;
 	int64_t tasks, size;   /* 0: the workload's default */
 	const char *params;    /* "k=v;k=v" */
 	int flags;             /* SWEEP, PER_CPU */
 	int py;                /* 1: only the cpython-* backends, -1: all but them, 0: all */
+	int min_ms;            /* calibrate to this instead of --min-time (0: --min-time) */
 } suite_set;
-enum { SWEEP = 1, PER_CPU = 2 };
+enum { SWEEP = 1, PER_CPU = 2, CPU_TASKS = 4 };
+#define TASKS_PER_CPU 4
+
+/* mix.latency's probe lasts as long as its hogs: their rounds are calibrated so that the
+ * probe runs this long, and its p99 comes from about 1000 wakes (300 in QUICK). */
+#define LATENCY_MS_FULL 1000
+#define LATENCY_MS_QUICK 300
 
 /* The interpreted twins run the same algorithms 30 to 100 times slower than C: their sets
  * (py = 1) are smaller, so that the matrix finishes, and every row says which size ran. */
@@ -33,70 +42,70 @@ enum { SWEEP = 1, PER_CPU = 2 };
  * cell in seconds on 2 cores, and so that every chart has a sweep to draw: workers for the
  * CPU workloads, connections for echo, hogs for the mixed ones, tasks for spawn and idle. */
 static const suite_set quick_sets[] = {
-	{"cpu.fib", 4, 30, "", SWEEP, 0},
-	{"cpu.hash", 4, 64, "native=0;rounds=2", 0, 0},
-	{"cpu.hash", 4, 64, "native=1;rounds=2", 0, 0},
-	{"io.sleep", 200, 20, "", 0, 0},
-	{"io.echo", 10, 1024, "msgs=200", 0, 0},
-	{"io.pipe", 4, 500, "", 0, 0},
-	{"io.file", 4, 1024, "", 0, 0},
-	{"mix.latency", 1, 30, "rounds=10", 0, C_ONLY},
-	{"mix.latency", 1, 25, "rounds=20", 0, PY_ONLY},
-	{"mix.convoy", 1, 64, "duration_ms=300", 0, 0},
-	{"micro.spawn", 2000, 0, "", 0, 0},
-	{"micro.yield", 2, 5000, "", 0, 0},
-	{"micro.chan", 0, 5000, "cap=0", 0, 0},
-	{"micro.chan", 0, 5000, "cap=128", 0, 0},
-	{"micro.skynet", 0, 100, "", 0, 0},
-	{"micro.ring", 100, 2000, "", 0, 0},
-	{"micro.idle", 200, 0, "", 0, 0},
-	{NULL, 0, 0, NULL, 0, 0},
+	{"cpu.fib", 4, 30, "", SWEEP | CPU_TASKS, 0, 0},
+	{"cpu.hash", 4, 64, "native=0;rounds=2", CPU_TASKS, 0, 0},
+	{"cpu.hash", 4, 64, "native=1;rounds=2", CPU_TASKS, 0, 0},
+	{"io.sleep", 200, 20, "", 0, 0, 0},
+	{"io.echo", 10, 1024, "msgs=200", 0, 0, 0},
+	{"io.pipe", 4, 500, "", 0, 0, 0},
+	{"io.file", 4, 1024, "", 0, 0, 0},
+	{"mix.latency", 1, 30, "rounds=10;min_ms=0", 0, C_ONLY, LATENCY_MS_QUICK},
+	{"mix.latency", 1, 25, "rounds=20;min_ms=0", 0, PY_ONLY, LATENCY_MS_QUICK},
+	{"mix.convoy", 1, 64, "duration_ms=300", 0, 0, 0},
+	{"micro.spawn", 2000, 0, "", 0, 0, 0},
+	{"micro.yield", 2, 5000, "", 0, 0, 0},
+	{"micro.chan", 0, 5000, "cap=0", 0, 0, 0},
+	{"micro.chan", 0, 5000, "cap=128", 0, 0, 0},
+	{"micro.skynet", 0, 100, "", 0, 0, 0},
+	{"micro.ring", 100, 2000, "", 0, 0, 0},
+	{"micro.idle", 200, 0, "", 0, 0, 0},
+	{NULL, 0, 0, NULL, 0, 0, 0},
 };
 static const suite_set full_sets[] = {
-	{"cpu.fib", 8, 34, "", SWEEP, C_ONLY},
-	{"cpu.fib", 8, 25, "", SWEEP, PY_ONLY},
-	{"cpu.hash", 8, 256, "native=0", SWEEP, C_ONLY},
-	{"cpu.hash", 8, 256, "native=1", SWEEP, C_ONLY},
-	{"cpu.hash", 8, 16, "native=0", SWEEP, PY_ONLY},
-	{"cpu.hash", 8, 16, "native=1", SWEEP, PY_ONLY},
-	{"io.sleep", 10000, 100, "", 0, 0},
-	{"io.sleep", 100000, 100, "", 0, C_ONLY},
-	{"io.echo", 10, 1024, "msgs=200", 0, 0},
-	{"io.echo", 100, 1024, "msgs=200", 0, 0},
-	{"io.echo", 1000, 1024, "msgs=50", 0, 0},
-	{"io.pipe", 8, 20000, "", 0, C_ONLY},
-	{"io.pipe", 8, 2000, "", 0, PY_ONLY},
-	{"io.file", 8, 4096, "", 0, 0},
-	{"mix.latency", 0, 27, "rounds=400", 0, C_ONLY},
-	{"mix.latency", 1, 27, "rounds=400", 0, C_ONLY},
-	{"mix.latency", 2, 27, "rounds=400", 0, C_ONLY},
-	{"mix.latency", 4, 27, "rounds=400", 0, C_ONLY},
-	{"mix.latency", 0, 22, "rounds=40", 0, PY_ONLY},
-	{"mix.latency", 1, 22, "rounds=40", 0, PY_ONLY},
-	{"mix.latency", 2, 22, "rounds=40", 0, PY_ONLY},
-	{"mix.convoy", 0, 64, "duration_ms=1000", 0, 0},
-	{"mix.convoy", 1, 64, "duration_ms=1000", 0, 0},
-	{"mix.convoy", 2, 64, "duration_ms=1000", 0, 0},
-	{"micro.spawn", 1000, 0, "", 0, 0},
-	{"micro.spawn", 10000, 0, "", 0, 0},
-	{"micro.spawn", 100000, 0, "", 0, C_ONLY},
-	{"micro.yield", 2, 200000, "", 0, C_ONLY},
+	{"cpu.fib", 8, 34, "", SWEEP | CPU_TASKS, C_ONLY, 0},
+	{"cpu.fib", 8, 25, "", SWEEP | CPU_TASKS, PY_ONLY, 0},
+	{"cpu.hash", 8, 256, "native=0", SWEEP | CPU_TASKS, C_ONLY, 0},
+	{"cpu.hash", 8, 256, "native=1", SWEEP | CPU_TASKS, C_ONLY, 0},
+	{"cpu.hash", 8, 16, "native=0", SWEEP | CPU_TASKS, PY_ONLY, 0},
+	{"cpu.hash", 8, 16, "native=1", SWEEP | CPU_TASKS, PY_ONLY, 0},
+	{"io.sleep", 10000, 100, "", 0, 0, 0},
+	{"io.sleep", 100000, 100, "", 0, C_ONLY, 0},
+	{"io.echo", 10, 1024, "msgs=200", 0, 0, 0},
+	{"io.echo", 100, 1024, "msgs=200", 0, 0, 0},
+	{"io.echo", 1000, 1024, "msgs=50", 0, 0, 0},
+	{"io.pipe", 8, 20000, "", 0, C_ONLY, 0},
+	{"io.pipe", 8, 2000, "", 0, PY_ONLY, 0},
+	{"io.file", 8, 4096, "", 0, 0, 0},
+	{"mix.latency", 0, 27, "rounds=400;min_ms=1000", 0, C_ONLY, 0},
+	{"mix.latency", 1, 27, "rounds=400;min_ms=0", 0, C_ONLY, LATENCY_MS_FULL},
+	{"mix.latency", 2, 27, "rounds=400;min_ms=0", 0, C_ONLY, LATENCY_MS_FULL},
+	{"mix.latency", 4, 27, "rounds=400;min_ms=0", 0, C_ONLY, LATENCY_MS_FULL},
+	{"mix.latency", 0, 22, "rounds=40;min_ms=1000", 0, PY_ONLY, 0},
+	{"mix.latency", 1, 22, "rounds=40;min_ms=0", 0, PY_ONLY, LATENCY_MS_FULL},
+	{"mix.latency", 2, 22, "rounds=40;min_ms=0", 0, PY_ONLY, LATENCY_MS_FULL},
+	{"mix.convoy", 0, 64, "duration_ms=1000", 0, 0, 0},
+	{"mix.convoy", 1, 64, "duration_ms=1000", 0, 0, 0},
+	{"mix.convoy", 2, 64, "duration_ms=1000", 0, 0, 0},
+	{"micro.spawn", 1000, 0, "", 0, 0, 0},
+	{"micro.spawn", 10000, 0, "", 0, 0, 0},
+	{"micro.spawn", 100000, 0, "", 0, C_ONLY, 0},
+	{"micro.yield", 2, 200000, "", 0, C_ONLY, 0},
 	/* two tasks per worker: every yield switches, on every backend (with one task per
 	 * worker an M:N scheduler's yield finds nothing else to run and returns) */
-	{"micro.yield", 2, 200000, "", PER_CPU, C_ONLY},
-	{"micro.yield", 2, 20000, "", 0, PY_ONLY},
-	{"micro.chan", 0, 100000, "cap=0", 0, C_ONLY},
-	{"micro.chan", 0, 100000, "cap=128", 0, C_ONLY},
-	{"micro.chan", 0, 10000, "cap=0", 0, PY_ONLY},
-	{"micro.chan", 0, 10000, "cap=128", 0, PY_ONLY},
-	{"micro.skynet", 0, 10000, "", 0, 0},
-	{"micro.skynet", 0, 1000000, "", 0, C_ONLY},
-	{"micro.ring", 503, 100000, "", 0, C_ONLY},
-	{"micro.ring", 503, 10000, "", 0, PY_ONLY},
-	{"micro.idle", 1000, 0, "", 0, 0},
-	{"micro.idle", 10000, 0, "", 0, 0},
-	{"micro.idle", 100000, 0, "", 0, C_ONLY},
-	{NULL, 0, 0, NULL, 0, 0},
+	{"micro.yield", 2, 200000, "", PER_CPU, C_ONLY, 0},
+	{"micro.yield", 2, 20000, "", 0, PY_ONLY, 0},
+	{"micro.chan", 0, 100000, "cap=0", 0, C_ONLY, 0},
+	{"micro.chan", 0, 100000, "cap=128", 0, C_ONLY, 0},
+	{"micro.chan", 0, 10000, "cap=0", 0, PY_ONLY, 0},
+	{"micro.chan", 0, 10000, "cap=128", 0, PY_ONLY, 0},
+	{"micro.skynet", 0, 10000, "", 0, 0, 0},
+	{"micro.skynet", 0, 1000000, "", 0, C_ONLY, 0},
+	{"micro.ring", 503, 100000, "", 0, C_ONLY, 0},
+	{"micro.ring", 503, 10000, "", 0, PY_ONLY, 0},
+	{"micro.idle", 1000, 0, "", 0, 0, 0},
+	{"micro.idle", 10000, 0, "", 0, 0, 0},
+	{"micro.idle", 100000, 0, "", 0, C_ONLY, 0},
+	{NULL, 0, 0, NULL, 0, 0, 0},
 };
 
 static int in_list(const char *csv, const char *name)
@@ -130,42 +139,192 @@ static void check_list(const char *csv, int backends)
 
 static const char suite_usage[] =
 	"usage: bench suite [--quick] [--out DIR] [--backends a,b] [--workloads x,y]\n"
-	"                   [--reps N] [--timeout SEC]\n"
+	"                   [--reps N] [--timeout SEC] [--min-time MS] [--seed N]\n"
+	"                   [--dry-run [--cpus N]]\n"
 	"Runs the matrix, each cell in its own process under a watchdog, into DIR/runs.csv and\n"
 	"DIR/machine.json (DIR defaults to results/<host>-<utc>). Progress goes to stderr.\n"
-	"Defaults: all backends and workloads; --reps 5 (2 with --quick); --timeout 300 per cell\n"
-	"(60 with --quick).\n"
+	"The backends of one cell run in rounds: round r runs one repetition of each of them, in\n"
+	"an order shuffled with --seed (recorded on every row and in machine.json), then round\n"
+	"r+1; --reps is the number of rounds. A count-sized workload is calibrated in round 1 so\n"
+	"that a repetition lasts --min-time; later rounds run the count found.\n"
+	"The matrix scales with the usable CPUs (affinity and cgroup quota): --dry-run prints the\n"
+	"planned cells and runs nothing; --cpus N plans for an N-CPU box instead.\n"
+	"Defaults: all backends and workloads; --reps 7 (3 with --quick); --min-time 200 (50);\n"
+	"--timeout 300 per cell process (60); --seed from the clock.\n"
 	"Exit status: 0 done (cells not ok are rows too), 2 bad input (nothing run), 3 a row could\n"
 	"not be written (disk full, file or folder removed, read-only): the run stops there and\n"
 	"runs.csv holds only whole rows, 130 interrupted.";
 
+#define ROUNDS_FULL 7
+#define ROUNDS_QUICK 3
+#define MIN_TIME_MS_FULL 200
+#define MIN_TIME_MS_QUICK 50
+#define MAX_CPUS 65536
+
+/* A growable list of cells: the matrix of a big box is never cut short. */
+typedef struct cell_list {
+	cb_cell *v;
+	int *group;  /* cells of one group (a set at one worker count) share a number */
+	int *min_ms; /* the set's calibration target, 0: --min-time */
+	int n, cap;
+} cell_list;
+
+static cb_cell *cell_add(cell_list *l, int group, int min_ms)
+{
+	if (l->n == l->cap) {
+		int cap = l->cap ? l->cap * 2 : 256;
+		cb_cell *v = realloc(l->v, (size_t)cap * sizeof *v);
+		if (v)
+			l->v = v;
+		int *g = realloc(l->group, (size_t)cap * sizeof *g);
+		if (g)
+			l->group = g;
+		int *m = realloc(l->min_ms, (size_t)cap * sizeof *m);
+		if (m)
+			l->min_ms = m;
+		if (!v || !g || !m)
+			cb_usage_error("suite: out of memory planning %d cells", cap);
+		l->cap = cap;
+	}
+	l->group[l->n] = group;
+	l->min_ms[l->n] = min_ms;
+	cb_cell *c = &l->v[l->n++];
+	memset(c, 0, sizeof *c);
+	return c;
+}
+
+/* Worker counts of a sweep: 1, 2, 4, ... below ncpu, then ncpu and 2 x ncpu. */
+int cb_suite_sweep(int ncpu, int *out, int max)
+{
+	int n = 0;
+	for (int w = 1; w < ncpu && n < max; w *= 2)
+		out[n++] = w;
+	if (n < max && (!n || out[n - 1] != ncpu))
+		out[n++] = ncpu;
+	if (n < max)
+		out[n++] = 2 * ncpu;
+	return n;
+}
+
+static void plan(cell_list *l, const suite_set *sets, const char *wlist, const char *bl, int ncpu)
+{
+	char why[256];
+	int group = 0;
+	for (const suite_set *s = sets; s->workload; s++) {
+		if (!in_list(wlist, s->workload))
+			continue;
+		const cb_workload *wl = cb_workload_find(s->workload);
+		int ws[64], nw = 1;
+		ws[0] = 0; /* 0: the default (usable CPUs) */
+		if (s->flags & SWEEP)
+			nw = cb_suite_sweep(ncpu, ws, 64);
+		for (int k = 0; k < nw; k++, group++) {
+			for (size_t b = 0; b < cb_nbackends; b++) {
+				const cb_backend *be = cb_backends[b];
+				if (!be || !in_list(bl, be->name))
+					continue;
+				int is_py = !strncmp(be->name, "cpython-", 8);
+				if ((s->py == PY_ONLY && !is_py) || (s->py == C_ONLY && is_py))
+					continue;
+				cb_cell *c = cell_add(l, group, s->min_ms);
+				cb_cell_defaults(c, be, wl);
+				c->cfg.workers = ws[k] ? ws[k] : ncpu;
+				if (s->tasks || wl->tasks_zero_ok)
+					c->tasks = s->flags & PER_CPU ? s->tasks * ncpu : s->tasks;
+				if ((s->flags & CPU_TASKS) && c->tasks < (int64_t)TASKS_PER_CPU * ncpu)
+					c->tasks = (int64_t)TASKS_PER_CPU * ncpu;
+				if (s->size)
+					c->size = s->size;
+				char kv[256];
+				snprintf(kv, sizeof kv, "%s", s->params);
+				char *save = NULL;
+				for (char *t = strtok_r(kv, ";", &save); t; t = strtok_r(NULL, ";", &save))
+					if (cb_cell_set_param(c, t, why, sizeof why) < 0)
+						cb_usage_error("suite: built-in set for %s: %s", wl->name, why);
+			}
+		}
+	}
+}
+
+/* splitmix64: a small seeded generator, so that a seed always gives the same orders. */
+static uint64_t next_rand(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* The order in which round `round` of a group of n cells runs them (Fisher-Yates). */
+void cb_suite_order(uint64_t seed, int group, int round, int *order, int n)
+{
+	uint64_t st = seed ^ ((uint64_t)group << 32) ^ (uint64_t)round * 0x100000001b3ull;
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	for (int i = n - 1; i > 0; i--) {
+		int j = (int)(next_rand(&st) % (uint64_t)(i + 1));
+		int t = order[i];
+		order[i] = order[j], order[j] = t;
+	}
+}
+
+static void print_plan(const cell_list *l, int ncpu, int rounds, int min_ms, const char *why)
+{
+	printf("plan for %d usable CPU%s (%s): %d cells, %d rounds, --min-time %d ms\n", ncpu,
+	       ncpu == 1 ? "" : "s", why, l->n, rounds, min_ms);
+	for (int i = 0; i < l->n; i++) {
+		const cb_cell *c = &l->v[i];
+		char params[512];
+		cb_cell_params(c, params, sizeof params);
+		printf("%-15s %-13s tasks=%" PRId64 " workers=%d size=%" PRId64 " %s", c->be->name,
+		       c->wl->name, c->tasks, c->cfg.workers, c->size, params);
+		if (l->min_ms[i])
+			printf("  (calibrated to %d ms)", l->min_ms[i]);
+		putchar('\n');
+	}
+	printf("%d cells\n", l->n);
+}
+
+/* Set the workload's scaled knob (its `scale`) of c to v. */
+static void set_knob(cb_cell *c, int64_t v)
+{
+	const char *k = c->wl->scale;
+	if (!k)
+		return;
+	if (!strcmp(k, "size")) {
+		c->size = v;
+		return;
+	}
+	for (int i = 0; c->wl->params && c->wl->params[i].name; i++)
+		if (!strcmp(c->wl->params[i].name, k))
+			c->p[i] = v;
+}
+
 int cb_suite_main(int argc, char **argv)
 {
-	int quick = 0;
+	int quick = 0, dry = 0;
 	const char *out = NULL, *bl = NULL, *wlist = NULL;
-	int64_t reps = -1, timeout = -1;
+	int64_t reps = -1, timeout = -1, min_ms = -1, cpus = 0, seed = -1;
 	static const struct option opts[] = {
 		{"quick", 0, 0, 'q'}, {"out", 1, 0, 'o'}, {"backends", 1, 0, 'b'},
 		{"workloads", 1, 0, 'w'}, {"reps", 1, 0, 'r'}, {"timeout", 1, 0, 'T'},
-		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+		{"min-time", 1, 0, 'M'}, {"dry-run", 0, 0, 'd'}, {"cpus", 1, 0, 'C'},
+		{"seed", 1, 0, 'S'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	int o;
 	opterr = 0;
 	optind = 1;
 	while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		int64_t v;
 		switch (o) {
 		case 'q': quick = 1; break;
 		case 'o': out = optarg; break;
 		case 'b': bl = optarg; break;
 		case 'w': wlist = optarg; break;
-		case 'r':
-		case 'T':
-			if (cb_parse_int(optarg, &v) < 0)
-				cb_usage_error("suite: --%s %s: not a number", o == 'r' ? "reps" : "timeout", optarg);
-			if (v < 1 || v > (o == 'r' ? 1000 : 86400))
-				cb_usage_error("suite: --%s %s: out of range", o == 'r' ? "reps" : "timeout", optarg);
-			*(o == 'r' ? &reps : &timeout) = v;
-			break;
+		case 'r': reps = cb_num_arg("suite: --reps", optarg, 1, 1000); break;
+		case 'T': timeout = cb_num_arg("suite: --timeout", optarg, 1, 86400); break;
+		case 'M': min_ms = cb_num_arg("suite: --min-time", optarg, 0, 3600000); break;
+		case 'C': cpus = cb_num_arg("suite: --cpus", optarg, 1, MAX_CPUS); break;
+		case 'S': seed = cb_num_arg("suite: --seed", optarg, 0, INT64_MAX); break;
+		case 'd': dry = 1; break;
 		case 'h': puts(suite_usage); return 0;
 		case ':': cb_usage_error("suite: %s needs a value", argv[optind - 1]);
 		default: cb_usage_error("suite: unknown option %s", argv[optind - 1]);
@@ -173,11 +332,28 @@ int cb_suite_main(int argc, char **argv)
 	}
 	if (optind < argc)
 		cb_usage_error("suite: unexpected argument %s", argv[optind]);
+	if (cpus && !dry)
+		cb_usage_error("suite: --cpus %" PRId64 " plans for another box: only with --dry-run", cpus);
 	check_list(bl, 1);
 	check_list(wlist, 0);
 
+	int ncpu = cpus ? (int)cpus : cb_ncpu();
+	int rounds = (int)(reps > 0 ? reps : quick ? ROUNDS_QUICK : ROUNDS_FULL);
+	int min_time = (int)(min_ms >= 0 ? min_ms : quick ? MIN_TIME_MS_QUICK : MIN_TIME_MS_FULL);
+	/* Build the whole list first: the progress line needs n, and bad sets fail early. */
+	cell_list l = {0};
+	plan(&l, quick ? quick_sets : full_sets, wlist, bl, ncpu);
+	if (!l.n)
+		cb_usage_error("suite: no cell matches --backends/--workloads");
+	if (dry) {
+		print_plan(&l, ncpu, rounds, min_time, cpus ? "--cpus" : "affinity and cgroup quota");
+		free(l.v), free(l.group), free(l.min_ms);
+		return 0;
+	}
+
 	cb_meta meta;
 	cb_meta_fill(&meta, NULL);
+	meta.seed = seed >= 0 ? (uint64_t)seed : cb_now_ns() ^ (uint64_t)getpid() << 32;
 	char dir[1024];
 	if (out)
 		snprintf(dir, sizeof dir, "%s", out);
@@ -199,85 +375,81 @@ int cb_suite_main(int argc, char **argv)
 	snprintf(mj, sizeof mj, "%s/machine.json", dir);
 	if (cb_csv_check_writable(csv, why, sizeof why) < 0)
 		cb_usage_error("suite: %s: %s", csv, why);
-
-	/* Build the whole list first: the progress line needs n, and bad sets fail early. */
-	const suite_set *sets = quick ? quick_sets : full_sets;
-	int ncpu = cb_ncpu(), cap = 4096, n = 0;
-	cb_cell *cells = calloc((size_t)cap, sizeof *cells);
-	/* Cell by cell, every backend in turn: the figures a table puts side by side are
-	 * measured within seconds of each other, so a slow spell of a shared machine (minutes
-	 * long, on a VM) shifts them together instead of skewing one backend's ratios. */
-	for (const suite_set *s = sets; s->workload; s++) {
-		if (!in_list(wlist, s->workload))
-			continue;
-		const cb_workload *wl = cb_workload_find(s->workload);
-		int wmax = s->flags & SWEEP ? ncpu * 2 : 1;
-		for (int w = 1; w <= wmax; w = (w < ncpu ? w + 1 : w * 2)) {
-			for (size_t b = 0; b < cb_nbackends && n < cap; b++) {
-				const cb_backend *be = cb_backends[b];
-				if (!be || !in_list(bl, be->name))
-					continue;
-				int is_py = !strncmp(be->name, "cpython-", 8);
-				if ((s->py == PY_ONLY && !is_py) || (s->py == C_ONLY && is_py))
-					continue;
-				cb_cell *c = &cells[n];
-				cb_cell_defaults(c, be, wl);
-				if (s->tasks || wl->tasks_zero_ok)
-					c->tasks = s->flags & PER_CPU ? s->tasks * ncpu : s->tasks;
-				if (s->size)
-					c->size = s->size;
-				if (s->flags & SWEEP)
-					c->cfg.workers = w;
-				char kv[256];
-				snprintf(kv, sizeof kv, "%s", s->params);
-				char *save = NULL;
-				for (char *t = strtok_r(kv, ";", &save); t; t = strtok_r(NULL, ";", &save))
-					if (cb_cell_set_param(c, t, why, sizeof why) < 0)
-						cb_usage_error("suite: built-in set for %s: %s", wl->name, why);
-				n++;
-			}
-		}
-	}
-	if (!n)
-		cb_usage_error("suite: no cell matches --backends/--workloads");
 	/* Ctrl-C is handled from here on: machine.json runs `go version` and `node --version`,
 	 * which take a moment, and an interrupt then must end the suite like any other. */
 	cb_cell_signals();
-	if (cb_machine_json(mj, &meta) < 0)
+	cb_machine_info mi = {.seed = meta.seed, .rounds = rounds, .min_time_ms = min_time};
+	cb_noise_probe(&mi.probe_start);
+	if (cb_machine_json(mj, &meta, &mi) < 0)
 		cb_usage_error("suite: cannot write %s: %s", mj, strerror(errno));
 
-	cb_run_opts ro = {.reps = (int)(reps > 0 ? reps : quick ? 2 : 5), .warmup = 1,
+	cb_run_opts ro = {.reps = 1, .warmup = 1, .warmup_ns = (uint64_t)CB_WARMUP_MS_DEFAULT * 1000000u,
 			  .timeout_s = timeout > 0 ? timeout : quick ? 60 : 300, .csv = csv,
 			  .meta = &meta, .verbose = 0};
 	uint64_t t0 = cb_now_ns();
-	int bad = 0;
-	for (int i = 0; i < n; i++) {
-		cb_cell *c = &cells[i];
-		double el = (double)(cb_now_ns() - t0) / 1e9;
-		double eta = i ? el / i * (n - i) : 0;
-		char params[512];
-		cb_cell_params(c, params, sizeof params);
-		fprintf(stderr, "[%d/%d] %-15s %-13s tasks=%" PRId64 " size=%" PRId64 " workers=%d  elapsed %.0fs  ETA %.0fs\n",
-			i + 1, n, c->be->name, c->wl->name, c->tasks, c->size, c->cfg.workers, el, eta);
-		cb_cell_result res;
-		int rc = cb_cell_run(c, &ro, &res);
-		if (rc == 130) {
-			fprintf(stderr, "bench: interrupted at cell %d/%d; %s holds only whole rows\n", i + 1, n, csv);
-			free(cells);
-			return 130;
+	int bad = 0, done = 0, total = l.n * rounds;
+	int *order = malloc((size_t)l.n * sizeof *order);
+	char *calibrated = calloc((size_t)l.n, 1), *skip = calloc((size_t)l.n, 1);
+	/* Group by group (a parameter set at one worker count), round by round: every backend
+	 * of the group once per round in a shuffled order, so that the figures a table puts
+	 * side by side are measured seconds apart and a slow spell of a shared machine hits
+	 * them all, in no fixed order. */
+	for (int g0 = 0; g0 < l.n;) {
+		int g1 = g0;
+		while (g1 < l.n && l.group[g1] == l.group[g0])
+			g1++;
+		for (int r = 1; r <= rounds; r++) {
+			cb_suite_order(meta.seed, l.group[g0], r, order, g1 - g0);
+			for (int k = 0; k < g1 - g0; k++) {
+				int i = g0 + order[k];
+				cb_cell *c = &l.v[i];
+				if (skip[i]) {
+					done++;
+					continue;
+				}
+				double el = (double)(cb_now_ns() - t0) / 1e9;
+				double eta = done ? el / done * (total - done) : 0;
+				fprintf(stderr, "[%d/%d] round %d/%d %-15s %-13s tasks=%" PRId64 " size=%" PRId64
+					" workers=%d  elapsed %.0fs  ETA %.0fs\n", done + 1, total, r, rounds,
+					c->be->name, c->wl->name, c->tasks, c->size, c->cfg.workers, el, eta);
+				ro.round = r;
+				int target = l.min_ms[i] ? l.min_ms[i] : min_time;
+				ro.min_time_ns = calibrated[i] ? 0 : (uint64_t)target * 1000000u;
+				cb_cell_result res;
+				int rc = cb_cell_run(c, &ro, &res);
+				done++;
+				if (rc == CB_EXIT_LOST) { /* cb_cell_run said what and why */
+					free(order), free(calibrated), free(skip), free(l.v), free(l.group), free(l.min_ms);
+					return rc;
+				}
+				if (rc == 130) {
+					fprintf(stderr, "bench: interrupted at %d/%d; %s holds only whole rows\n",
+						done, total, csv);
+					free(order), free(calibrated), free(skip), free(l.v), free(l.group), free(l.min_ms);
+					return 130;
+				}
+				/* later rounds run the count round 1 found */
+				if (res.calibrated > 0)
+					set_knob(c, res.calibrated);
+				calibrated[i] |= res.calibrated > 0 || !c->wl->scale;
+				/* a cell that cannot run here says so once, not once a round */
+				if (!res.ok_rows && !strcmp(res.status, "unsupported"))
+					skip[i] = 1;
+				if (rc)
+					bad++;
+				if (strcmp(res.status, "ok"))
+					fprintf(stderr, "        -> %s: %s\n", res.status, res.note);
+			}
 		}
-		if (rc == CB_EXIT_LOST) { /* cb_cell_run said what and why */
-			free(cells);
-			return rc;
-		}
-		if (rc)
-			bad++;
-		if (strcmp(res.status, "ok"))
-			fprintf(stderr, "        -> %s: %s\n", res.status, res.note);
+		g0 = g1;
 	}
-	fprintf(stderr, "done: %d cells in %.0f s (%d not ok: unsupported, errors...), results in %s\n", n,
-		(double)(cb_now_ns() - t0) / 1e9, bad, dir);
+	cb_noise_probe(&mi.probe_end);
+	mi.have_end = 1;
+	if (cb_machine_json(mj, &meta, &mi) < 0)
+		fprintf(stderr, "bench: cannot rewrite %s: %s\n", mj, strerror(errno));
+	fprintf(stderr, "done: %d cells x %d rounds in %.0f s (%d not ok: unsupported, errors...), results in %s\n",
+		l.n, rounds, (double)(cb_now_ns() - t0) / 1e9, bad, dir);
 	printf("%s\n", dir);
-	free(cells);
+	free(order), free(calibrated), free(skip), free(l.v), free(l.group), free(l.min_ms);
 	return 0;
 }

@@ -65,12 +65,6 @@ int64_t cb_num_arg(const char *opt, const char *v, int64_t lo, int64_t hi)
 	return x;
 }
 
-int cb_ncpu(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (int)n : 1;
-}
-
 static int64_t pss_of(const char *pid)
 {
 	char path[64], line[256];

@@ -23,8 +23,15 @@ int64_t cb_num_arg(const char *opt, const char *v, int64_t lo, int64_t hi);
 /* Print "bench: <message>" on one line and exit with status 2 (bad input). */
 _Noreturn void cb_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Online CPUs. */
+/* CPUs this process may use: its affinity, capped by its cgroup's CPU quota (box.c); the
+ * default worker count and what the suite's matrix scales with. */
 int cb_ncpu(void);
+int cb_affinity_cpus(void);
+/* CPUs' worth of quota (quota / period, the smallest on the way up the hierarchy) of the
+ * cgroups named in proc_cgroup (/proc/self/cgroup) under sysfs (/sys/fs/cgroup); 0 when
+ * unlimited. Parameters so that a test can point it at a fake tree. */
+double cb_cgroup_quota_cpus(const char *sysfs, const char *proc_cgroup);
+int cb_usable_cpus_of(int affinity, double quota);
 
 /* Proportional set size of every process in the calling process's group, in bytes
  * (resident memory without double-counting shared pages); -1 if unreadable. */

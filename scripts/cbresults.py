@@ -10,7 +10,7 @@ and keep min..max as its spread. A cell none of whose rows is ok keeps its statu
 non-ok status and note) so tables can say 'unsupported' or 'timeout' instead of a number.
 
 Schema: rows whose first column is "1" or "2" are read by header name. Schema 2 appends the
-noise around each repetition (SCHEMA2_EXTRA: its round, the shuffle seed, steal time, CPU
+noise around each repetition (ADDED_V2: its round, the shuffle seed, steal time, CPU
 pressure, load, two more percentiles); schema-1 rows get None there. Rows of any other schema
 version are skipped with one warning per version (an older file may lack columns or give
 them other meanings; guessing would put wrong numbers in a table). A file with no row of a
@@ -31,15 +31,15 @@ import tempfile
 
 import cbmodels
 
-SCHEMA = "1"
-SCHEMAS = ("1", "2")
-SCHEMA2_EXTRA = "round seed steal_ns psi_cpu_us loadavg1 p90_ns p999_ns".split()
-SCHEMA2_NUMERIC = "steal_ns psi_cpu_us loadavg1 p90_ns p999_ns".split()
-COLUMNS = ("schema run_id utc host cpu_model ncpu kernel cc git_rev backend workload tasks "
-           "workers size params rep wall_ns user_ns sys_ns maxrss_kb ops ops_per_s p50_ns "
-           "p99_ns max_ns os_threads processes vol_ctxsw invol_ctxsw checksum status note").split()
+SCHEMA = "2"  # the newest; every schema in SCHEMAS is read
+COLUMNS_V1 = ("schema run_id utc host cpu_model ncpu kernel cc git_rev backend workload tasks "
+              "workers size params rep wall_ns user_ns sys_ns maxrss_kb ops ops_per_s p50_ns "
+              "p99_ns max_ns os_threads processes vol_ctxsw invol_ctxsw checksum status note").split()
+ADDED_V2 = "round seed steal_ns psi_cpu_us loadavg1 p90_ns p999_ns".split()
+SCHEMAS = {"1": COLUMNS_V1, "2": COLUMNS_V1 + ADDED_V2}
+COLUMNS = SCHEMAS[SCHEMA]
 NUMERIC = ("wall_ns user_ns sys_ns maxrss_kb ops ops_per_s p50_ns p99_ns max_ns os_threads "
-           "processes vol_ctxsw invol_ctxsw").split()
+           "processes vol_ctxsw invol_ctxsw steal_ns psi_cpu_us loadavg1 p90_ns p999_ns").split()
 INTEGER_KEYS = ("tasks", "workers", "size")
 STATUSES = ("ok", "unsupported", "mismatch", "timeout", "crash", "error")
 
@@ -105,13 +105,14 @@ def read_runs(path, warnings=None):
                 if rec[0] not in SCHEMAS:
                     skipped[rec[0]] = skipped.get(rec[0], 0) + 1
                     continue
-                extra = SCHEMA2_EXTRA if rec[0] == "2" else []
-                missing = [c for c in COLUMNS + extra if c not in header]
+                missing = [c for c in SCHEMAS[rec[0]] if c not in header]
                 if missing:
                     raise InputError(f"{path}: header lacks column(s) {', '.join(missing)} for schema {rec[0]}")
                 if len(rec) != len(header):
                     raise InputError(f"{where}: {len(rec)} fields, header has {len(header)}")
                 r = dict(zip(header, rec))
+                for k in ADDED_V2:
+                    r.setdefault(k, "")
                 for k in INTEGER_KEYS:
                     try:
                         r[k] = int(r[k])
@@ -121,8 +122,7 @@ def read_runs(path, warnings=None):
                     raise InputError(f"{where}: unknown status {r['status']!r}")
                 for k in NUMERIC:
                     r[k] = _number(r[k], where, k)
-                for k in SCHEMA2_NUMERIC:
-                    r[k] = _number(r[k], where, k) if extra else None
+                extra = rec[0] == "2"  # schema 1 has no round: its pairing is by rep order
                 for k in ("round", "seed"):
                     try:
                         r[k] = int(r[k]) if extra and r[k] != "" else None

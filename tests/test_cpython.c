@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "pyembed.h"
+#include "csv.h"
 #include "testutil.h"
 
 /* ---- in process ---------------------------------------------------------------------- */
@@ -15,10 +16,10 @@ Test(cpython, twin_reports_its_checksum, .timeout = 60)
 {
 	pyembed_result r;
 	/* 3 threads of fib(15) = 610 each. */
-	pyembed_run("cpu.fib", "threads", "{'tasks': 3, 'size': 15, 'workers': 2, 'switch_us': 5000}",
+	pyembed_run("cpu.fib", "threads", "{'tasks': 3, 'size': 15, 'workers': 2, 'rounds': 1, 'switch_us': 5000}",
 		    &r);
 	cr_assert_eq(r.checksum, 1830);
-	pyembed_run("cpu.fib", "asyncio", "{'tasks': 4, 'size': 10, 'workers': 2}", &r);
+	pyembed_run("cpu.fib", "asyncio", "{'tasks': 4, 'size': 10, 'workers': 2, 'rounds': 1}", &r);
 	cr_assert_eq(r.checksum, 220, "the interpreter is reused: a second run works too");
 }
 
@@ -74,8 +75,8 @@ static void one_row(char **a, const char *csv, char *store, size_t n, char **f)
 	char *s = tu_slurp(csv);
 	cr_assert_not_null(s, "no CSV: %s", err);
 	const char *p = s;
-	tu_csv_record(&p, store, n, f, 40);
-	cr_assert_eq(tu_csv_record(&p, store, n, f, 40), 32, "one row: %s", err);
+	tu_csv_record(&p, store, n, f, CB_NCOLUMNS + 1);
+	cr_assert_eq(tu_csv_record(&p, store, n, f, CB_NCOLUMNS + 1), CB_NCOLUMNS, "one row: %s", err);
 	free(s);
 }
 
@@ -83,7 +84,7 @@ static void one_row(char **a, const char *csv, char *store, size_t n, char **f)
 static void run_fib(const char *backend, const char *param, char *status, char *checksum,
 		    char *note, size_t n)
 {
-	char csv[128], store[8192], *f[40];
+	char csv[128], store[8192], *f[CB_NCOLUMNS + 1];
 	snprintf(csv, sizeof csv, "%s/out.csv", tmpdir);
 	char *a[] = {"bench", "run", "--backend", (char *)backend, "--workload", "cpu.fib", "--tasks",
 		     "2", "--size", "12", "--reps", "1", "--warmup", "0", "--csv", csv, "--quiet",
@@ -91,9 +92,9 @@ static void run_fib(const char *backend, const char *param, char *status, char *
 	if (!param)
 		a[17] = NULL;
 	one_row(a, csv, store, sizeof store, f);
-	snprintf(status, 16, "%s", f[30]);
-	snprintf(checksum, 32, "%s", f[29]);
-	snprintf(note, n, "%s", f[31]);
+	snprintf(status, 16, "%s", f[CB_COL_status]);
+	snprintf(checksum, 32, "%s", f[CB_COL_checksum]);
+	snprintf(note, n, "%s", f[CB_COL_note]);
 }
 
 Test(cpython, real_twin_row_is_ok, .timeout = 60, .init = mk_tmp, .fini = rm_tmp)
@@ -147,13 +148,13 @@ Test(cpython, switch_interval_reaches_the_interpreter, .timeout = 60, .init = mk
  * count in the row's OS threads, its workers in its processes. */
 Test(cpython, pool_helpers_count_as_threads, .timeout = 60, .init = mk_tmp, .fini = rm_tmp)
 {
-	char csv[128], store[8192], *f[40];
+	char csv[128], store[8192], *f[CB_NCOLUMNS + 1];
 	snprintf(csv, sizeof csv, "%s/mp.csv", tmpdir);
 	char *a[] = {"bench", "run", "--backend", "cpython-mp", "--workload", "cpu.fib", "--tasks", "2",
 		     "--size", "12", "--workers", "2", "--reps", "1", "--warmup", "0", "--csv", csv,
 		     "--quiet", NULL};
 	one_row(a, csv, store, sizeof store, f);
-	cr_assert_str_eq(f[30], "ok", "%s", f[31]);
-	cr_assert_geq(atoi(f[25]), 3, "os_threads %s", f[25]);
-	cr_assert_geq(atoi(f[26]), 3, "processes %s", f[26]);
+	cr_assert_str_eq(f[CB_COL_status], "ok", "%s", f[CB_COL_note]);
+	cr_assert_geq(atoi(f[CB_COL_os_threads]), 3, "os_threads %s", f[CB_COL_os_threads]);
+	cr_assert_geq(atoi(f[CB_COL_processes]), 3, "processes %s", f[CB_COL_processes]);
 }

@@ -2,6 +2,9 @@
  * registry and cell parameters. */
 #include <criterion/criterion.h>
 #include <inttypes.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "hist.h"
@@ -43,9 +46,155 @@ Test(csv, header_has_the_design_schema, .timeout = 10)
 	int commas = 0;
 	for (const char *p = h; *p; p++)
 		commas += *p == ',';
-	cr_assert_eq(commas, 31, "32 columns");
+	cr_assert_eq(commas, CB_NCOLUMNS - 1);
+	cr_assert_str_eq(CB_SCHEMA, "2");
 	cr_assert(strncmp(h, "schema,run_id,utc,", 18) == 0);
-	cr_assert(strstr(h, ",checksum,status,note\r\n"));
+	/* schema 2 appends after note; schema-1 readers find their columns where they were */
+	cr_assert(strstr(h, ",checksum,status,note,round,seed,steal_ns,psi_cpu_us,loadavg1,p90_ns,p999_ns\r\n"));
+	cr_assert_eq(CB_COL_note, 31);
+	cr_assert_eq(CB_COL_round, 32);
+	cr_assert_eq(CB_NCOLUMNS, 39);
+}
+
+/* The column indices are the header's own order: field k of the header is CB_COL_<name>. */
+Test(csv, column_indices_follow_the_header, .timeout = 10)
+{
+	const char *p = CB_CSV_HEADER;
+	char store[1024], *f[CB_NCOLUMNS + 1];
+	cr_assert_eq(tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1), CB_NCOLUMNS);
+	cr_assert_str_eq(f[CB_COL_wall_ns], "wall_ns");
+	cr_assert_str_eq(f[CB_COL_steal_ns], "steal_ns");
+	cr_assert_str_eq(f[CB_COL_psi_cpu_us], "psi_cpu_us");
+	cr_assert_str_eq(f[CB_COL_p999_ns], "p999_ns");
+}
+
+Test(csv, noise_round_and_seed_columns, .timeout = 10)
+{
+	cb_meta m = meta();
+	m.seed = 424242;
+	cb_row r;
+	memset(&r, 0, sizeof r);
+	r.backend = "mn", r.workload = "mix.latency", r.status = "ok";
+	r.wall_ns = 1000, r.round = 3;
+	r.noise.steal_ns = 7000000, r.noise.have_psi = 1, r.noise.psi_cpu_us = 1234;
+	r.noise.loadavg1 = 1.5;
+	r.has_lat = 1, r.p50_ns = 10, r.p99_ns = 20, r.max_ns = 30;
+	char buf[4096], store[4096], *f[CB_NCOLUMNS + 1];
+	cr_assert_gt(cb_csv_format(&m, &r, buf, sizeof buf), 0);
+	const char *p = buf;
+	cr_assert_eq(tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1), CB_NCOLUMNS);
+	cr_assert_str_eq(f[CB_COL_round], "3");
+	cr_assert_str_eq(f[CB_COL_seed], "424242");
+	cr_assert_str_eq(f[CB_COL_steal_ns], "7000000");
+	cr_assert_str_eq(f[CB_COL_psi_cpu_us], "1234");
+	cr_assert_str_eq(f[CB_COL_loadavg1], "1.50");
+	cr_assert_str_eq(f[CB_COL_p90_ns], "", "no histogram tail recorded: empty p90");
+	cr_assert_str_eq(f[CB_COL_p99_ns], "20");
+	/* a kernel without /proc/pressure: the column is empty, not zero */
+	r.noise.have_psi = 0;
+	r.has_p90 = 1, r.p90_ns = 15, r.p999_ns = 25;
+	cr_assert_gt(cb_csv_format(&m, &r, buf, sizeof buf), 0);
+	p = buf;
+	tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1);
+	cr_assert_str_eq(f[CB_COL_psi_cpu_us], "");
+	cr_assert_str_eq(f[CB_COL_p90_ns], "15");
+	cr_assert_str_eq(f[CB_COL_p999_ns], "25");
+}
+
+/* Steal and pressure are cumulative counters: a sample is monotonic and a delta is >= 0. */
+Test(noise, sample_reads_proc_and_deltas_are_counters, .timeout = 10)
+{
+	cb_noise a, b;
+	cb_noise_sample(&a);
+	volatile uint64_t x = 0;
+	for (int i = 0; i < 1000000; i++)
+		x += (uint64_t)i;
+	cb_noise_sample(&b);
+	cr_assert_geq(b.steal_ns, a.steal_ns);
+	cr_assert_eq(a.have_psi, access("/proc/pressure/cpu", R_OK) == 0);
+	if (a.have_psi)
+		cr_assert_geq(b.psi_cpu_us, a.psi_cpu_us);
+	cr_assert_geq(a.loadavg1, 0.0);
+	cb_noise d = cb_noise_delta(&a, &b);
+	cr_assert_eq(d.steal_ns, b.steal_ns - a.steal_ns);
+	cr_assert_eq(d.loadavg1, a.loadavg1, "load average is the one at the start");
+	/* a counter that went backwards (a wrapped or reset counter) gives 0, not 2^64 - k */
+	cb_noise back = cb_noise_delta(&b, &a);
+	cr_assert(back.steal_ns == 0 || b.steal_ns == a.steal_ns);
+}
+
+/* google/benchmark's rule: 1.4 x target / elapsed, at most 10x per probe, never shrinking,
+ * capped at the knob's maximum. */
+Test(calibrate, next_count_grows_toward_the_target, .timeout = 10)
+{
+	const uint64_t ms = 1000000;
+	cr_assert_eq(cb_calibrate_next(100, 100 * ms, 200 * ms, 1000000), 280);
+	cr_assert_eq(cb_calibrate_next(100, 1 * ms, 200 * ms, 1000000), 1000, "growth capped at 10x");
+	cr_assert_eq(cb_calibrate_next(100, 0, 200 * ms, 1000000), 1000, "a zero reading grows 10x");
+	cr_assert_eq(cb_calibrate_next(1, 199 * ms, 200 * ms, 1000000), 2, "always at least one more");
+	cr_assert_eq(cb_calibrate_next(500, 1 * ms, 200 * ms, 600), 600, "capped at the maximum");
+}
+
+static void write_file(const char *dir, const char *rel, const char *text)
+{
+	char p[512];
+	snprintf(p, sizeof p, "%s/%s", dir, rel);
+	for (char *s = p + strlen(dir) + 1; (s = strchr(s, '/')); s++) {
+		*s = 0;
+		mkdir(p, 0755);
+		*s = '/';
+	}
+	FILE *f = fopen(p, "w");
+	cr_assert_not_null(f, "%s", p);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* A fake cgroup tree: v2's cpu.max with the tightest limit on a parent, v1's quota files. */
+Test(cpus, cgroup_quota_v2_v1_and_unlimited, .timeout = 10)
+{
+	char dir[] = "/tmp/cbcg-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char sys[300], proc[300];
+	snprintf(sys, sizeof sys, "%s/sys", dir);
+	snprintf(proc, sizeof proc, "%s/cgroup", dir);
+	write_file(dir, "sys/cpu.max", "max 100000\n");
+	write_file(dir, "sys/a/cpu.max", "150000 100000\n");
+	write_file(dir, "sys/a/b/cpu.max", "max 100000\n");
+	write_file(dir, "cgroup", "0::/a/b\n");
+	cr_assert_float_eq(cb_cgroup_quota_cpus(sys, proc), 1.5, 1e-9, "the parent's 1.5 CPUs bind");
+	cr_assert_eq(cb_usable_cpus_of(64, 1.5), 2, "1.5 CPUs of quota: two threads");
+	cr_assert_eq(cb_usable_cpus_of(1, 1.5), 1, "affinity to one CPU wins");
+	cr_assert_eq(cb_usable_cpus_of(4, 0), 4, "no quota: the affinity");
+	write_file(dir, "sys/a/cpu.max", "max 100000\n");
+	cr_assert_eq(cb_cgroup_quota_cpus(sys, proc), 0.0, "unlimited");
+	write_file(dir, "cgroup", "4:cpu,cpuacct:/k\n3:cpuset:/\n");
+	write_file(dir, "sys/cpu,cpuacct/k/cpu.cfs_quota_us", "300000\n");
+	write_file(dir, "sys/cpu,cpuacct/k/cpu.cfs_period_us", "100000\n");
+	cr_assert_float_eq(cb_cgroup_quota_cpus(sys, proc), 3.0, 1e-9, "v1 quota");
+	write_file(dir, "sys/cpu,cpuacct/k/cpu.cfs_quota_us", "-1\n");
+	cr_assert_eq(cb_cgroup_quota_cpus(sys, proc), 0.0, "v1 -1: unlimited");
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* The affinity mask is what this process may run on: pinned to one CPU, one is usable. */
+Test(cpus, affinity_counts_the_mask, .timeout = 10)
+{
+	cpu_set_t old, one;
+	cr_assert_eq(sched_getaffinity(0, sizeof old, &old), 0);
+	CPU_ZERO(&one);
+	for (int i = 0; i < CPU_SETSIZE; i++)
+		if (CPU_ISSET(i, &old)) {
+			CPU_SET(i, &one);
+			break;
+		}
+	cr_assert_eq(sched_setaffinity(0, sizeof one, &one), 0);
+	int pinned = cb_affinity_cpus();
+	sched_setaffinity(0, sizeof old, &old);
+	cr_assert_eq(pinned, 1);
+	cr_assert_eq(cb_affinity_cpus(), CPU_COUNT(&old));
 }
 
 Test(csv, row_quotes_fields_and_round_trips, .timeout = 10)
@@ -70,18 +219,18 @@ Test(csv, row_quotes_fields_and_round_trips, .timeout = 10)
 	cr_assert_gt(n, 0);
 	cr_assert(buf[n - 2] == '\r' && buf[n - 1] == '\n');
 	const char *p = buf;
-	char store[4096], *f[40];
-	int nf = tu_csv_record(&p, store, sizeof store, f, 40);
-	cr_assert_eq(nf, 32);
-	cr_assert_str_eq(f[0], CB_SCHEMA);
-	cr_assert_str_eq(f[1], "run,\"x\"");
-	cr_assert_str_eq(f[9], "threads");
-	cr_assert_str_eq(f[14], "a=1;b=2");
-	cr_assert_str_eq(f[16], "123456789");
-	cr_assert_str_eq(f[22], "", "no latency: empty p50");
-	cr_assert_str_eq(f[29], "6656320");
-	cr_assert_str_eq(f[30], "ok");
-	cr_assert_str_eq(f[31], "line one\nsays \"hi\", then");
+	char store[4096], *f[CB_NCOLUMNS + 1];
+	int nf = tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1);
+	cr_assert_eq(nf, CB_NCOLUMNS);
+	cr_assert_str_eq(f[CB_COL_schema], CB_SCHEMA);
+	cr_assert_str_eq(f[CB_COL_run_id], "run,\"x\"");
+	cr_assert_str_eq(f[CB_COL_backend], "threads");
+	cr_assert_str_eq(f[CB_COL_params], "a=1;b=2");
+	cr_assert_str_eq(f[CB_COL_wall_ns], "123456789");
+	cr_assert_str_eq(f[CB_COL_p50_ns], "", "no latency: empty p50");
+	cr_assert_str_eq(f[CB_COL_checksum], "6656320");
+	cr_assert_str_eq(f[CB_COL_status], "ok");
+	cr_assert_str_eq(f[CB_COL_note], "line one\nsays \"hi\", then");
 }
 
 Test(csv, failed_rows_leave_measurements_empty, .timeout = 10)
@@ -92,12 +241,12 @@ Test(csv, failed_rows_leave_measurements_empty, .timeout = 10)
 	r.backend = "threads", r.workload = "micro.skynet", r.status = "unsupported";
 	r.wall_ns = 5;
 	snprintf(r.note, sizeof r.note, "too many threads");
-	char buf[4096], store[4096], *f[40];
+	char buf[4096], store[4096], *f[CB_NCOLUMNS + 1];
 	cr_assert_gt(cb_csv_format(&m, &r, buf, sizeof buf), 0);
 	const char *p = buf;
-	cr_assert_eq(tu_csv_record(&p, store, sizeof store, f, 40), 32);
-	cr_assert_str_eq(f[16], "");
-	cr_assert_str_eq(f[30], "unsupported");
+	cr_assert_eq(tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1), CB_NCOLUMNS);
+	cr_assert_str_eq(f[CB_COL_wall_ns], "");
+	cr_assert_str_eq(f[CB_COL_status], "unsupported");
 }
 
 Test(csv, append_writes_header_once, .timeout = 10)

@@ -444,3 +444,67 @@ Test(scripts, random_and_damaged_run_folders_never_give_a_traceback, .timeout = 
 	cr_assert(strstr(out, "0 broke the property"), "%s", out);
 	cr_log_info("%s", out);
 }
+
+/* Copy a fixture run folder to dst with its schema-1 rows rewritten as schema 2 (the seven
+ * columns appended after note, noise filled, p90/p999 left empty as for a run without
+ * histograms); other rows are kept as they are. */
+static void to_schema2(const char *src, const char *dst)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd,
+		 "python3 -c 'import csv,shutil,sys\n"
+		 "shutil.copytree(sys.argv[1], sys.argv[2])\n"
+		 "p = sys.argv[2] + \"/runs.csv\"\n"
+		 "rows = list(csv.reader(open(p, newline=\"\")))\n"
+		 "add = \"round seed steal_ns psi_cpu_us loadavg1 p90_ns p999_ns\".split()\n"
+		 "w = csv.writer(open(p, \"w\", newline=\"\"))\n"
+		 "w.writerow(rows[0] + add)\n"
+		 "for r in rows[1:]:\n"
+		 "    if r and r[0] == \"1\":\n"
+		 "        r = [\"2\"] + r[1:] + [str(int(r[15]) + 1), \"7\", \"1000\", \"20\", \"0.50\", \"\", \"\"]\n"
+		 "    w.writerow(r)' %s %s",
+		 src, dst);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+/* Schema 2 is read by every script, and a schema-2 copy of a schema-1 run gives the same
+ * table (the new columns add to the rows, they change no figure). */
+Test(scripts, schema2_rows_read_like_schema1, .timeout = 120)
+{
+	to_schema2(FIX "run-a", in_tmp("v2"));
+	int rc = run_script("table", FIX "run-a", "--src", FIX "twins", "--out", in_tmp("t1.md"), "--csv",
+			    in_tmp("t1.csv"), NULL);
+	cr_assert_eq(rc, 0, "%s", err);
+	rc = run_script("table", in_tmp("v2"), "--src", FIX "twins", "--out", in_tmp("t2.md"), "--csv",
+			in_tmp("t2.csv"), NULL);
+	cr_assert_eq(rc, 0, "table on schema 2: %s", err);
+	char *t1 = strdup(slurp(in_tmp("t1.csv")));
+	cr_assert_str_eq(slurp(in_tmp("t2.csv")), t1);
+	free(t1);
+	cr_assert(line_with(slurp(in_tmp("t2.csv")), "comparison,parallelism,mn,2,x,✅", NULL));
+	rc = run_script("plots", in_tmp("v2"), "--out", in_tmp("charts"), NULL);
+	cr_assert_eq(rc, 0, "plots on schema 2: %s", err);
+	cr_assert_gt(file_size(in_tmp("charts/speedup.png")), 1000);
+	rc = run_script("compare", in_tmp("v2"), FIX "run-b", "--out", in_tmp("cmp"), "--no-plot", NULL);
+	cr_assert_eq(rc, 0, "compare schema 2 vs schema 1: %s", err);
+	cr_assert(line_with(slurp(in_tmp("cmp/compare.csv")), "mn,cpu.fib,4,20,ncpu,,wall time,run-b,ok,250000,", NULL));
+}
+
+/* The reader gives the new columns: numbers where written, None where empty, and no round
+ * for a schema-1 row (its pairing is by rep order, which the table says). */
+Test(scripts, reader_parses_noise_columns, .timeout = 90)
+{
+	to_schema2(FIX "run-a", in_tmp("v2"));
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd,
+		 "cd scripts && python3 -c 'import cbresults as c, sys\n"
+		 "two = [r for r in c.read_runs(sys.argv[1]) if r[\"schema\"] == \"2\"]\n"
+		 "one = c.read_runs(sys.argv[2])\n"
+		 "assert two and all(r[\"steal_ns\"] == 1000 and r[\"psi_cpu_us\"] == 20 and r[\"loadavg1\"] == 0.5 for r in two)\n"
+		 "assert all(r[\"p90_ns\"] is None and r[\"seed\"] == 7 for r in two)\n"
+		 "assert all(r[\"round\"] == int(r[\"rep\"]) + 1 for r in two)\n"
+		 "assert all(r[\"steal_ns\"] is None and r[\"seed\"] is None and r[\"round\"] is None for r in one)\n"
+		 "' %s/runs.csv ../" FIX "run-a/runs.csv 2>%s",
+		 in_tmp("v2"), in_tmp("py.err"));
+	cr_assert_eq(system(cmd), 0, "%s", slurp(in_tmp("py.err")));
+}

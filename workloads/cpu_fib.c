@@ -2,6 +2,13 @@
  * should fall by W; under a GIL it does not. */
 #include "common.h"
 
+/* rounds: the tasks are spawned and joined this many times per repetition, the knob that
+ * --min-time scales (the task count, what the parallelism is about, stays as asked). */
+static const cb_param_def fib_params[] = {
+	{"rounds", 1, 1, 1000000, "times the T tasks are spawned and joined"},
+	{NULL, 0, 0, 0, NULL},
+};
+
 static uint64_t fib_task(void *arg, size_t len)
 {
 	(void)len;
@@ -15,15 +22,19 @@ static uint64_t fib_root(void *arg, size_t len)
 	(void)len;
 	const cb_cell *c = wl_rep(arg)->cell;
 	int32_t n = (int32_t)c->size;
-	return wl_spawn_sum(fib_task, &n, sizeof n, c->tasks);
+	uint64_t sum = 0;
+	for (int64_t i = 0; i < c->p[0]; i++)
+		sum += wl_spawn_sum(fib_task, &n, sizeof n, c->tasks);
+	return sum;
 }
 
 static int fib_finish(cb_rep *r, uint64_t result, char *err, size_t n)
 {
 	(void)err, (void)n;
 	r->checksum = result;
-	r->expected = (uint64_t)r->cell->tasks * wl_fib_value((int)r->cell->size);
-	r->ops = (uint64_t)r->cell->tasks;
+	uint64_t runs = (uint64_t)r->cell->tasks * (uint64_t)r->cell->p[0];
+	r->expected = runs * wl_fib_value((int)r->cell->size);
+	r->ops = runs;
 	return 0;
 }
 
@@ -34,5 +45,6 @@ const cb_workload cb_wl_cpu_fib = {
 	.summary = "T tasks each compute recursive fib(n) (CPU-bound, parallelism)",
 	.tasks_doc = "tasks", .tasks_def = 8, .tasks_max = 1000000,
 	.size_doc = "n of fib(n)", .size_def = 30, .size_max = 45,
+	.params = fib_params, .scale = "rounds",
 	.independent = 1, .peak_tasks = fib_peak, .root = fib_root, .finish = fib_finish,
 };

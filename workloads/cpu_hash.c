@@ -67,13 +67,15 @@ static uint64_t hash_root(void *arg, size_t len)
 	return sum;
 }
 
-/* The expected sum, computed once per cell process on one thread outside any backend. */
+/* The expected sum, computed on one thread outside any backend, once per cell process and
+ * shape (calibration changes the rounds between repetitions). */
 static uint64_t expected_sum(const cb_cell *c)
 {
-	static int have;
+	static int64_t have_tasks = -1, have_size, have_rounds;
 	static uint64_t sum;
-	if (have)
+	if (have_tasks == c->tasks && have_size == c->size && have_rounds == c->p[0])
 		return sum;
+	sum = 0;
 	size_t n = buf_bytes(c);
 	uint8_t *buf = malloc(n ? n : 1);
 	for (int64_t i = 0; i < c->tasks; i++) {
@@ -81,7 +83,7 @@ static uint64_t expected_sum(const cb_cell *c)
 		sum += hash_kernel(buf, n, (uint32_t)c->p[0], 0);
 	}
 	free(buf);
-	have = 1;
+	have_tasks = c->tasks, have_size = c->size, have_rounds = c->p[0];
 	return sum;
 }
 
@@ -106,6 +108,7 @@ static const char *hash_check(const cb_cell *c, char *buf, size_t n)
 
 const cb_workload cb_wl_cpu_hash = {
 	.name = "cpu.hash", .unit = "tasks",
+	.scale = "rounds",
 	.summary = "T tasks each SHA-256 their own buffer (passed by value) rounds times",
 	.tasks_doc = "tasks", .tasks_def = 8, .tasks_max = 100000,
 	.size_doc = "KiB per buffer", .size_def = 1024, .size_max = 1 << 20,

@@ -88,6 +88,7 @@ static int64_t pipe_peak(const cb_cell *c) { return 2 * c->tasks + 1; }
 
 const cb_workload cb_wl_io_pipe = {
 	.name = "io.pipe", .unit = "round trips",
+	.scale = "size",
 	.summary = "P task pairs ping-pong a message over two pipes, n round trips each",
 	.tasks_doc = "pairs", .tasks_def = 4, .tasks_max = 100000,
 	.size_doc = "round trips per pair", .size_def = 10000, .size_max = 1000000000,

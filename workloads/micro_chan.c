@@ -104,6 +104,7 @@ static int64_t chan_peak(const cb_cell *c) { (void)c; return 3; }
 
 const cb_workload cb_wl_micro_chan = {
 	.name = "micro.chan", .unit = "messages",
+	.scale = "size",
 	.summary = "cap=0: rendezvous ping-pong round trips; cap>0: buffered channel stream",
 	.tasks_doc = "unused (always 2 tasks)", .tasks_def = 2, .tasks_max = 2,
 	.size_doc = "round trips (cap=0) or messages (cap>0)", .size_def = 100000, .size_max = 1000000000,

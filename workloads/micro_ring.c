@@ -74,6 +74,7 @@ static int64_t ring_peak(const cb_cell *c) { return c->tasks + 1; }
 
 const cb_workload cb_wl_micro_ring = {
 	.name = "micro.ring", .unit = "passes",
+	.scale = "size",
 	.summary = "token ring: T tasks pass a token over rendezvous channels n times",
 	.tasks_doc = "tasks in the ring", .tasks_def = 503, .tasks_max = 1000000,
 	.size_doc = "token passes", .size_def = 100000, .size_max = 1000000000,

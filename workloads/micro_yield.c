@@ -33,6 +33,7 @@ static int64_t yield_peak(const cb_cell *c) { return c->tasks + 1; }
 
 const cb_workload cb_wl_micro_yield = {
 	.name = "micro.yield", .unit = "yields",
+	.scale = "size",
 	.summary = "T tasks each yield n times: the cost of one switch",
 	.tasks_doc = "tasks", .tasks_def = 2, .tasks_max = 100000,
 	.size_doc = "yields per task", .size_def = 100000, .size_max = 1000000000,

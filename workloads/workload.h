@@ -25,6 +25,8 @@ typedef struct cb_rep {
 	uint64_t ops;              /* units of work done (see the workload's unit) */
 	int has_lat;               /* p50/p99/max below are meaningful */
 	uint64_t p50_ns, p99_ns, max_ns;
+	int has_p90;               /* p90/p999 below are meaningful too */
+	uint64_t p90_ns, p999_ns;
 	uint64_t wall_ns;          /* 0: the harness's clock; else the workload's own measurement
 	                            * (reference programs exclude their runtime's start-up) */
 	double rate;               /* ops per second measured by the workload itself (e.g. the
@@ -42,6 +44,9 @@ typedef struct cb_workload {
 	int tasks_zero_ok;         /* --tasks 0 is meaningful (no hogs) */
 	const char *size_doc;   int64_t size_def,  size_max;
 	const cb_param_def *params; /* {NULL}-terminated */
+	/* What calibration scales so a repetition lasts --min-time: "size" or a param's name;
+	 * NULL: not count-sized (durations, memory, windows) */
+	const char *scale;
 	const char *serial_doc;    /* how it behaves on a non-concurrent backend */
 	/* NULL if the parameters make sense, else what is wrong (bad input: exit status 2). */
 	const char *(*check)(const cb_cell *c, char *buf, size_t n);

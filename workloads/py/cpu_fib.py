@@ -1,4 +1,5 @@
-"""cpu.fib twin: T tasks each compute recursive fib(n); the checksum is the sum of results."""
+"""cpu.fib twin: T tasks each compute recursive fib(n), spawned and joined `rounds` times;
+the checksum is the sum of results."""
 
 import asyncio
 import threading
@@ -7,12 +8,16 @@ import twin
 
 
 def check(a, parallel):
-    t = a.tasks * twin.fib_calls(a.size) / twin.FIB_CALLS_PER_S / parallel
+    t = a.rounds * a.tasks * twin.fib_calls(a.size) / twin.FIB_CALLS_PER_S / parallel
     twin.refuse_slow(t, f"cpu.fib: {a.tasks} x fib({a.size})")
 
 
 def run_threads(a):
     check(a, 1)  # the GIL: one thread computes at a time
+    return sum(threads_round(a) for _ in range(a.rounds))
+
+
+def threads_round(a):
     results = [0] * a.tasks
 
     def task(i):
@@ -31,7 +36,10 @@ def run_asyncio(a):
         return twin.fib(a.size)
 
     async def main():
-        return sum(await asyncio.gather(*(task() for _ in range(a.tasks))))
+        total = 0
+        for _ in range(a.rounds):
+            total += sum(await asyncio.gather(*(task() for _ in range(a.tasks))))
+        return total
 
     return asyncio.run(main())
 
@@ -39,4 +47,4 @@ def run_asyncio(a):
 def run_mp(a):
     check(a, max(1, min(a.workers, a.tasks)))
     with twin.Pool(a.workers) as pool:
-        return sum(pool.map(twin.fib, [a.size] * a.tasks))
+        return sum(sum(pool.map(twin.fib, [a.size] * a.tasks)) for _ in range(a.rounds))

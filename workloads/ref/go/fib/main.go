@@ -1,4 +1,5 @@
-// Go twin of cpu.fib: T goroutines each compute recursive fib(n).
+// Go twin of cpu.fib: T goroutines each compute recursive fib(n), spawned and joined
+// `rounds` times.
 package main
 
 import (
@@ -20,24 +21,27 @@ func main() {
 	tasks := flag.Int64("tasks", 8, "goroutines")
 	size := flag.Int("size", 30, "n of fib(n)")
 	workers := flag.Int("workers", runtime.NumCPU(), "GOMAXPROCS")
+	rounds := flag.Int64("rounds", 1, "times the goroutines are spawned and joined")
 	flag.Parse()
 	runtime.GOMAXPROCS(*workers)
 
 	start := time.Now()
-	res := make([]uint64, *tasks)
-	var wg sync.WaitGroup
-	for t := int64(0); t < *tasks; t++ {
-		wg.Add(1)
-		go func(t int64) {
-			defer wg.Done()
-			res[t] = fib(*size)
-		}(t)
-	}
-	wg.Wait()
-	wall := time.Since(start)
 	var sum uint64
-	for _, r := range res {
-		sum += r
+	res := make([]uint64, *tasks)
+	for r := int64(0); r < *rounds; r++ {
+		var wg sync.WaitGroup
+		for t := int64(0); t < *tasks; t++ {
+			wg.Add(1)
+			go func(t int64) {
+				defer wg.Done()
+				res[t] = fib(*size)
+			}(t)
+		}
+		wg.Wait()
+		for _, v := range res {
+			sum += v
+		}
 	}
-	fmt.Printf("wall_ns=%d ops=%d checksum=%d\n", wall.Nanoseconds(), *tasks, sum)
+	wall := time.Since(start)
+	fmt.Printf("wall_ns=%d ops=%d checksum=%d\n", wall.Nanoseconds(), *tasks**rounds, sum)
 }
