@@ -335,9 +335,40 @@ class Cell:
                 tuple(sorted(self.wparams.items())))
 
 
+# The count calibration scales, where it is a param (bench list: each workload's knob). In a
+# schema-2 run each backend of a set ran its own calibrated count, so the knob is no part
+# of a cell's identity, and cpu.*'s times (and cpu.fib's ops, tasks x rounds) are taken per
+# round: ratios across backends then divide the same work. mix.latency's hogs' rounds only
+# set how long the probe runs, so only the identity drops them.
+CALIBRATED_PARAM = {"cpu.fib": "rounds", "cpu.hash": "rounds", "mix.latency": "rounds"}
+PER_ROUND = {"cpu.fib": ("wall_ns", "user_ns", "sys_ns", "ops"), "cpu.hash": ("wall_ns", "user_ns", "sys_ns"),
+             "mix.latency": ()}
+
+
+def per_calibrated_unit(r):
+    """A schema-2 row of a calibrated workload: its params without the knob and its times per
+    unit of the knob (rows of other schemas and workloads are returned as they are)."""
+    knob = CALIBRATED_PARAM.get(r["workload"])
+    if r["schema"] != "2" or not knob:
+        return r
+    p = parse_params(r["params"])
+    try:
+        n = int(p.pop(knob))
+    except (KeyError, ValueError):
+        return r
+    if n <= 0:
+        return r
+    r = dict(r, params=";".join(f"{k}={v}" for k, v in p.items()), calibrated=n)
+    for col in PER_ROUND[r["workload"]]:
+        if r.get(col) is not None:
+            r[col] = r[col] / n
+    return r
+
+
 def build_cells(rows):
     """Group rows into cells. A workload's own params are the keys every backend's rows of
     that workload carry (backend params such as stack_kb appear on one backend only)."""
+    rows = [per_calibrated_unit(r) for r in rows]
     keys_by_wl = {}
     for r in rows:
         ks = set(parse_params(r["params"]))
