@@ -290,9 +290,11 @@ int cb_loadgen_finish(int pid, int report_fd, cb_loadgen_report *r, char *err, s
 	}
 	line[have] = 0;
 	close(report_fd);
-	int late = !memchr(line, '\n', have);
-	if (late)
-		kill(pid, SIGKILL); /* it would never be reaped otherwise */
+	/* No report line: late if the deadline passed (then kill it: it would never be reaped
+	 * otherwise), or it died before it wrote one (EOF), which its exit status says. */
+	int late = !memchr(line, '\n', have) && cb_now_ns() >= deadline;
+	if (!memchr(line, '\n', have))
+		kill(pid, SIGKILL);
 	int st = 0;
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
