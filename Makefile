@@ -117,8 +117,10 @@ test-run:
 # clang links its sanitizer runtimes into the executable, where mn cannot tell their malloc
 # from the program's own text and so never preempts (models/mn/mn_sched.c): link ASan's
 # runtime shared, as gcc does, and the mn tests assert that preemptions happened.
+# A comma inside $(if ...) would split its arguments: the clang-only flags live apart.
+CLANG_SHARED_ASAN = -shared-libasan -Wl,-rpath,$(shell $(CC) -print-runtime-dir 2>/dev/null)
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
-              $(if $(IS_CLANG),-shared-libasan -Wl,-rpath,$(shell $(CC) -print-runtime-dir 2>/dev/null))
+              $(if $(IS_CLANG),$(CLANG_SHARED_ASAN))
 ASAN_BUILD := build-asan$(if $(IS_CLANG),-clang)
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) SAN="$(ASAN_FLAGS)" build
