@@ -178,11 +178,8 @@ ssize_t wl_write_full(int fd, const void *buf, size_t n)
 	return (ssize_t)put;
 }
 
-uint64_t wl_echo_task(void *arg, size_t len)
+uint64_t wl_echo_fd(int fd, const wl_echo_fault *fault)
 {
-	(void)len;
-	int fd;
-	memcpy(&fd, arg, sizeof fd);
 	/* Heap, not stack: tasks of M:N and event-loop backends run on small stacks. */
 	enum { BUF = 16384 };
 	char *buf = malloc(BUF);
@@ -195,13 +192,25 @@ uint64_t wl_echo_task(void *arg, size_t len)
 			continue;
 		if (r <= 0)
 			break; /* EOF: the client is done (a reset counts as done: bytes tell) */
+		if (fault && fault->flip)
+			buf[0] ^= 1;
 		if (wl_write_full(fd, buf, (size_t)r) < 0)
 			break;
 		bytes += (uint64_t)r;
+		if (fault && fault->quit_after_one)
+			break;
 	}
 	free(buf);
 	cb_close(fd);
 	return bytes;
+}
+
+uint64_t wl_echo_task(void *arg, size_t len)
+{
+	(void)len;
+	int fd;
+	memcpy(&fd, arg, sizeof fd);
+	return wl_echo_fd(fd, NULL);
 }
 
 int wl_served_start(cb_rep *r, int conns, int msg, int64_t count, int64_t duration_ms, char *err, size_t n)

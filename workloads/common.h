@@ -52,6 +52,12 @@ uint64_t wl_spawn_sum(cb_fn fn, const void *arg, size_t len, int64_t n);
 /* Task: echo everything read from the fd in its argument back to it until EOF, then close
  * it. Returns the bytes echoed. Shared by io.echo and mix.convoy. */
 uint64_t wl_echo_task(void *arg, size_t len);
+/* The echo loop itself, on fd; fault (NULL in every benchmark) is test.echo_fault's: flip a
+ * bit of each read, or end after the first echo. */
+typedef struct wl_echo_fault {
+	int flip, quit_after_one;
+} wl_echo_fault;
+uint64_t wl_echo_fd(int fd, const wl_echo_fault *fault);
 
 /* State of a workload served by the load generator (io.echo, mix.convoy). */
 typedef struct wl_served {

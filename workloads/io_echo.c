@@ -115,28 +115,8 @@ static uint64_t faulty_echo_task(void *arg, size_t len)
 	(void)len;
 	fault_arg a;
 	memcpy(&a, arg, sizeof a);
-	enum { BUF = 16384 };
-	char *buf = malloc(BUF);
-	if (!buf)
-		cb_abort("error", "echo: out of memory");
-	uint64_t bytes = 0;
-	for (;;) {
-		ssize_t r = cb_read(a.fd, buf, BUF);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		if (a.fault == FAULT_FLIP)
-			buf[0] ^= 1;
-		if (wl_write_full(a.fd, buf, (size_t)r) < 0)
-			break;
-		bytes += (uint64_t)r;
-		if (a.fault == FAULT_QUIT && a.first)
-			break;
-	}
-	free(buf);
-	cb_close(a.fd);
-	return bytes;
+	wl_echo_fault f = {a.fault == FAULT_FLIP, a.fault == FAULT_QUIT && a.first};
+	return wl_echo_fd(a.fd, &f);
 }
 
 static cb_task *echo_spawn(const cb_cell *c, int fd, int64_t i)
