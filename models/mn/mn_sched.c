@@ -182,8 +182,6 @@ __attribute__((noinline, section("mn_nopreempt"))) int *mn__errno(void)
 }
 #endif
 
-#define mn_getm mn__getm
-
 int64_t mn__now(void)
 {
 	struct timespec ts;
@@ -191,7 +189,7 @@ int64_t mn__now(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static inline void mn_cpu_relax(void)
+static inline void mn__cpu_relax(void)
 {
 #if defined(__x86_64__)
 	__builtin_ia32_pause();
@@ -207,7 +205,7 @@ void mn__lock_slow(int *lk)
 		    !__atomic_exchange_n(lk, 1, __ATOMIC_ACQUIRE))
 			return;
 		if (spins < 64)
-			mn_cpu_relax();
+			mn__cpu_relax();
 		else
 			sched_yield(); /* the holder's thread was descheduled */
 	}
@@ -219,7 +217,7 @@ void mn__unlock_hook(mn_g *prev, void *lk)
 	mn__unlock(lk);
 }
 
-static void mn_futex_wait(_Atomic int *w, int val, int64_t timeout_ns)
+static void mn__futex_wait(_Atomic int *w, int val, int64_t timeout_ns)
 {
 	struct timespec ts, *tp = NULL;
 	if (timeout_ns >= 0) {
@@ -230,7 +228,7 @@ static void mn_futex_wait(_Atomic int *w, int val, int64_t timeout_ns)
 	syscall(SYS_futex, (int *)w, FUTEX_WAIT_PRIVATE, val, tp, NULL, 0);
 }
 
-static void mn_futex_wake(_Atomic int *w)
+static void mn__futex_wake(_Atomic int *w)
 {
 	syscall(SYS_futex, (int *)w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
@@ -245,10 +243,10 @@ static uint32_t mn_rand(mn_m *m)
 
 uint32_t mn__fastrand(void)
 {
-	return mn_rand(mn_getm());
+	return mn_rand(mn__getm());
 }
 
-static _Noreturn void mn_fatal(const char *msg)
+static _Noreturn void mn__fatal(const char *msg)
 {
 	if (mn_sched.cfg.on_exhausted)
 		mn_sched.cfg.on_exhausted(msg);
@@ -260,7 +258,7 @@ static _Noreturn void mn_fatal(const char *msg)
 
 /* ---- run queues ---------------------------------------------------------------------- */
 
-static int mn_runq_empty(mn_p *p)
+static int mn__runq_empty(mn_p *p)
 {
 	return atomic_load_explicit(&p->head, memory_order_acquire) ==
 		       atomic_load_explicit(&p->tail, memory_order_acquire) &&
@@ -268,7 +266,7 @@ static int mn_runq_empty(mn_p *p)
 }
 
 /* Append n Gs to the global queue, filling the last batch before starting a new one. */
-static void mn_gq_put(mn_g *const *gs, int n)
+static void mn__gq_put(mn_g *const *gs, int n)
 {
 	const int cap = MN_RUNQ / 2 + 1;
 	mn_gbatch *spare = NULL;
@@ -282,7 +280,7 @@ static void mn_gq_put(mn_g *const *gs, int n)
 				mn__unlock(&mn_sched.lk);
 				spare = malloc(sizeof *spare);
 				if (!spare)
-					mn_fatal("out of memory for the global run queue");
+					mn__fatal("out of memory for the global run queue");
 				mn__lock(&mn_sched.lk);
 				spare->next = mn_sched.gq_free;
 				mn_sched.gq_free = spare;
@@ -308,9 +306,9 @@ static void mn_gq_put(mn_g *const *gs, int n)
 	mn__unlock(&mn_sched.lk);
 }
 
-static void mn_gq_put1(mn_g *g)
+static void mn__gq_put1(mn_g *g)
 {
-	mn_gq_put(&g, 1);
+	mn__gq_put(&g, 1);
 }
 
 /* The ring is full: move half of it plus g to the global queue in one batch. Not inlined:
@@ -325,13 +323,13 @@ __attribute__((noinline, cold)) static int mn_runq_put_slow(mn_p *p, mn_g *g, ui
 						     memory_order_relaxed))
 		return 0;
 	batch[n] = g;
-	mn_gq_put(batch, (int)n + 1);
+	mn__gq_put(batch, (int)n + 1);
 	return 1;
 }
 
 /* Returns 1 when the queue proper grew (worth waking a thief), 0 when g only took the
  * empty runnext slot. */
-static int mn_runq_put(mn_p *p, mn_g *g, int next)
+static int mn__runq_put(mn_p *p, mn_g *g, int next)
 {
 	if (next) {
 		/* Thieves only ever take runnext (CAS to NULL): an empty slot stays empty until
@@ -385,7 +383,7 @@ static inline void mn_prefetch_g(mn_p *p, mn_g *g, mn_g *before)
 		__builtin_prefetch(sp + 64 * i, 1, 3);
 }
 
-static mn_g *mn_runq_get(mn_p *p)
+static mn_g *mn__runq_get(mn_p *p)
 {
 	mn_g *g = atomic_load_explicit(&p->runnext, memory_order_relaxed);
 	if (g && atomic_compare_exchange_strong(&p->runnext, &g, NULL))
@@ -415,7 +413,7 @@ static mn_g *mn_runq_get(mn_p *p)
 
 /* Steal half of victim's ring into p's; the runnext slot only when stealnext (it is the
  * handoff its owner is about to run). Returns one G to run, the rest stay queued on p. */
-static mn_g *mn_runq_steal(mn_p *p, mn_p *victim, int stealnext)
+static mn_g *mn__runq_steal(mn_p *p, mn_p *victim, int stealnext)
 {
 	uint32_t t = atomic_load_explicit(&p->tail, memory_order_relaxed);
 	uint32_t n;
@@ -438,7 +436,7 @@ static mn_g *mn_runq_steal(mn_p *p, mn_p *victim, int stealnext)
 								     memory_order_relaxed);
 				int64_t until = mn__now() + 3000;
 				while (mn__now() < until)
-					mn_cpu_relax();
+					mn__cpu_relax();
 				if (atomic_load_explicit(&victim->schedtick, memory_order_relaxed) != tick)
 					return NULL;
 			}
@@ -465,7 +463,7 @@ static mn_g *mn_runq_steal(mn_p *p, mn_p *victim, int stealnext)
 }
 
 /* Take a batch from the global queue: one to run, some more onto p's ring. */
-static mn_g *mn_gq_get(mn_p *p, int max)
+static mn_g *mn__gq_get(mn_p *p, int max)
 {
 	if (!atomic_load_explicit(&mn_sched.gq_n, memory_order_relaxed))
 		return NULL;
@@ -494,7 +492,7 @@ static mn_g *mn_gq_get(mn_p *p, int max)
 	atomic_fetch_sub(&mn_sched.gq_n, want);
 	mn__unlock(&mn_sched.lk);
 	for (int i = 1; i < want; i++)
-		mn_runq_put(p, got[i], 0);
+		mn__runq_put(p, got[i], 0);
 	return got[0];
 }
 
@@ -519,15 +517,15 @@ static mn_p *mn_pidle_get(void) /* sched.lk held */
 	return p;
 }
 
-static _Atomic int mn_sysmon_word, mn_sysmon_asleep;
+static _Atomic int mn_sysmon_word, mn__sysmon_asleep;
 
 /* sysmon sleeps without a timeout while every P is idle; the first P to get busy again
  * wakes it. */
-static void mn_sysmon_wake(void)
+static void mn__sysmon_wake(void)
 {
-	if (atomic_exchange(&mn_sysmon_asleep, 0)) {
+	if (atomic_exchange(&mn__sysmon_asleep, 0)) {
 		atomic_store(&mn_sysmon_word, 1);
-		mn_futex_wake(&mn_sysmon_word);
+		mn__futex_wake(&mn_sysmon_word);
 	}
 }
 
@@ -539,7 +537,7 @@ void mn__sysmon_deadline(int64_t when)
 {
 	if (when < atomic_load_explicit(&mn_sysmon_until, memory_order_relaxed) &&
 	    !atomic_exchange(&mn_sysmon_word, 1))
-		mn_futex_wake(&mn_sysmon_word);
+		mn__futex_wake(&mn_sysmon_word);
 }
 
 static void mn_acquirep(mn_m *m, mn_p *p)
@@ -547,8 +545,8 @@ static void mn_acquirep(mn_m *m, mn_p *p)
 	m->p = p;
 	atomic_store(&p->m, m);
 	atomic_store(&p->status, P_RUNNING);
-	if (atomic_load_explicit(&mn_sysmon_asleep, memory_order_relaxed))
-		mn_sysmon_wake();
+	if (atomic_load_explicit(&mn__sysmon_asleep, memory_order_relaxed))
+		mn__sysmon_wake();
 }
 
 static void *mn_m_thread(void *arg);
@@ -563,14 +561,14 @@ static mn_m *mn_newm(void) /* sched.lk held */
 {
 	mn_m *m = calloc(1, sizeof *m);
 	if (!m)
-		mn_fatal("out of memory for an M");
+		mn__fatal("out of memory for an M");
 	m->id = mn_sched.mcount++;
 	m->rnd = 0x9e3779b97f4a7c15ull * (uint64_t)(m->id + 1);
 	m->statfd = -1;
 	m->altstack = mmap(NULL, 64 * 1024, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			   -1, 0);
 	if (m->altstack == MAP_FAILED)
-		mn_fatal("no memory for a signal stack");
+		mn__fatal("no memory for a signal stack");
 	m->alllink = mn_sched.allm;
 	mn_sched.allm = m;
 	return m;
@@ -605,7 +603,7 @@ static void mn_startm(mn_p *p, int spinning)
 		m->spinning = spinning;
 		mn__unlock(&mn_sched.lk);
 		atomic_store(&m->park, 1);
-		mn_futex_wake(&m->park);
+		mn__futex_wake(&m->park);
 		return;
 	}
 	/* A new M. Created under the lock (rare: Ms are reused) so that teardown, which
@@ -617,7 +615,7 @@ static void mn_startm(mn_p *p, int spinning)
 	pthread_attr_init(&at);
 	pthread_attr_setstacksize(&at, 256 * 1024);
 	if (pthread_create(&m->thread, &at, mn_m_thread, m) != 0)
-		mn_fatal("cannot create an M thread");
+		mn__fatal("cannot create an M thread");
 	pthread_attr_destroy(&at);
 	m->has_thread = 1;
 	mn__unlock(&mn_sched.lk);
@@ -626,7 +624,7 @@ static void mn_startm(mn_p *p, int spinning)
 }
 
 /* Start a spinning M if there are idle Ps and nobody is already looking for work. */
-static void mn_wakep(void)
+static void mn__wakep(void)
 {
 	if (!atomic_load_explicit(&mn_sched.npidle, memory_order_relaxed))
 		return;
@@ -651,7 +649,7 @@ static void mn_stopm(mn_m *m)
 	mn_sched.nmidle++;
 	mn__unlock(&mn_sched.lk);
 	while (!atomic_load(&m->park))
-		mn_futex_wait(&m->park, 0, -1);
+		mn__futex_wait(&m->park, 0, -1);
 	if (m->nextp) {
 		mn_acquirep(m, m->nextp);
 		m->nextp = NULL;
@@ -659,9 +657,9 @@ static void mn_stopm(mn_m *m)
 }
 
 /* A P left by a syscall (sysmon) goes to an M if there is work for it, else idles. */
-static void mn_handoffp(mn_p *p)
+static void mn__handoffp(mn_p *p)
 {
-	if (!mn_runq_empty(p) || atomic_load(&mn_sched.gq_n)) {
+	if (!mn__runq_empty(p) || atomic_load(&mn_sched.gq_n)) {
 		mn_startm(p, 0);
 		return;
 	}
@@ -680,7 +678,7 @@ static void mn_handoffp(mn_p *p)
 
 /* ---- Gs and stacks --------------------------------------------------------------------- */
 
-static mn_g *mn_galloc(mn_p *p)
+static mn_g *mn__galloc(mn_p *p)
 {
 	mn_g *g = p->gfree;
 	if (g) {
@@ -724,7 +722,7 @@ static mn_g *mn_galloc(mn_p *p)
 	return g;
 }
 
-static void mn_gfree(mn_p *p, mn_g *g)
+static void mn__gfree(mn_p *p, mn_g *g)
 {
 	g->status = G_IDLE;
 	g->link = p->gfree;
@@ -746,7 +744,7 @@ static void mn_gfree(mn_p *p, mn_g *g)
 /* The cache of p is empty: refill it from the global cache or a fresh slab. Runs on g0
  * only (see mn_direct): a slab's mmap, guard installation and bookkeeping take more frame
  * than a G's stack may have left. */
-__attribute__((noinline)) static int mn_stack_refill(mn_p *p)
+__attribute__((noinline)) static int mn__stack_refill(mn_p *p)
 {
 	mn__lock(&mn_sched.slk);
 	while (mn_sched.ngstacks && p->nstacks < MN_STACK_CACHE / 2)
@@ -784,9 +782,9 @@ __attribute__((noinline)) static int mn_stack_refill(mn_p *p)
 	return 0;
 }
 
-static inline int mn_stack_get(mn_p *p, coro_stack *out)
+static inline int mn__stack_get(mn_p *p, coro_stack *out)
 {
-	if (!p->nstacks && mn_stack_refill(p))
+	if (!p->nstacks && mn__stack_refill(p))
 		return -1;
 	*out = p->stacks[--p->nstacks];
 	return 0;
@@ -797,12 +795,12 @@ static inline int mn_stack_get(mn_p *p, coro_stack *out)
  * 16 keeps the coroutine's top 16-byte aligned. */
 #define MN_STACK_OWNER 16
 
-static inline mn_g **mn_stack_owner(const coro_stack *s, size_t size)
+static inline mn_g **mn__stack_owner(const coro_stack *s, size_t size)
 {
 	return (mn_g **)((char *)s->lo + size - sizeof(mn_g *));
 }
 
-static void mn_stack_put(mn_p *p, const coro_stack *s)
+static void mn__stack_put(mn_p *p, const coro_stack *s)
 {
 	if (p->nstacks == MN_STACK_CACHE) {
 		mn__lock(&mn_sched.slk);
@@ -810,7 +808,7 @@ static void mn_stack_put(mn_p *p, const coro_stack *s)
 			int cap = mn_sched.gstackcap ? 2 * mn_sched.gstackcap : 1024;
 			coro_stack *n = realloc(mn_sched.gstacks, sizeof(coro_stack) * cap);
 			if (!n)
-				mn_fatal("out of memory for the stack cache");
+				mn__fatal("out of memory for the stack cache");
 			mn_sched.gstacks = n;
 			mn_sched.gstackcap = cap;
 		}
@@ -838,7 +836,7 @@ static inline void mn_resetspinning(mn_m *m)
 {
 	m->spinning = 0;
 	if (atomic_fetch_sub(&mn_sched.nmspinning, 1) == 1)
-		mn_wakep(); /* the last spinner found work: there may be more */
+		mn__wakep(); /* the last spinner found work: there may be more */
 }
 
 /* Make g the M's current G; give it a stack on its first run, before it becomes m->curg
@@ -849,9 +847,9 @@ static void mn_prepare(mn_m *m, mn_g *g)
 		mn_resetspinning(m);
 	if (!g->has_stack) {
 		coro_stack s;
-		if (mn_stack_get(m->p, &s))
-			mn_fatal("out of memory for G stacks");
-		*mn_stack_owner(&s, s.size) = g;
+		if (mn__stack_get(m->p, &s))
+			mn__fatal("out of memory for G stacks");
+		*mn__stack_owner(&s, s.size) = g;
 		s.size -= MN_STACK_OWNER;
 		coro_init(&g->ctx, &s, mn_g_entry, g);
 		g->has_stack = 1;
@@ -877,7 +875,7 @@ static inline mn_g *mn_direct(mn_m *m, mn_g *next)
 
 /* Switch from the running G g to next (or to the scheduler), leaving hook to run once g
  * is off its stack. Returns when g is resumed, possibly on another M. */
-static void mn_switch(mn_g *g, mn_g *next, mn_hook hook, void *arg)
+static void mn__switch(mn_g *g, mn_g *next, mn_hook hook, void *arg)
 {
 	mn_m *m = g->m;
 	m->hook = hook;
@@ -895,35 +893,35 @@ static void mn_switch(mn_g *g, mn_g *next, mn_hook hook, void *arg)
 
 /* The next G to run directly from a G that stops, if the local queue has one and the
  * global queue is not due. */
-static mn_g *mn_next_local(mn_p *p)
+static mn_g *mn__next_local(mn_p *p)
 {
 	if (atomic_load_explicit(&p->schedtick, memory_order_relaxed) % 61 == 0 &&
 	    atomic_load_explicit(&mn_sched.gq_n, memory_order_relaxed))
 		return NULL;
-	return mn_runq_get(p);
+	return mn__runq_get(p);
 }
 
 void mn__park(mn_g *g, mn_hook hook, void *arg)
 {
 	g->status = G_WAITING;
-	mn_switch(g, mn_next_local(g->m->p), hook, arg);
+	mn__switch(g, mn__next_local(g->m->p), hook, arg);
 }
 
 static inline void mn_ready_on(mn_m *m, mn_g *g, int next)
 {
 	g->status = G_RUNNABLE;
 	if (!m || !m->p) {
-		mn_gq_put1(g);
-		mn_wakep();
+		mn__gq_put1(g);
+		mn__wakep();
 		return;
 	}
-	if (mn_runq_put(m->p, g, next))
-		mn_wakep();
+	if (mn__runq_put(m->p, g, next))
+		mn__wakep();
 }
 
 void mn__ready(mn_g *g, int next)
 {
-	mn_ready_on(mn_getm(), g, next);
+	mn_ready_on(mn__getm(), g, next);
 }
 
 void mn__ready_by(mn_g *self, mn_g *g, int next)
@@ -936,7 +934,7 @@ __attribute__((noinline)) void mn__inject(mn_g *list)
 {
 	if (!list)
 		return;
-	mn_m *m = mn_getm();
+	mn_m *m = mn__getm();
 	if (m && m->p) {
 		while (list) {
 			mn_g *n = list->link;
@@ -951,16 +949,16 @@ __attribute__((noinline)) void mn__inject(mn_g *list)
 		g->status = G_RUNNABLE;
 		chunk[n++] = g;
 		if (n == 64) {
-			mn_gq_put(chunk, n);
+			mn__gq_put(chunk, n);
 			total += n;
 			n = 0;
 		}
 	}
 	if (n)
-		mn_gq_put(chunk, n);
+		mn__gq_put(chunk, n);
 	total += n;
 	for (int i = 0; i < total && atomic_load(&mn_sched.npidle); i++)
-		mn_wakep();
+		mn__wakep();
 }
 
 /* ---- the G side ---------------------------------------------------------------------- */
@@ -968,11 +966,11 @@ __attribute__((noinline)) void mn__inject(mn_g *list)
 static void mn_exit_hook(mn_g *prev, void *arg)
 {
 	(void)arg;
-	mn_p *p = mn_getm()->p;
+	mn_p *p = mn__getm()->p;
 	coro_stack s = prev->ctx.stack;
 	s.size += MN_STACK_OWNER;
-	*mn_stack_owner(&s, s.size) = NULL;
-	mn_stack_put(p, &s);
+	*mn__stack_owner(&s, s.size) = NULL;
+	mn__stack_put(p, &s);
 	coro_destroy(&prev->ctx);
 	prev->has_stack = 0;
 	prev->status = G_DEAD;
@@ -997,7 +995,7 @@ static void mn_g_entry(void *arg)
 	mn_p *p = m->p;
 	atomic_store_explicit(&p->live, atomic_load_explicit(&p->live, memory_order_relaxed) - 1,
 			      memory_order_relaxed);
-	mn_g *next = mn_next_local(p);
+	mn_g *next = mn__next_local(p);
 	m->hook = mn_exit_hook;
 	m->hook_arg = NULL;
 	m->hook_g = g;
@@ -1011,19 +1009,19 @@ static void mn_g_entry(void *arg)
 
 static mn_g *mn_newg(mn_p *p, mn_fn fn, const void *arg, size_t len)
 {
-	mn_g *g = mn_galloc(p);
+	mn_g *g = mn__galloc(p);
 	if (!g) {
 		errno = ENOMEM;
 		return NULL;
 	}
 	g->argp = g->arg;
 	if (len > UINT32_MAX) {
-		mn_gfree(p, g);
+		mn__gfree(p, g);
 		errno = EINVAL;
 		return NULL;
 	}
 	if (len > MN_ARG_INLINE && !(g->argp = malloc(len))) {
-		mn_gfree(p, g);
+		mn__gfree(p, g);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -1053,8 +1051,8 @@ mn_g *mn_go(mn_fn fn, const void *arg, size_t len)
 	mn__enter(self);
 	mn_p *p = self->m->p;
 	mn_g *g = mn_newg(p, fn, arg, len);
-	if (g && mn_runq_put(p, g, 1))
-		mn_wakep();
+	if (g && mn__runq_put(p, g, 1))
+		mn__wakep();
 	mn__leave(self);
 	return g;
 }
@@ -1079,7 +1077,7 @@ uint64_t mn_join(mn_g *g)
 	if (atomic_load(&g->join) != MN_JOIN_DONE)
 		mn__park(self, mn_join_hook, g);
 	uint64_t r = g->result;
-	mn_gfree(self->m->p, g);
+	mn__gfree(self->m->p, g);
 	mn__leave(self);
 	return r;
 }
@@ -1088,7 +1086,7 @@ static void mn_yield_hook(mn_g *prev, void *arg)
 {
 	(void)arg;
 	prev->status = G_RUNNABLE;
-	mn_runq_put(prev->m->p, prev, 0); /* prev->m: the M this hook runs on */
+	mn__runq_put(prev->m->p, prev, 0); /* prev->m: the M this hook runs on */
 }
 
 void mn_yield(void)
@@ -1096,7 +1094,7 @@ void mn_yield(void)
 	mn_g *g = mn__getg();
 	mn__enter(g);
 	mn_p *p = g->m->p;
-	if (mn_runq_empty(p) && !atomic_load_explicit(&mn_sched.gq_n, memory_order_relaxed)) {
+	if (mn__runq_empty(p) && !atomic_load_explicit(&mn_sched.gq_n, memory_order_relaxed)) {
 		/* nothing else to run here; now and then look at timers and the network */
 		if (++p->yields % 64 == 0) {
 			int64_t now = mn__now();
@@ -1105,13 +1103,13 @@ void mn_yield(void)
 			if (mn__netpoll_waiters() && !atomic_load(&mn_sched.polling))
 				mn__inject(mn__netpoll(0));
 		}
-		if (mn_runq_empty(p)) {
+		if (mn__runq_empty(p)) {
 			mn__leave(g);
 			return;
 		}
 	}
 	g->status = G_RUNNABLE;
-	mn_switch(g, mn_next_local(p), mn_yield_hook, NULL);
+	mn__switch(g, mn__next_local(p), mn_yield_hook, NULL);
 	mn__leave(g);
 }
 
@@ -1145,8 +1143,8 @@ void mn_entersyscall(void)
 static void mn_exitsyscall_hook(mn_g *prev, void *arg)
 {
 	(void)arg;
-	mn_gq_put1(prev);
-	mn_wakep();
+	mn__gq_put1(prev);
+	mn__wakep();
 }
 
 void mn_exitsyscall(void)
@@ -1196,10 +1194,10 @@ static mn_g *mn_steal_work(mn_m *m, mn_p *p)
 			int64_t now;
 			if (atomic_load_explicit(&v->tnext, memory_order_relaxed) <= (now = mn__now()))
 				mn__timers_run(v, now); /* its owner is busy or away */
-			mn_g *g = mn_runq_get(p);
+			mn_g *g = mn__runq_get(p);
 			if (g)
 				return g;
-			g = mn_runq_steal(p, v, round == 3);
+			g = mn__runq_steal(p, v, round == 3);
 			if (g)
 				return g;
 		}
@@ -1226,7 +1224,7 @@ static int mn_any_work(void)
 	if (atomic_load(&mn_sched.gq_n))
 		return 1;
 	for (int i = 0; i < mn_sched.nprocs; i++)
-		if (!mn_runq_empty(&mn_sched.allp[i]))
+		if (!mn__runq_empty(&mn_sched.allp[i]))
 			return 1;
 	return 0;
 }
@@ -1236,7 +1234,7 @@ static void mn_stop_all(void) /* sched.lk held */
 	atomic_store(&mn_sched.stopping, 1);
 	for (mn_m *m = mn_sched.midle; m; m = m->link) {
 		atomic_store(&m->park, 1);
-		mn_futex_wake(&m->park);
+		mn__futex_wake(&m->park);
 	}
 	mn_sched.midle = NULL;
 	mn__netpoll_break();
@@ -1257,9 +1255,9 @@ top:
 		mn__timers_run(p, now);
 	mn_g *g;
 	if (atomic_load_explicit(&p->schedtick, memory_order_relaxed) % 61 == 0 &&
-	    (g = mn_gq_get(p, 1)))
+	    (g = mn__gq_get(p, 1)))
 		return g;
-	if ((g = mn_runq_get(p)) || (g = mn_gq_get(p, 0)))
+	if ((g = mn__runq_get(p)) || (g = mn__gq_get(p, 0)))
 		return g;
 	if (mn__netpoll_waiters() && !atomic_load(&mn_sched.polling)) {
 		mn_g *list = mn__netpoll(0);
@@ -1284,7 +1282,7 @@ top:
 			while (mn__now() < until && !mn_any_queued() &&
 			       !atomic_load_explicit(&mn_sched.stopping, memory_order_relaxed))
 				for (int i = 0; i < 32; i++)
-					mn_cpu_relax();
+					mn__cpu_relax();
 			if (mn_any_queued())
 				goto top;
 		}
@@ -1294,7 +1292,7 @@ top:
 	mn__lock(&mn_sched.lk);
 	if (mn_sched.gq_first) {
 		mn__unlock(&mn_sched.lk);
-		if ((g = mn_gq_get(p, 0)))
+		if ((g = mn__gq_get(p, 0)))
 			return g;
 		goto top;
 	}
@@ -1436,7 +1434,7 @@ static int mn_in_text(const void *pc)
 	return 0;
 }
 
-static void mn_text_init(void)
+static void mn__text_init(void)
 {
 	if (mn_ntext)
 		return;
@@ -1460,7 +1458,7 @@ uint64_t mn_preemptions(void)
 
 int mn_preempt_enabled(void)
 {
-	mn_text_init();
+	mn__text_init();
 	return mn_preempt_ok;
 }
 
@@ -1480,7 +1478,7 @@ static const void *mn_sig_pc(void *ucv)
 static void mn_preempt_hook(mn_g *prev, void *arg)
 {
 	(void)arg;
-	mn_gq_put1(prev); /* like Go: a preempted G goes to the global queue */
+	mn__gq_put1(prev); /* like Go: a preempted G goes to the global queue */
 	/* This thread left its SIGURG handler by switching G, so the kernel never unblocked
 	 * SIGURG for it: do it now, or none of its next Gs could be preempted. */
 	sigset_t urg;
@@ -1492,13 +1490,13 @@ static void mn_preempt_hook(mn_g *prev, void *arg)
 /* SIGURG, SIGURG blocked while it runs. Checks everything listed in the design comment,
  * then parks the G from inside the handler; when the G is resumed (maybe on another M) the
  * handler returns and sigreturn restores the interrupted registers. */
-static void mn_sigurg(int sig, siginfo_t *si, void *ucv)
+static void mn__sigurg(int sig, siginfo_t *si, void *ucv)
 {
 	(void)sig;
 	(void)si;
 	ucontext_t *uc = ucv;
 	int saved = *mn__errno();
-	mn_m *m = mn_getm();
+	mn_m *m = mn__getm();
 	if (m)
 		m->sigurgs++; /* a blocking call this cut short is restarted (mn_restart.c) */
 	mn_g *g = m ? m->curg : NULL;
@@ -1519,7 +1517,7 @@ static void mn_sigurg(int sig, siginfo_t *si, void *ucv)
 	int64_t t = mn__now();
 	if (atomic_load_explicit(&p->tnext, memory_order_relaxed) <= t)
 		mn__timers_run(p, t);
-	mn_switch(g, mn_next_local(p), mn_preempt_hook, NULL);
+	mn__switch(g, mn__next_local(p), mn_preempt_hook, NULL);
 	/* Resumed, perhaps on another thread: sigreturn must restore this thread's own signal
 	 * mask and alternate stack, not those of the thread the signal was taken on. */
 	mn_m *now = g->m;
@@ -1545,12 +1543,12 @@ static mn_g *mn_guard_owner(const void *addr, int *guard)
 			return NULL; /* inside a stack, not its guard */
 		*guard = 1;
 		coro_stack s = {.lo = (void *)(a - off + mn_sched.stack_guard)};
-		return *mn_stack_owner(&s, stride - mn_sched.stack_guard);
+		return *mn__stack_owner(&s, stride - mn_sched.stack_guard);
 	}
 	return NULL;
 }
 
-static void mn_sigsegv(int sig, siginfo_t *si, void *uc)
+static void mn__sigsegv(int sig, siginfo_t *si, void *uc)
 {
 	(void)uc;
 	int guard;
@@ -1625,16 +1623,16 @@ static void *mn_sysmon(void *arg)
 		if (atomic_load(&mn_sched.npidle) == mn_sched.nprocs) {
 			/* nothing runs: nothing to preempt or retake; a blocked poller owns the
 			 * timers. Sleep until a P is acquired (or the run stops). */
-			atomic_store(&mn_sysmon_asleep, 1);
+			atomic_store(&mn__sysmon_asleep, 1);
 			if (atomic_load(&mn_sched.npidle) == mn_sched.nprocs)
 				wait = -1;
 			else
-				atomic_store(&mn_sysmon_asleep, 0);
+				atomic_store(&mn__sysmon_asleep, 0);
 		}
-		mn_futex_wait(&mn_sysmon_word, 0, wait);
+		mn__futex_wait(&mn_sysmon_word, 0, wait);
 		atomic_store(&mn_sysmon_word, 0);
 		if (wait < 0) {
-			atomic_store(&mn_sysmon_asleep, 0);
+			atomic_store(&mn__sysmon_asleep, 0);
 			quiet = 0;
 		}
 		if (atomic_load(&mn_sched.stopping))
@@ -1661,7 +1659,7 @@ static void *mn_sysmon(void *arg)
 		    !atomic_load(&mn_sched.polling)) {
 			int64_t t = mn__timers_next();
 			if (t <= now) {
-				mn_wakep(); /* overdue timers and nobody to run them */
+				mn__wakep(); /* overdue timers and nobody to run them */
 				acted = 1;
 			} else if (t < next) {
 				next = t;
@@ -1680,7 +1678,7 @@ static void *mn_sysmon(void *arg)
 				quiet = 0;
 				if (now - p->sm_sctime >= mn_sched.syscall_ns &&
 				    atomic_compare_exchange_strong(&p->status, &st, P_IDLE)) {
-					mn_handoffp(p);
+					mn__handoffp(p);
 					acted = 1;
 				}
 			} else if (st == P_RUNNING) {
@@ -1715,9 +1713,9 @@ static void *mn_sysmon(void *arg)
 				}
 				if (due < next)
 					next = due;
-				if (stuck && !mn_runq_empty(p) && atomic_load(&mn_sched.npidle) &&
+				if (stuck && !mn__runq_empty(p) && atomic_load(&mn_sched.npidle) &&
 				    !atomic_load(&mn_sched.nmspinning)) {
-					mn_wakep(); /* work queued behind a G that kept the P a tick */
+					mn__wakep(); /* work queued behind a G that kept the P a tick */
 					acted = 1;
 				}
 			}
@@ -1746,11 +1744,11 @@ static void mn_install_signals(void)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = mn_sigurg;
+	sa.sa_sigaction = mn__sigurg;
 	/* not SA_ONSTACK: the handler may switch Gs, so it must run on the G's stack */
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigaction(SIGURG, &sa, &mn_old_urg);
-	sa.sa_sigaction = mn_sigsegv;
+	sa.sa_sigaction = mn__sigsegv;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
 	/* a preemption inside the fault handler would save a G's context on the alternate
 	 * stack, which the next signal on this M reuses */
@@ -1795,7 +1793,7 @@ size_t mn_kept_stacks(void)
 
 /* At the start of a run: adopt what the previous run kept (unless told to start cold or
  * the stack size differs). Every G of a kept block is free: the last run joined them all. */
-static void mn_adopt_kept(int cold)
+static void mn__adopt_kept(int cold)
 {
 	if (cold || mn_kept.stack_size != mn_sched.stack_size)
 		mn_release();
@@ -1874,7 +1872,7 @@ static void mn_free_all(void)
 #define MN_GUARD_MIN (16 * 1024)
 #define MN_RED_ZONE 128
 
-static size_t mn_guard_size(void)
+static size_t mn__guard_size(void)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE), frame = (size_t)getauxval(AT_MINSIGSTKSZ);
 	size_t guard = frame + MN_RED_ZONE + page;
@@ -1891,17 +1889,17 @@ uint64_t mn_main(const mn_config *cfg, mn_fn root, const void *arg, size_t len)
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	mn_sched.stack_size = cfg->stack_size ? cfg->stack_size : 64 * 1024;
 	if (mn_sched.stack_size < MN_STACK_MIN)
-		mn_fatal("stack_size is below MN_STACK_MIN: the runtime's own frames do not fit");
+		mn__fatal("stack_size is below MN_STACK_MIN: the runtime's own frames do not fit");
 	mn_sched.stack_size = (mn_sched.stack_size + page - 1) & ~(page - 1);
-	mn_sched.stack_guard = mn_guard_size();
+	mn_sched.stack_guard = mn__guard_size();
 	mn_sched.stack_stride = mn_sched.stack_size + mn_sched.stack_guard;
 	mn_sched.preempt_ns = cfg->preempt_ns ? cfg->preempt_ns : 10000000;
 	mn_sched.syscall_ns = cfg->syscall_ns ? cfg->syscall_ns : 20000;
 	mn_sched.poll_until = INT64_MAX;
 	mn_sched.gid = 1;
-	mn_adopt_kept(cfg->cold);
+	mn__adopt_kept(cfg->cold);
 	if (posix_memalign((void **)&mn_sched.allp, 64, sizeof(mn_p) * (size_t)mn_sched.nprocs))
-		mn_fatal("out of memory for Ps");
+		mn__fatal("out of memory for Ps");
 	memset(mn_sched.allp, 0, sizeof(mn_p) * (size_t)mn_sched.nprocs);
 	mn__lock(&mn_sched.lk);
 	for (int i = mn_sched.nprocs - 1; i >= 0; i--) {
@@ -1910,34 +1908,34 @@ uint64_t mn_main(const mn_config *cfg, mn_fn root, const void *arg, size_t len)
 		p->tnext = INT64_MAX;
 		p->stacks = malloc(sizeof(coro_stack) * MN_STACK_CACHE);
 		if (!p->stacks)
-			mn_fatal("out of memory for Ps");
+			mn__fatal("out of memory for Ps");
 		if (i)
 			mn_pidle_put(p);
 	}
 	mn_m *m0 = mn_newm();
 	mn__unlock(&mn_sched.lk);
 	if (mn__netpoll_init())
-		mn_fatal("cannot create the netpoller");
-	mn_text_init();
+		mn__fatal("cannot create the netpoller");
+	mn__text_init();
 	mn_install_signals();
 	mn_m_init(m0);
 	mn_acquirep(m0, &mn_sched.allp[0]);
 	if (pthread_create(&mn_sysmon_thread, NULL, mn_sysmon, NULL))
-		mn_fatal("cannot start sysmon");
+		mn__fatal("cannot start sysmon");
 	if (cfg->on_thread)
 		cfg->on_thread(+1);
 
 	mn_g *g = mn_newg(m0->p, root, arg, len);
 	if (!g)
-		mn_fatal("cannot create the root G");
+		mn__fatal("cannot create the root G");
 	mn_sched.root = g;
-	mn_runq_put(m0->p, g, 1);
+	mn__runq_put(m0->p, g, 1);
 	mn_schedule(m0);
 
 	/* stopping: every G has ended. sysmon first (it may start Ms), then the Ms. */
-	atomic_store(&mn_sysmon_asleep, 0);
+	atomic_store(&mn__sysmon_asleep, 0);
 	atomic_store(&mn_sysmon_word, 1);
-	mn_futex_wake(&mn_sysmon_word);
+	mn__futex_wake(&mn_sysmon_word);
 	pthread_join(mn_sysmon_thread, NULL);
 	if (cfg->on_thread)
 		cfg->on_thread(-1);
