@@ -140,6 +140,15 @@ static inline void mn__unlock(int *lk)
 	__atomic_store_n(lk, 0, __ATOMIC_RELEASE);
 }
 void mn__unlock_hook(mn_g *prev, void *lk);
+static inline void mn__cpu_relax(void) /* in a spin loop */
+{
+#if defined(__x86_64__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
+_Noreturn void mn__fatal(const char *msg); /* out of a resource the run cannot go on without */
 int64_t mn__now(void);
 void mn__sysmon_deadline(int64_t when);   /* a deadline sysmon must watch (see mn_sched.c) */
 int *mn__errno(void);                     /* errno of the thread running now */
@@ -191,6 +200,23 @@ static inline mn_sudog *mn__wq_pop(mn_waitq *q)
 		return s;
 	}
 }
+
+/* Run queues (mn_runq.c). Only p's owner puts and gets; any M steals. */
+static inline int mn__runq_empty(mn_p *p) /* ring and runnext */
+{
+	return atomic_load_explicit(&p->head, memory_order_acquire) ==
+		       atomic_load_explicit(&p->tail, memory_order_acquire) &&
+	       !atomic_load_explicit(&p->runnext, memory_order_acquire);
+}
+int mn__runq_put(mn_p *p, mn_g *g, int next); /* 1 when the ring grew (worth waking a thief) */
+mn_g *mn__runq_get(mn_p *p);                  /* runnext first, then the ring; NULL if empty */
+mn_g *mn__runq_steal(mn_p *p, mn_p *victim, int stealnext); /* half of victim's ring */
+void mn__gq_put(mn_g *const *gs, int n);      /* append to the global queue */
+static inline void mn__gq_put1(mn_g *g)
+{
+	mn__gq_put(&g, 1);
+}
+mn_g *mn__gq_get(mn_p *p, int max);           /* one to run, a batch more onto p's ring */
 
 /* Timers (mn_time.c). */
 int mn__timers_run(mn_p *p, int64_t now); /* ready the expired sleepers of p; how many */
