@@ -2,6 +2,7 @@
 #ifndef MN_IMPL_H
 #define MN_IMPL_H
 
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -9,6 +10,7 @@
 #include "mn.h"
 
 #define MN_RUNQ 256 /* local run queue slots per P (Go's size) */
+#define MN_STACK_CACHE 64 /* stacks a P caches before it spills half to the global cache */
 
 enum { G_IDLE, G_RUNNABLE, G_RUNNING, G_WAITING, G_SYSCALL, G_DEAD };
 enum { P_IDLE, P_RUNNING, P_SYSCALL };
@@ -217,6 +219,33 @@ static inline void mn__gq_put1(mn_g *g)
 	mn__gq_put(&g, 1);
 }
 mn_g *mn__gq_get(mn_p *p, int max);           /* one to run, a batch more onto p's ring */
+
+/* Gs and stacks (mn_stack.c). The caches of p belong to its owner. */
+mn_g *mn__galloc(mn_p *p);                    /* a free G, NULL when out of memory */
+void mn__gfree(mn_p *p, mn_g *g);
+int mn__stack_refill(mn_p *p);                /* on g0 only: may map a slab */
+static inline int mn__stack_get(mn_p *p, coro_stack *out)
+{
+	if (!p->nstacks && mn__stack_refill(p))
+		return -1;
+	*out = p->stacks[--p->nstacks];
+	return 0;
+}
+void mn__stack_put(mn_p *p, const coro_stack *s);
+/* The top MN_STACK_OWNER bytes of every G stack hold the G that owns it (NULL while the
+ * stack is free), so that a fault in any guard names its G, whichever M or context took it.
+ * 16 keeps the coroutine's top 16-byte aligned. */
+#define MN_STACK_OWNER 16
+
+static inline mn_g **mn__stack_owner(const coro_stack *s, size_t size)
+{
+	return (mn_g **)((char *)s->lo + size - sizeof(mn_g *));
+}
+
+void mn__sigsegv(int sig, siginfo_t *si, void *uc); /* names the G whose guard was hit */
+void mn__adopt_kept(int cold);                /* at a run's start: what the last run kept */
+void mn__keep_stacks(void);                   /* at a run's end: keep stacks and G blocks */
+size_t mn__guard_size(void);                  /* bytes of guard below each G stack */
 
 /* Timers (mn_time.c). */
 int mn__timers_run(mn_p *p, int64_t now); /* ready the expired sleepers of p; how many */

@@ -1,0 +1,298 @@
+/* mn_stack.c: G stacks and G descriptors of mn: slabs of guarded stacks, the per-P and global
+ * caches of stacks and Gs, the guard that names a G that overflowed, and what a run keeps
+ * for the next one in the process (mn_release gives it back). The design is in mn_sched.c
+ * ("Stacks are mmap'd 64 at a time..."). */
+#include <dlfcn.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "mn_impl.h"
+
+#define MN_G_CACHE 64
+#define MN_SLAB 64
+#define MN_GBLOCK 256
+_Static_assert(MN_STACK_CACHE <= MN_STACK_SLACK_PER_P && MN_SLAB <= MN_STACK_SLACK_PER_P,
+	       "a P's cache and a fresh slab must fit the kept-stack slack mn.h promises");
+
+mn_g *mn__galloc(mn_p *p)
+{
+	mn_g *g = p->gfree;
+	if (g) {
+		p->gfree = g->link;
+		p->ngfree--;
+		return g;
+	}
+	mn__lock(&mn_sched.slk);
+	if (mn_sched.gfree) {
+		for (int i = 0; i < MN_G_CACHE / 2 && mn_sched.gfree; i++) {
+			g = mn_sched.gfree;
+			mn_sched.gfree = g->link;
+			mn_sched.ngfree--;
+			g->link = p->gfree;
+			p->gfree = g;
+			p->ngfree++;
+		}
+	} else {
+		mn_g *block = NULL;
+		if (posix_memalign((void **)&block, 64, sizeof(mn_g) * MN_GBLOCK))
+			block = NULL;
+		if (!block || (mn_sched.nallg == mn_sched.allgcap &&
+			       !(mn_sched.allgcap = mn_sched.allgcap ? 2 * mn_sched.allgcap : 64,
+				 mn_sched.allg_blocks = realloc(mn_sched.allg_blocks,
+								sizeof(void *) * mn_sched.allgcap)))) {
+			free(block);
+			mn__unlock(&mn_sched.slk);
+			return NULL;
+		}
+		mn_sched.allg_blocks[mn_sched.nallg++] = block;
+		for (int i = 0; i < MN_GBLOCK; i++) {
+			block[i].link = p->gfree;
+			p->gfree = &block[i];
+			p->ngfree++;
+		}
+	}
+	mn__unlock(&mn_sched.slk);
+	g = p->gfree;
+	p->gfree = g->link;
+	p->ngfree--;
+	return g;
+}
+
+void mn__gfree(mn_p *p, mn_g *g)
+{
+	g->status = G_IDLE;
+	g->link = p->gfree;
+	p->gfree = g;
+	if (++p->ngfree <= 2 * MN_G_CACHE)
+		return;
+	mn__lock(&mn_sched.slk);
+	while (p->ngfree > MN_G_CACHE) {
+		g = p->gfree;
+		p->gfree = g->link;
+		p->ngfree--;
+		g->link = mn_sched.gfree;
+		mn_sched.gfree = g;
+		mn_sched.ngfree++;
+	}
+	mn__unlock(&mn_sched.slk);
+}
+
+/* The cache of p is empty: refill it from the global cache or a fresh slab. Runs on g0
+ * only (see mn_direct): a slab's mmap, guard installation and bookkeeping take more frame
+ * than a G's stack may have left. */
+__attribute__((noinline)) int mn__stack_refill(mn_p *p)
+{
+	mn__lock(&mn_sched.slk);
+	while (mn_sched.ngstacks && p->nstacks < MN_STACK_CACHE / 2)
+		p->stacks[p->nstacks++] = mn_sched.gstacks[--mn_sched.ngstacks];
+	mn__unlock(&mn_sched.slk);
+	if (!p->nstacks) {
+		coro_stack fresh[MN_SLAB];
+		void *region;
+		size_t rsize;
+		if (coro_stack_alloc_many(fresh, MN_SLAB, mn_sched.stack_size, mn_sched.stack_guard,
+					  &region, &rsize))
+			return -1;
+		coro_stack_populate_top(fresh, MN_SLAB); /* each will be used: fault in bulk */
+		mn__lock(&mn_sched.slk);
+		if (mn_sched.nslabs == mn_sched.slabcap) {
+			int cap = mn_sched.slabcap ? 2 * mn_sched.slabcap : 64;
+			void **s = realloc(mn_sched.slabs, sizeof(void *) * cap);
+			size_t *z = s ? realloc(mn_sched.slab_sizes, sizeof(size_t) * cap) : NULL;
+			if (s)
+				mn_sched.slabs = s;
+			if (!z) {
+				mn__unlock(&mn_sched.slk);
+				munmap(region, rsize);
+				return -1;
+			}
+			mn_sched.slab_sizes = z;
+			mn_sched.slabcap = cap;
+		}
+		mn_sched.slabs[mn_sched.nslabs] = region;
+		mn_sched.slab_sizes[mn_sched.nslabs++] = rsize;
+		mn__unlock(&mn_sched.slk);
+		for (int i = 0; i < MN_SLAB; i++)
+			p->stacks[p->nstacks++] = fresh[i];
+	}
+	return 0;
+}
+
+void mn__stack_put(mn_p *p, const coro_stack *s)
+{
+	if (p->nstacks == MN_STACK_CACHE) {
+		mn__lock(&mn_sched.slk);
+		if (mn_sched.ngstacks + MN_STACK_CACHE / 2 > mn_sched.gstackcap) {
+			int cap = mn_sched.gstackcap ? 2 * mn_sched.gstackcap : 1024;
+			coro_stack *n = realloc(mn_sched.gstacks, sizeof(coro_stack) * cap);
+			if (!n)
+				mn__fatal("out of memory for the stack cache");
+			mn_sched.gstacks = n;
+			mn_sched.gstackcap = cap;
+		}
+		while (p->nstacks > MN_STACK_CACHE / 2)
+			mn_sched.gstacks[mn_sched.ngstacks++] = p->stacks[--p->nstacks];
+		mn__unlock(&mn_sched.slk);
+	}
+	p->stacks[p->nstacks++] = *s;
+}
+
+/* The G whose stack guard holds addr, or NULL (set *guard when addr is in a guard at all).
+ * Slabs are laid out guard first, stride after stride (coro_stack_alloc_many). */
+static mn_g *mn_guard_owner(const void *addr, int *guard)
+{
+	uintptr_t a = (uintptr_t)addr, stride = mn_sched.stack_stride;
+	*guard = 0;
+	for (int i = 0; stride && i < mn_sched.nslabs; i++) {
+		uintptr_t base = (uintptr_t)mn_sched.slabs[i];
+		if (a < base || a >= base + mn_sched.slab_sizes[i])
+			continue;
+		uintptr_t off = (a - base) % stride;
+		if (off >= mn_sched.stack_guard)
+			return NULL; /* inside a stack, not its guard */
+		*guard = 1;
+		coro_stack s = {.lo = (void *)(a - off + mn_sched.stack_guard)};
+		return *mn__stack_owner(&s, stride - mn_sched.stack_guard);
+	}
+	return NULL;
+}
+
+void mn__sigsegv(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	int guard;
+	mn_g *g = mn_guard_owner(si->si_addr, &guard);
+	if (guard) {
+		char msg[256];
+		Dl_info di;
+		if (g) {
+			const char *name =
+				dladdr((void *)g->fn, &di) && di.dli_sname ? di.dli_sname : "?";
+			snprintf(msg, sizeof msg,
+				 "task stack overflow: G %llu (entry %p %s) ran past its %zu KiB "
+				 "stack",
+				 (unsigned long long)g->id, (void *)g->fn, name,
+				 mn_sched.stack_size / 1024);
+		} else {
+			snprintf(msg, sizeof msg, "fault in the guard of a free G stack at %p",
+				 si->si_addr);
+		}
+		if (mn_sched.cfg.on_stack_overflow)
+			mn_sched.cfg.on_stack_overflow(msg);
+		dprintf(2, "mn: %s\n", msg);
+	}
+	signal(sig, SIG_DFL); /* re-executing the access now kills the process */
+}
+
+/* Memory a run leaves behind for the next one in the same process: the stack slabs (with
+ * every stack in them free and its touched pages still resident) and the G blocks. A Go
+ * process keeps its stack and heap spans the same way and returns them to the kernel
+ * lazily; a repetition that follows another one therefore runs warm, as a long-lived Go
+ * program does, and mn_config.cold (a workload that measures memory) starts from none. */
+static struct mn_kept {
+	void **slabs;
+	size_t *slab_sizes;
+	int nslabs, slabcap;
+	coro_stack *stacks;
+	int nstacks, stackcap;
+	size_t stack_size;
+	mn_g **gblocks;
+	int ngblocks, gblockcap;
+} mn_kept;
+
+void mn_release(void)
+{
+	for (int i = 0; i < mn_kept.nslabs; i++)
+		munmap(mn_kept.slabs[i], mn_kept.slab_sizes[i]);
+	free(mn_kept.slabs);
+	free(mn_kept.slab_sizes);
+	free(mn_kept.stacks);
+	for (int i = 0; i < mn_kept.ngblocks; i++)
+		free(mn_kept.gblocks[i]);
+	free(mn_kept.gblocks);
+	memset(&mn_kept, 0, sizeof mn_kept);
+}
+
+size_t mn_kept_stacks(void)
+{
+	return (size_t)mn_kept.nstacks;
+}
+
+/* At the start of a run: adopt what the previous run kept (unless told to start cold or
+ * the stack size differs). Every G of a kept block is free: the last run joined them all. */
+void mn__adopt_kept(int cold)
+{
+	if (cold || mn_kept.stack_size != mn_sched.stack_size)
+		mn_release();
+	mn_sched.slabs = mn_kept.slabs;
+	mn_sched.slab_sizes = mn_kept.slab_sizes;
+	mn_sched.nslabs = mn_kept.nslabs;
+	mn_sched.slabcap = mn_kept.slabcap;
+	mn_sched.gstacks = mn_kept.stacks;
+	mn_sched.ngstacks = mn_kept.nstacks;
+	mn_sched.gstackcap = mn_kept.stackcap;
+	mn_sched.allg_blocks = mn_kept.gblocks;
+	mn_sched.nallg = mn_kept.ngblocks;
+	mn_sched.allgcap = mn_kept.gblockcap;
+	for (int b = 0; b < mn_sched.nallg; b++)
+		for (int i = 0; i < MN_GBLOCK; i++) {
+			mn_g *g = &mn_sched.allg_blocks[b][i];
+			g->status = G_IDLE;
+			g->link = mn_sched.gfree;
+			mn_sched.gfree = g;
+			mn_sched.ngfree++;
+		}
+	memset(&mn_kept, 0, sizeof mn_kept);
+}
+
+/* At the end of a run: hand the stacks (the Ps' caches included) and G blocks to the next
+ * run. */
+void mn__keep_stacks(void)
+{
+	int total = mn_sched.ngstacks;
+	for (int i = 0; i < mn_sched.nprocs; i++)
+		total += mn_sched.allp[i].nstacks;
+	coro_stack *all = total > mn_sched.gstackcap
+				  ? realloc(mn_sched.gstacks, sizeof(coro_stack) * (size_t)total)
+				  : mn_sched.gstacks;
+	if (all) {
+		mn_sched.gstacks = all;
+		if (total > mn_sched.gstackcap)
+			mn_sched.gstackcap = total;
+		for (int i = 0; i < mn_sched.nprocs; i++) {
+			mn_p *p = &mn_sched.allp[i];
+			while (p->nstacks)
+				mn_sched.gstacks[mn_sched.ngstacks++] = p->stacks[--p->nstacks];
+		}
+	}
+	mn_kept = (struct mn_kept){
+		mn_sched.slabs, mn_sched.slab_sizes, mn_sched.nslabs, mn_sched.slabcap,
+		mn_sched.gstacks, mn_sched.ngstacks, mn_sched.gstackcap, mn_sched.stack_size,
+		mn_sched.allg_blocks, mn_sched.nallg, mn_sched.allgcap};
+	if (!all && total) /* no memory to list the Ps' stacks: let everything go */
+		mn_release();
+}
+
+/* The guard below each G stack. mn and the code run on G stacks are built with
+ * -fstack-clash-protection (Makefile), so no compiled frame moves the stack pointer a page
+ * or more without touching each page on the way. What remains is the kernel's signal
+ * frame (SIGURG lands on the G's stack), written below the 128-byte red zone in one piece,
+ * lowest address first: the guard must be deeper than the largest frame the kernel builds
+ * (AT_MINSIGSTKSZ: 3.3 KiB with AVX-512, ~11 KiB with AMX), and at least MN_GUARD_MIN for
+ * library code built without probes. A guard region costs address space only. */
+#define MN_GUARD_MIN (16 * 1024)
+#define MN_RED_ZONE 128
+
+size_t mn__guard_size(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), frame = (size_t)getauxval(AT_MINSIGSTKSZ);
+	size_t guard = frame + MN_RED_ZONE + page;
+	if (guard < MN_GUARD_MIN)
+		guard = MN_GUARD_MIN;
+	return (guard + page - 1) & ~(page - 1);
+}
