@@ -451,7 +451,7 @@ Test(mn, frequent_preemption_keeps_gs_intact, .timeout = 60)
 /* A G's errno survives its preemptions, wherever it resumes: 6 hogs on 4 Ps switch Ms all
  * the time, each with its own errno value. errno is set and read inside libc (a failing
  * call, then "%m"), never in the test's own text, where a preemption between taking errno's
- * address and using it would read another thread's copy (the limit mn_sched.c documents). */
+ * address and using it would read another thread's copy (the limit mn_preempt.c documents). */
 #define ERRNO_PREEMPTIONS 10000
 #define ERRNO_PROCS 4
 #define ERRNO_HOGS 6

@@ -57,7 +57,7 @@ void mn_release(void);
 #define MN_STACK_SLACK_PER_P 64
 size_t mn_kept_stacks(void);
 /* Async preemptions (switches inside the SIGURG handler) since the process started, and
- * whether this build preempts at all (see mn_sched.c: off under ThreadSanitizer). */
+ * whether this build preempts at all (see mn_preempt.c: off under ThreadSanitizer). */
 uint64_t mn_preemptions(void);
 int mn_preempt_enabled(void);
 

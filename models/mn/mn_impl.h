@@ -126,10 +126,15 @@ struct mn_m {
 
 /* Scheduler internals used by the other files. */
 mn_g *mn__getg(void);
+mn_m *mn__getm(void);                     /* this thread's M, or NULL (mn_preempt.c) */
+void mn__setm(mn_m *m);
 void mn__park(mn_g *self, mn_hook hook, void *arg); /* switch away from self, the running G */
 void mn__ready(mn_g *g, int next);        /* make g runnable (runnext if next) */
 void mn__ready_by(mn_g *self, mn_g *g, int next); /* the same, from the running G self */
 void mn__inject(mn_g *list);              /* ready a list from outside any P */
+/* switch from the running G g to next (NULL: to g0), hook to run once g is off its stack */
+void mn__switch(mn_g *g, mn_g *next, mn_hook hook, void *arg);
+mn_g *mn__next_local(mn_p *p);            /* a G to switch to directly, or NULL */
 void mn__lock_slow(int *lk);
 /* Spinlocks over short critical sections: the uncontended path inline. */
 static inline void mn__lock(int *lk)
@@ -246,6 +251,10 @@ void mn__sigsegv(int sig, siginfo_t *si, void *uc); /* names the G whose guard w
 void mn__adopt_kept(int cold);                /* at a run's start: what the last run kept */
 void mn__keep_stacks(void);                   /* at a run's end: keep stacks and G blocks */
 size_t mn__guard_size(void);                  /* bytes of guard below each G stack */
+
+/* Async preemption (mn_preempt.c). */
+void mn__text_init(void);                 /* where the program's own text is; once */
+void mn__sigurg(int sig, siginfo_t *si, void *ucv);
 
 /* Timers (mn_time.c). */
 int mn__timers_run(mn_p *p, int64_t now); /* ready the expired sleepers of p; how many */

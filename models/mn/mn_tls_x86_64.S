@@ -1,7 +1,7 @@
 /* mn_tls_x86_64.S: the thread-local lookups a G makes before it has entered the runtime
  * (g->in_rt still 0), written here so that no compiler can inline them into preemptible
  * text (clang ignores noipa), and placed in the section mn_nopreempt, which the SIGURG
- * handler refuses to interrupt (models/mn/mn_sched.c, "Async preemption safety"). Each
+ * handler refuses to interrupt (models/mn/mn_preempt.c, "Async preemption safety"). Each
  * reads the thread pointer and mn_tls_m in one uninterruptible stretch: preempted between
  * the two, a G could resume on another thread holding the old thread's M. */
 #if defined(__x86_64__)
