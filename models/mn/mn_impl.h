@@ -157,8 +157,11 @@ static inline void mn__cpu_relax(void) /* in a spin loop */
 }
 _Noreturn void mn__fatal(const char *msg); /* out of a resource the run cannot go on without */
 int64_t mn__now(void);
-void mn__sysmon_deadline(int64_t when);   /* a deadline sysmon must watch (see mn_sched.c) */
 int *mn__errno(void);                     /* errno of the thread running now */
+void mn__futex_wait(_Atomic int *w, int val, int64_t timeout_ns); /* timeout < 0: none */
+void mn__futex_wake(_Atomic int *w);
+void mn__wakep(void);                     /* start a spinning M if Ps idle and none spins */
+void mn__handoffp(mn_p *p);               /* a P taken from a syscall: to an M, or idle */
 uint32_t mn__fastrand(void);              /* per-M xorshift */
 static inline void mn__enter(mn_g *g) { g->in_rt++; }
 static inline void mn__leave(mn_g *g) { g->in_rt--; }
@@ -255,6 +258,13 @@ size_t mn__guard_size(void);                  /* bytes of guard below each G sta
 /* Async preemption (mn_preempt.c). */
 void mn__text_init(void);                 /* where the program's own text is; once */
 void mn__sigurg(int sig, siginfo_t *si, void *ucv);
+
+/* sysmon (mn_sysmon.c). */
+extern _Atomic int mn__sysmon_asleep;     /* sysmon sleeps until a P gets busy */
+void mn__sysmon_wake(void);               /* a P got busy */
+void mn__sysmon_deadline(int64_t when);   /* a deadline sysmon must watch */
+void mn__sysmon_start(void);
+void mn__sysmon_stop(void);
 
 /* Timers (mn_time.c). */
 int mn__timers_run(mn_p *p, int64_t now); /* ready the expired sleepers of p; how many */

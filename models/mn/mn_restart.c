@@ -1,7 +1,7 @@
 /* mn_restart.c: the sleeps and waits a G calls directly (not through mn), restarted when a
  * preemption signal has cut them short.
  *
- * sysmon does not signal the thread of a G blocked in the kernel (mn_sched.c), but its look
+ * sysmon does not signal the thread of a G blocked in the kernel (mn_sysmon.c), but its look
  * at the thread's state and its signal are two steps: a G that enters a sleep between them
  * (sysmon descheduled in between, on a loaded box, for milliseconds), or a thread just woken
  * inside its call (it reads as running), still takes the signal, and nanosleep, poll,

@@ -84,22 +84,16 @@
  *   - Teardown joins every M and sysmon and closes the epoll fd; every stack and G is
  *     free then, and is either kept for the next run or unmapped/freed (mn_release).
  */
-#include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <link.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #include "mn_impl.h"
@@ -134,7 +128,7 @@ void mn__unlock_hook(mn_g *prev, void *lk)
 	mn__unlock(lk);
 }
 
-static void mn__futex_wait(_Atomic int *w, int val, int64_t timeout_ns)
+void mn__futex_wait(_Atomic int *w, int val, int64_t timeout_ns)
 {
 	struct timespec ts, *tp = NULL;
 	if (timeout_ns >= 0) {
@@ -145,7 +139,7 @@ static void mn__futex_wait(_Atomic int *w, int val, int64_t timeout_ns)
 	syscall(SYS_futex, (int *)w, FUTEX_WAIT_PRIVATE, val, tp, NULL, 0);
 }
 
-static void mn__futex_wake(_Atomic int *w)
+void mn__futex_wake(_Atomic int *w)
 {
 	syscall(SYS_futex, (int *)w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
@@ -192,29 +186,6 @@ static mn_p *mn_pidle_get(void) /* sched.lk held */
 		atomic_fetch_sub(&mn_sched.npidle, 1);
 	}
 	return p;
-}
-
-static _Atomic int mn_sysmon_word, mn__sysmon_asleep;
-
-/* sysmon sleeps without a timeout while every P is idle; the first P to get busy again
- * wakes it. */
-static void mn__sysmon_wake(void)
-{
-	if (atomic_exchange(&mn__sysmon_asleep, 0)) {
-		atomic_store(&mn_sysmon_word, 1);
-		mn__futex_wake(&mn_sysmon_word);
-	}
-}
-
-/* sysmon sleeps until the next deadline it knows of (mn_sysmon_until); a sleeper whose
- * deadline comes earlier, parked behind a G that may keep the P, wakes it to recompute. */
-static _Atomic int64_t mn_sysmon_until;
-
-void mn__sysmon_deadline(int64_t when)
-{
-	if (when < atomic_load_explicit(&mn_sysmon_until, memory_order_relaxed) &&
-	    !atomic_exchange(&mn_sysmon_word, 1))
-		mn__futex_wake(&mn_sysmon_word);
 }
 
 static void mn_acquirep(mn_m *m, mn_p *p)
@@ -301,7 +272,7 @@ static void mn_startm(mn_p *p, int spinning)
 }
 
 /* Start a spinning M if there are idle Ps and nobody is already looking for work. */
-static void mn__wakep(void)
+void mn__wakep(void)
 {
 	if (!atomic_load_explicit(&mn_sched.npidle, memory_order_relaxed))
 		return;
@@ -334,7 +305,7 @@ static void mn_stopm(mn_m *m)
 }
 
 /* A P left by a syscall (sysmon) goes to an M if there is work for it, else idles. */
-static void mn__handoffp(mn_p *p)
+void mn__handoffp(mn_p *p)
 {
 	if (!mn__runq_empty(p) || atomic_load(&mn_sched.gq_n)) {
 		mn_startm(p, 0);
@@ -923,170 +894,6 @@ static void *mn_m_thread(void *arg)
 	return NULL;
 }
 
-/* ---- sysmon and signals ------------------------------------------------------------------ */
-
-static pthread_t mn_sysmon_thread;
-/* Is m's thread blocked in the kernel (a system call its G made without entersyscall:
- * usleep, poll, a blocking read)? Then a preemption signal would only cut that call short:
- * nanosleep, poll, epoll_wait and select fail with EINTR even under SA_RESTART. The state
- * is the one after the command name in /proc/self/task/<tid>/stat: S or D while blocked,
- * R while running or runnable. Read by sysmon only, before it signals; a G that blocks in
- * the microseconds between this look and the signal can still get EINTR. */
-static int mn_thread_blocked(mn_m *m, int tid)
-{
-	char buf[512];
-	if (m->statfd < 0) {
-		snprintf(buf, sizeof buf, "/proc/self/task/%d/stat", tid);
-		m->statfd = open(buf, O_RDONLY | O_CLOEXEC);
-		if (m->statfd < 0)
-			return 0;
-	}
-	ssize_t n = pread(m->statfd, buf, sizeof buf - 1, 0);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	const char *paren = strrchr(buf, ')');
-	return paren && paren[1] == ' ' && (paren[2] == 'S' || paren[2] == 'D');
-}
-
-static void *mn_sysmon(void *arg)
-{
-	(void)arg;
-	/* How long sysmon sleeps. Go polls every 20 us while it has acted recently, backing
-	 * off to 10 ms. Here it polls every 20 us only while system calls are being made (a P
-	 * in a syscall must be retaken ~20 us in) or it has just acted, and otherwise sleeps
-	 * until the next thing it has to do: the running Gs' preemption deadlines, a sleeper's
-	 * deadline behind a G that has had 1 ms, the next network poll; at most `cap`, so that
-	 * a G that started meanwhile is noticed (preempted at most cap late). Polling every
-	 * 20 us throughout a CPU-bound run cost ~10% of a core, taken from the Gs. */
-	const int64_t fast = 20000;
-	int64_t cap = 10000000;
-	int quiet = 0;             /* rounds since sysmon last acted or saw a system call */
-	if (mn_sched.preempt_ns > 0 && mn_sched.preempt_ns / 5 < cap)
-		cap = mn_sched.preempt_ns / 5;
-	if (cap < fast)
-		cap = fast;
-	int64_t wait = fast;
-	sigset_t all;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	while (!atomic_load(&mn_sched.stopping)) {
-		if (atomic_load(&mn_sched.npidle) == mn_sched.nprocs) {
-			/* nothing runs: nothing to preempt or retake; a blocked poller owns the
-			 * timers. Sleep until a P is acquired (or the run stops). */
-			atomic_store(&mn__sysmon_asleep, 1);
-			if (atomic_load(&mn_sched.npidle) == mn_sched.nprocs)
-				wait = -1;
-			else
-				atomic_store(&mn__sysmon_asleep, 0);
-		}
-		mn__futex_wait(&mn_sysmon_word, 0, wait);
-		atomic_store(&mn_sysmon_word, 0);
-		if (wait < 0) {
-			atomic_store(&mn__sysmon_asleep, 0);
-			quiet = 0;
-		}
-		if (atomic_load(&mn_sched.stopping))
-			break;
-		int64_t now = mn__now(), next = now + cap;
-		/* the longest this round may sleep, published before the Ps are looked at: a
-		 * deadline set during the look and missed by it still wakes sysmon */
-		atomic_store(&mn_sysmon_until, next);
-		int acted = 0;
-		if (mn__netpoll_waiters() && !atomic_load(&mn_sched.polling)) {
-			int64_t due = atomic_load(&mn_sched.last_poll) + 10000000;
-			if (now >= due) {
-				mn_g *list = mn__netpoll(0);
-				if (list) {
-					mn__inject(list);
-					acted = 1;
-				}
-				due = now + 10000000;
-			}
-			if (due < next)
-				next = due;
-		}
-		if (atomic_load(&mn_sched.npidle) && !atomic_load(&mn_sched.nmspinning) &&
-		    !atomic_load(&mn_sched.polling)) {
-			int64_t t = mn__timers_next();
-			if (t <= now) {
-				mn__wakep(); /* overdue timers and nobody to run them */
-				acted = 1;
-			} else if (t < next) {
-				next = t;
-			}
-		}
-		for (int i = 0; i < mn_sched.nprocs; i++) {
-			mn_p *p = &mn_sched.allp[i];
-			int st = atomic_load(&p->status);
-			uint32_t sct = atomic_load(&p->syscalltick);
-			if (p->sm_sctick != sct) {
-				p->sm_sctick = sct; /* system calls are being made: poll fast */
-				p->sm_sctime = now;
-				quiet = 0;
-			}
-			if (st == P_SYSCALL) {
-				quiet = 0;
-				if (now - p->sm_sctime >= mn_sched.syscall_ns &&
-				    atomic_compare_exchange_strong(&p->status, &st, P_IDLE)) {
-					mn__handoffp(p);
-					acted = 1;
-				}
-			} else if (st == P_RUNNING) {
-				uint32_t t = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
-				mn_m *pm = atomic_load(&p->m);
-				int tid = pm ? atomic_load(&pm->tid) : 0;
-				int stuck = p->sm_tick == t; /* same G as at the last look */
-				if (!stuck) {
-					p->sm_tick = t;
-					p->sm_when = now;
-				}
-				if (mn_sched.preempt_ns <= 0 || !tid)
-					continue;
-				/* due: the G's time slice is up, or a sleeper's deadline has passed
-				 * behind a G that has had 1 ms (Go would let it wait out the 10 ms) */
-				int64_t tn = atomic_load(&p->tnext);
-				int64_t due = p->sm_when + mn_sched.preempt_ns;
-				int64_t early = tn > p->sm_when + 1000000 ? tn : p->sm_when + 1000000;
-				if (tn != INT64_MAX && early < due)
-					due = early;
-				if (due < p->sm_signalled + 1000000) /* again every 1 ms while the G */
-					due = p->sm_signalled + 1000000; /* sits somewhere unsafe */
-				if (stuck && now >= due && mn_thread_blocked(pm, tid)) {
-					p->sm_signalled = now; /* look again in 1 ms */
-					due = now + 1000000;
-				} else if (stuck && now >= due) {
-					atomic_store(&p->preempt_tick, t);
-					atomic_store(&p->preempt_req, 1);
-					p->sm_signalled = now;
-					syscall(SYS_tgkill, (int)getpid(), tid, SIGURG);
-					due = now + 1000000;
-				}
-				if (due < next)
-					next = due;
-				if (stuck && !mn__runq_empty(p) && atomic_load(&mn_sched.npidle) &&
-				    !atomic_load(&mn_sched.nmspinning)) {
-					mn__wakep(); /* work queued behind a G that kept the P a tick */
-					acted = 1;
-				}
-			}
-		}
-		if (acted)
-			quiet = 0;
-		if (quiet++ < 50) {
-			wait = fast;
-		} else {
-			wait = next - now;
-			if (wait < fast)
-				wait = fast;
-			if (wait > cap)
-				wait = cap;
-		}
-		atomic_store(&mn_sysmon_until, now + wait);
-	}
-	return NULL;
-}
-
 /* ---- a run --------------------------------------------------------------------------------- */
 
 static struct sigaction mn_old_urg, mn_old_segv, mn_old_bus;
@@ -1170,8 +977,7 @@ uint64_t mn_main(const mn_config *cfg, mn_fn root, const void *arg, size_t len)
 	mn_install_signals();
 	mn_m_init(m0);
 	mn_acquirep(m0, &mn_sched.allp[0]);
-	if (pthread_create(&mn_sysmon_thread, NULL, mn_sysmon, NULL))
-		mn__fatal("cannot start sysmon");
+	mn__sysmon_start();
 	if (cfg->on_thread)
 		cfg->on_thread(+1);
 
@@ -1183,10 +989,7 @@ uint64_t mn_main(const mn_config *cfg, mn_fn root, const void *arg, size_t len)
 	mn_schedule(m0);
 
 	/* stopping: every G has ended. sysmon first (it may start Ms), then the Ms. */
-	atomic_store(&mn__sysmon_asleep, 0);
-	atomic_store(&mn_sysmon_word, 1);
-	mn__futex_wake(&mn_sysmon_word);
-	pthread_join(mn_sysmon_thread, NULL);
+	mn__sysmon_stop();
 	if (cfg->on_thread)
 		cfg->on_thread(-1);
 	mn__lock(&mn_sched.lk);
@@ -1198,7 +1001,6 @@ uint64_t mn_main(const mn_config *cfg, mn_fn root, const void *arg, size_t len)
 			if (cfg->on_thread)
 				cfg->on_thread(-1);
 		}
-	mn_sysmon_word = 0;
 	uint64_t r = g->result;
 	stack_t ss = {.ss_flags = SS_DISABLE};
 	sigaltstack(&ss, NULL);
