@@ -66,10 +66,8 @@ int mn_preempt_enabled(void);
  * it, returns its result and recycles it. */
 mn_g *mn_go(mn_fn fn, const void *arg, size_t len);
 uint64_t mn_join(mn_g *g);
-uint64_t mn_g_id(const mn_g *g);
 void mn_yield(void);
 void mn_sleep_ns(uint64_t ns);
-int mn_procs(void);
 
 /* Channels: cap 0 is a rendezvous. Results: */
 enum { MN_OK = 0, MN_CLOSED = -1, MN_EMPTY = -2 };

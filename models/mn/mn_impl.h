@@ -85,7 +85,7 @@ struct mn_p {
 	int ngfree;
 	coro_stack *stacks;
 	int nstacks;
-	/* timers of Gs sleeping, a binary min-heap on when */
+	/* timers of Gs sleeping, a 4-ary min-heap on when (mn_time.c) */
 	int tlk;
 	struct mn_timer *theap;
 	int tn, tcap;

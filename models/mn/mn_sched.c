@@ -1,5 +1,15 @@
 /* mn_sched.c: the scheduler of mn, a Go-style M:N runtime.
  *
+ * Files, one concern each (as Go's runtime splits proc.go from stack.go, preempt.go, time.go):
+ *   mn_sched.c    Ps and Ms, switching, system calls, finding work, a run (this file)
+ *   mn_runq.c     the run queues: per-P rings with runnext, the global queue
+ *   mn_stack.c    G stacks and G descriptors: caches, slabs, guards, what a run keeps
+ *   mn_preempt.c  async preemption (SIGURG) and why it is safe
+ *   mn_sysmon.c   sysmon: retaking Ps from syscalls, asking for preemption, polling
+ *   mn_time.c     sleeping Gs (per-P timer heaps);  mn_net.c  the netpoller
+ *   mn_chan.c, mn_sync.c  channels, mutex and wait group;  mn_restart.c  EINTR restarts
+ *   mn_impl.h     the structures and internals these share
+ *
  * Glossary
  *   G  a task: a stackful coroutine with a small by-value argument and a 64-bit result.
  *   M  an OS thread. Each M has a "g0": its own thread stack, which runs the scheduler.
@@ -164,8 +174,6 @@ _Noreturn void mn__fatal(const char *msg)
 	fprintf(stderr, "mn: fatal: %s\n", msg);
 	abort();
 }
-
-/* ---- waiter queues --------------------------------------------------------------------- */
 
 /* ---- Ps and Ms ----------------------------------------------------------------------- */
 
@@ -562,11 +570,6 @@ mn_g *mn_go(mn_fn fn, const void *arg, size_t len)
 	return g;
 }
 
-uint64_t mn_g_id(const mn_g *g)
-{
-	return g->id;
-}
-
 static void mn_join_hook(mn_g *prev, void *arg)
 {
 	mn_g *target = arg;
@@ -616,11 +619,6 @@ void mn_yield(void)
 	g->status = G_RUNNABLE;
 	mn__switch(g, mn__next_local(p), mn_yield_hook, NULL);
 	mn__leave(g);
-}
-
-int mn_procs(void)
-{
-	return mn_sched.nprocs;
 }
 
 /* ---- system calls ---------------------------------------------------------------------- */

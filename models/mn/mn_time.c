@@ -1,4 +1,4 @@
-/* mn_time.c: sleeping Gs. Each P keeps a binary min-heap of the Gs sleeping on it, under
+/* mn_time.c: sleeping Gs. Each P keeps a 4-ary min-heap of the Gs sleeping on it, under
  * a spinlock, with its earliest deadline published in p->tnext so that schedulers, thieves,
  * sysmon and the poller's timeout can all see it without the lock. A P's own scheduler
  * runs its expired timers; an M looking for work runs any P's (its owner may be busy in a
