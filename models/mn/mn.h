@@ -25,6 +25,10 @@ typedef uint64_t (*mn_fn)(void *arg, size_t len);
 #define MN_STACK_RESERVE (12 * 1024)
 #define MN_STACK_MIN (2 * MN_STACK_RESERVE)
 
+#define MN_STACK_DEFAULT (64 * 1024) /* stack_size 0 */
+#define MN_PREEMPT_NS 10000000       /* preempt_ns 0: 10 ms, Go's forcePreemptNS */
+#define MN_SYSCALL_NS 20000          /* syscall_ns 0: 20 us, Go's sysmon retake delay */
+
 typedef struct mn_config {
 	int procs;               /* Ps; <= 0: online CPUs */
 	size_t stack_size;       /* usable bytes per G stack, >= MN_STACK_MIN; 0: 64 KiB */

@@ -11,6 +11,10 @@
 
 #define MN_RUNQ 256 /* local run queue slots per P (Go's size) */
 #define MN_STACK_CACHE 64 /* stacks a P caches before it spills half to the global cache */
+/* Each M's alternate signal stack, where the SIGSEGV/SIGBUS handlers run (a G's stack may be
+ * the one that overflowed): room for the kernel's frame (~11 KiB with AMX) and the guard
+ * report's dladdr and snprintf. */
+#define MN_ALTSTACK (64 * 1024)
 
 enum { G_IDLE, G_RUNNABLE, G_RUNNING, G_WAITING, G_SYSCALL, G_DEAD };
 enum { P_IDLE, P_RUNNING, P_SYSCALL };

@@ -90,7 +90,8 @@ void mn_nopreempt_end(void)
 	mn__leave(mn__getg());
 }
 
-static const void *mn_text_lo[8], *mn_text_hi[8];
+#define MN_TEXT_SEGS 8 /* executable segments of the program's own text we record */
+static const void *mn_text_lo[MN_TEXT_SEGS], *mn_text_hi[MN_TEXT_SEGS];
 static int mn_ntext, mn_preempt_ok;
 static _Atomic uint64_t mn_npreempt; /* switches inside the SIGURG handler */
 
@@ -100,7 +101,7 @@ static int mn_phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	int *first = arg;
 	if (*first) { /* the executable itself comes first */
 		*first = 0;
-		for (int i = 0; i < info->dlpi_phnum && mn_ntext < 8; i++) {
+		for (int i = 0; i < info->dlpi_phnum && mn_ntext < MN_TEXT_SEGS; i++) {
 			const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 			if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
 				mn_text_lo[mn_ntext] = (const char *)info->dlpi_addr + ph->p_vaddr;
@@ -211,7 +212,7 @@ void mn__sigurg(int sig, siginfo_t *si, void *ucv)
 	mn_m *now = g->m;
 	pthread_sigmask(SIG_SETMASK, NULL, &uc->uc_sigmask);
 	sigdelset(&uc->uc_sigmask, SIGURG);
-	uc->uc_stack = (stack_t){.ss_sp = now->altstack, .ss_size = 64 * 1024};
+	uc->uc_stack = (stack_t){.ss_sp = now->altstack, .ss_size = MN_ALTSTACK};
 	*mn__errno() = saved; /* the G's errno, on whichever thread resumed it */
 	g->in_rt = 0;         /* last: from here on a new preemption is harmless */
 }

@@ -8,6 +8,8 @@
 
 #include "mn_impl.h"
 
+#define MN_RUNNEXT_GRACE_NS 3000 /* a thief leaves a running P's runnext this long (Go: 3 us) */
+
 /* Append n Gs to the global queue, filling the last batch before starting a new one. */
 void mn__gq_put(mn_g *const *gs, int n)
 {
@@ -172,7 +174,7 @@ mn_g *mn__runq_steal(mn_p *p, mn_p *victim, int stealnext)
 				 * the pair would bounce between cores. */
 				uint32_t tick = atomic_load_explicit(&victim->schedtick,
 								     memory_order_relaxed);
-				int64_t until = mn__now() + 3000;
+				int64_t until = mn__now() + MN_RUNNEXT_GRACE_NS;
 				while (mn__now() < until)
 					mn__cpu_relax();
 				if (atomic_load_explicit(&victim->schedtick, memory_order_relaxed) != tick)

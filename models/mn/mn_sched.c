@@ -110,6 +110,14 @@
 
 struct mn_sched mn_sched;
 
+#define MN_M_STACK (256 * 1024) /* an M thread's own stack (g0): the scheduler, hooks */
+#define MN_GQ_TICKS 61          /* a P takes from the global queue first every 61 ticks */
+#define MN_INJECT_CHUNK 64      /* Gs put on the global queue per lock from outside a P */
+#define MN_GID_BATCH 1024       /* G ids a P takes from the global counter at a time */
+#define MN_YIELD_POLL 64        /* yields with nothing else to run between looks at timers */
+#define MN_SPIN_NS 20000        /* a spinning M watches the queues this long before idling */
+#define MN_LOCK_SPINS 64        /* pause spins before a contended spinlock yields the CPU */
+
 /* ---- small helpers ------------------------------------------------------------------- */
 
 int64_t mn__now(void)
@@ -125,7 +133,7 @@ void mn__lock_slow(int *lk)
 		if (!__atomic_load_n(lk, __ATOMIC_RELAXED) &&
 		    !__atomic_exchange_n(lk, 1, __ATOMIC_ACQUIRE))
 			return;
-		if (spins < 64)
+		if (spins < MN_LOCK_SPINS)
 			mn__cpu_relax();
 		else
 			sched_yield(); /* the holder's thread was descheduled */
@@ -209,7 +217,7 @@ static void *mn_m_thread(void *arg);
 
 static void mn_m_signals(mn_m *m)
 {
-	stack_t ss = {.ss_sp = m->altstack, .ss_size = 64 * 1024};
+	stack_t ss = {.ss_sp = m->altstack, .ss_size = MN_ALTSTACK};
 	sigaltstack(&ss, NULL);
 }
 
@@ -221,7 +229,7 @@ static mn_m *mn_newm(void) /* sched.lk held */
 	m->id = mn_sched.mcount++;
 	m->rnd = 0x9e3779b97f4a7c15ull * (uint64_t)(m->id + 1);
 	m->statfd = -1;
-	m->altstack = mmap(NULL, 64 * 1024, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+	m->altstack = mmap(NULL, MN_ALTSTACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			   -1, 0);
 	if (m->altstack == MAP_FAILED)
 		mn__fatal("no memory for a signal stack");
@@ -269,7 +277,7 @@ static void mn_startm(mn_p *p, int spinning)
 	m->spinning = spinning;
 	pthread_attr_t at;
 	pthread_attr_init(&at);
-	pthread_attr_setstacksize(&at, 256 * 1024);
+	pthread_attr_setstacksize(&at, MN_M_STACK);
 	if (pthread_create(&m->thread, &at, mn_m_thread, m) != 0)
 		mn__fatal("cannot create an M thread");
 	pthread_attr_destroy(&at);
@@ -408,7 +416,7 @@ void mn__switch(mn_g *g, mn_g *next, mn_hook hook, void *arg)
  * global queue is not due. */
 mn_g *mn__next_local(mn_p *p)
 {
-	if (atomic_load_explicit(&p->schedtick, memory_order_relaxed) % 61 == 0 &&
+	if (atomic_load_explicit(&p->schedtick, memory_order_relaxed) % MN_GQ_TICKS == 0 &&
 	    atomic_load_explicit(&mn_sched.gq_n, memory_order_relaxed))
 		return NULL;
 	return mn__runq_get(p);
@@ -457,11 +465,11 @@ __attribute__((noinline)) void mn__inject(mn_g *list)
 		return;
 	}
 	int n = 0, total = 0;
-	mn_g *chunk[64];
+	mn_g *chunk[MN_INJECT_CHUNK];
 	for (mn_g *g = list; g; g = g->link) {
 		g->status = G_RUNNABLE;
 		chunk[n++] = g;
-		if (n == 64) {
+		if (n == MN_INJECT_CHUNK) {
 			mn__gq_put(chunk, n);
 			total += n;
 			n = 0;
@@ -539,8 +547,8 @@ static mn_g *mn_newg(mn_p *p, mn_fn fn, const void *arg, size_t len)
 		return NULL;
 	}
 	if (p->gid_next == p->gid_end) {
-		p->gid_next = atomic_fetch_add(&mn_sched.gid, 1024);
-		p->gid_end = p->gid_next + 1024;
+		p->gid_next = atomic_fetch_add(&mn_sched.gid, MN_GID_BATCH);
+		p->gid_end = p->gid_next + MN_GID_BATCH;
 	}
 	g->id = p->gid_next++;
 	g->fn = fn;
@@ -604,7 +612,7 @@ void mn_yield(void)
 	mn_p *p = g->m->p;
 	if (mn__runq_empty(p) && !atomic_load_explicit(&mn_sched.gq_n, memory_order_relaxed)) {
 		/* nothing else to run here; now and then look at timers and the network */
-		if (++p->yields % 64 == 0) {
+		if (++p->yields % MN_YIELD_POLL == 0) {
 			int64_t now = mn__now();
 			if (atomic_load(&p->tnext) <= now)
 				mn__timers_run(p, now);
@@ -747,7 +755,7 @@ top:
 	if (atomic_load_explicit(&p->tnext, memory_order_relaxed) <= now)
 		mn__timers_run(p, now);
 	mn_g *g;
-	if (atomic_load_explicit(&p->schedtick, memory_order_relaxed) % 61 == 0 &&
+	if (atomic_load_explicit(&p->schedtick, memory_order_relaxed) % MN_GQ_TICKS == 0 &&
 	    (g = mn__gq_get(p, 1)))
 		return g;
 	if ((g = mn__runq_get(p)) || (g = mn__gq_get(p, 0)))
@@ -771,7 +779,7 @@ top:
 		 * spawn loop, a reply): watch for ~20 us before paying for a futex sleep and
 		 * wake-up. Only the spinning M does this, and only while some P is busy. */
 		if (busy > 1) {
-			int64_t until = mn__now() + 20000;
+			int64_t until = mn__now() + MN_SPIN_NS;
 			while (mn__now() < until && !mn_any_queued() &&
 			       !atomic_load_explicit(&mn_sched.stopping, memory_order_relaxed))
 				for (int i = 0; i < 32; i++)
@@ -929,7 +937,7 @@ static void mn_free_all(void)
 	free(mn_sched.allp);
 	for (mn_m *m = mn_sched.allm, *n; m; m = n) {
 		n = m->alllink;
-		munmap(m->altstack, 64 * 1024);
+		munmap(m->altstack, MN_ALTSTACK);
 		if (m->statfd >= 0)
 			close(m->statfd);
 		free(m);
@@ -942,14 +950,14 @@ uint64_t mn_main(const mn_config *cfg, mn_fn root, const void *arg, size_t len)
 	mn_sched.cfg = *cfg;
 	mn_sched.nprocs = cfg->procs > 0 ? cfg->procs : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	mn_sched.stack_size = cfg->stack_size ? cfg->stack_size : 64 * 1024;
+	mn_sched.stack_size = cfg->stack_size ? cfg->stack_size : MN_STACK_DEFAULT;
 	if (mn_sched.stack_size < MN_STACK_MIN)
 		mn__fatal("stack_size is below MN_STACK_MIN: the runtime's own frames do not fit");
 	mn_sched.stack_size = (mn_sched.stack_size + page - 1) & ~(page - 1);
 	mn_sched.stack_guard = mn__guard_size();
 	mn_sched.stack_stride = mn_sched.stack_size + mn_sched.stack_guard;
-	mn_sched.preempt_ns = cfg->preempt_ns ? cfg->preempt_ns : 10000000;
-	mn_sched.syscall_ns = cfg->syscall_ns ? cfg->syscall_ns : 20000;
+	mn_sched.preempt_ns = cfg->preempt_ns ? cfg->preempt_ns : MN_PREEMPT_NS;
+	mn_sched.syscall_ns = cfg->syscall_ns ? cfg->syscall_ns : MN_SYSCALL_NS;
 	mn_sched.poll_until = INT64_MAX;
 	mn_sched.gid = 1;
 	mn__adopt_kept(cfg->cold);

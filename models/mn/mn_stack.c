@@ -13,9 +13,9 @@
 
 #include "mn_impl.h"
 
-#define MN_G_CACHE 64
-#define MN_SLAB 64
-#define MN_GBLOCK 256
+#define MN_G_CACHE 64 /* free Gs a P keeps (it spills down to this at twice as many) */
+#define MN_SLAB 64    /* stacks mapped by one mmap, with their guards */
+#define MN_GBLOCK 256 /* Gs allocated at a time */
 _Static_assert(MN_STACK_CACHE <= MN_STACK_SLACK_PER_P && MN_SLAB <= MN_STACK_SLACK_PER_P,
 	       "a P's cache and a fresh slab must fit the kept-stack slack mn.h promises");
 

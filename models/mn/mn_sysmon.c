@@ -12,6 +12,15 @@
 
 #include "mn_impl.h"
 
+/* sysmon's clock, as Go's sysmon names its own (forcePreemptNS and the 20 us / 10 ms of its
+ * delay): */
+#define MN_SYSMON_FAST_NS 20000     /* poll period while syscalls are made or it just acted */
+#define MN_SYSMON_MAX_NS 10000000   /* the longest it sleeps while some P runs */
+#define MN_SYSMON_QUIET_ROUNDS 50   /* fast rounds without acting before it sleeps longer */
+#define MN_POLL_NS 10000000         /* it polls the network when nobody has for this long */
+#define MN_TIMER_PREEMPT_NS 1000000 /* a G that has run this long yields to an overdue timer */
+#define MN_RESIGNAL_NS 1000000      /* a G left alone (unsafe place, blocked thread): again */
+
 static _Atomic int mn_sysmon_word;
 _Atomic int mn__sysmon_asleep;
 
@@ -70,8 +79,8 @@ static void *mn_sysmon(void *arg)
 	 * deadline behind a G that has had 1 ms, the next network poll; at most `cap`, so that
 	 * a G that started meanwhile is noticed (preempted at most cap late). Polling every
 	 * 20 us throughout a CPU-bound run cost ~10% of a core, taken from the Gs. */
-	const int64_t fast = 20000;
-	int64_t cap = 10000000;
+	const int64_t fast = MN_SYSMON_FAST_NS;
+	int64_t cap = MN_SYSMON_MAX_NS;
 	int quiet = 0;             /* rounds since sysmon last acted or saw a system call */
 	if (mn_sched.preempt_ns > 0 && mn_sched.preempt_ns / 5 < cap)
 		cap = mn_sched.preempt_ns / 5;
@@ -105,14 +114,14 @@ static void *mn_sysmon(void *arg)
 		atomic_store(&mn_sysmon_until, next);
 		int acted = 0;
 		if (mn__netpoll_waiters() && !atomic_load(&mn_sched.polling)) {
-			int64_t due = atomic_load(&mn_sched.last_poll) + 10000000;
+			int64_t due = atomic_load(&mn_sched.last_poll) + MN_POLL_NS;
 			if (now >= due) {
 				mn_g *list = mn__netpoll(0);
 				if (list) {
 					mn__inject(list);
 					acted = 1;
 				}
-				due = now + 10000000;
+				due = now + MN_POLL_NS;
 			}
 			if (due < next)
 				next = due;
@@ -158,20 +167,22 @@ static void *mn_sysmon(void *arg)
 				 * behind a G that has had 1 ms (Go would let it wait out the 10 ms) */
 				int64_t tn = atomic_load(&p->tnext);
 				int64_t due = p->sm_when + mn_sched.preempt_ns;
-				int64_t early = tn > p->sm_when + 1000000 ? tn : p->sm_when + 1000000;
+				int64_t early = p->sm_when + MN_TIMER_PREEMPT_NS;
+				if (tn > early)
+					early = tn;
 				if (tn != INT64_MAX && early < due)
 					due = early;
-				if (due < p->sm_signalled + 1000000) /* again every 1 ms while the G */
-					due = p->sm_signalled + 1000000; /* sits somewhere unsafe */
+				if (due < p->sm_signalled + MN_RESIGNAL_NS) /* again every 1 ms while */
+					due = p->sm_signalled + MN_RESIGNAL_NS; /* the G sits unsafe */
 				if (stuck && now >= due && mn_thread_blocked(pm, tid)) {
 					p->sm_signalled = now; /* look again in 1 ms */
-					due = now + 1000000;
+					due = now + MN_RESIGNAL_NS;
 				} else if (stuck && now >= due) {
 					atomic_store(&p->preempt_tick, t);
 					atomic_store(&p->preempt_req, 1);
 					p->sm_signalled = now;
 					syscall(SYS_tgkill, (int)getpid(), tid, SIGURG);
-					due = now + 1000000;
+					due = now + MN_RESIGNAL_NS;
 				}
 				if (due < next)
 					next = due;
@@ -184,7 +195,7 @@ static void *mn_sysmon(void *arg)
 		}
 		if (acted)
 			quiet = 0;
-		if (quiet++ < 50) {
+		if (quiet++ < MN_SYSMON_QUIET_ROUNDS) {
 			wait = fast;
 		} else {
 			wait = next - now;
