@@ -969,10 +969,10 @@ static void mn_exit_hook(mn_g *prev, void *arg)
 {
 	(void)arg;
 	mn_p *p = mn_getm()->p;
-	coro_stack s = prev->ctx.stack;
-	s.size += MN_STACK_OWNER;
-	*mn_stack_owner(&s, s.size) = NULL;
-	mn_stack_put(p, &s);
+	coro_stack *s = &prev->ctx.stack; /* in place: a copy stays live across mn_getm */
+	s->size += MN_STACK_OWNER;
+	*mn_stack_owner(s, s->size) = NULL;
+	mn_stack_put(p, s);
 	coro_destroy(&prev->ctx);
 	prev->has_stack = 0;
 	prev->status = G_DEAD;
