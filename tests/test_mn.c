@@ -1019,7 +1019,10 @@ static uint64_t dig_root(void *arg, size_t len)
 
 /* Rooms swept: for a yield from what the switch itself needs (a few hundred bytes: a refill
  * on this stack would overflow it), for a preemption from the reserve the runtime asks for
- * (mn.h), each to 8 KiB more. */
+ * (mn.h), each to 8 KiB more. The yield rooms are below that reserve, which is where the
+ * kernel writes a SIGURG frame (3.3 KiB): they run with preemption off, or a signal sent
+ * while a loaded box keeps the digger's thread off its CPU for 1 ms overflows the stack
+ * (seen once in 23 runs of the binary). */
 #define DIG_YIELD_ROOM 1536
 #define DIG_SWEEP 8192
 #define DIG_STEP 512
@@ -1033,7 +1036,7 @@ Test(mn, refill_runs_off_the_switching_gs_stack, .timeout = 60)
 		for (size_t room = from; room <= from + DIG_SWEEP; room += DIG_STEP) {
 			dig_arg a = {room, preempt, NULL};
 			mn_config c = {.procs = 1, .stack_size = MN_STACK_MIN, .cold = 1,
-				       .preempt_ns = 1000000};
+				       .preempt_ns = preempt ? 1000000 : -1};
 			cr_assert_eq(mn_main(&c, dig_root, &a, sizeof a), 1, "room %zu preempt %d",
 				     room, preempt);
 			spins += preempt;
@@ -1268,4 +1271,76 @@ Test(mn, randomized_stress_many_seeds, .timeout = 90)
 		uint64_t ok = run(procs, stress_root, &seed, sizeof seed);
 		cr_assert_eq(ok, 1, "seed %llu procs %d", (unsigned long long)seed, procs);
 	}
+}
+
+/* ---- preemption counted under every build -------------------------------------------------- */
+
+/* More hogs than Ps, none of which ever blocks or yields: the last hog can start only once
+ * a signal has switched a running hog out, so "every hog started" is a preemption seen from
+ * the Gs, and mn_preemptions() must have counted it. Async preemption is on in plain and
+ * ASan builds (clang's ASan runtime is linked shared for it, Makefile) and explicitly off
+ * under ThreadSanitizer (mn_sched.c): a sanitizer build that silently stops preempting
+ * fails here, whichever way it was meant to go. */
+#define HOG_PROCS 2
+#define HOG_COUNT (HOG_PROCS + 1)
+#define HOG_PREEMPT_NS 1000000
+/* a bound for a starved box, not a measurement: sysmon signals a P every 1 ms at most */
+#define HOG_TIME_LIMIT_S 60
+/* with preemption off the hogs stop themselves after this many preemption slices */
+#define HOG_UNPREEMPTED_SLICES 100
+
+static atomic_int hogs_started, hogs_stop;
+
+static uint64_t counted_hog(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	atomic_fetch_add(&hogs_started, 1);
+	/* unpreempted, a hog stops by itself, so a build that never preempts fails, not hangs */
+	int64_t stop_at = mono_ns() + (mn_preempt_enabled() ? HOG_TIME_LIMIT_S * 1000000000ll
+							    : HOG_UNPREEMPTED_SLICES * HOG_PREEMPT_NS);
+	while (!atomic_load_explicit(&hogs_stop, memory_order_relaxed) && mono_ns() < stop_at)
+		spin(1000); /* no call into mn, no safe point */
+	return 1;
+}
+
+static uint64_t counted_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	uint64_t from = mn_preemptions();
+	mn_g *g[HOG_COUNT];
+	atomic_store(&hogs_started, 0);
+	atomic_store(&hogs_stop, 0);
+	for (int i = 0; i < HOG_COUNT; i++)
+		g[i] = mn_go(counted_hog, NULL, 0);
+	/* a sleeper behind hogs is woken by preempting one (sysmon), or when they stop */
+	int64_t t0 = (int64_t)time(NULL);
+	while ((atomic_load(&hogs_started) < HOG_COUNT || mn_preemptions() - from < HOG_COUNT) &&
+	       (int64_t)time(NULL) - t0 < HOG_TIME_LIMIT_S && mn_preempt_enabled())
+		mn_sleep_ns(HOG_PREEMPT_NS);
+	atomic_store(&hogs_stop, 1);
+	uint64_t joined = 0;
+	for (int i = 0; i < HOG_COUNT; i++)
+		joined += mn_join(g[i]);
+	return joined;
+}
+
+Test(mn, hogs_are_preempted_and_counted_unless_tsan, .timeout = 120)
+{
+#ifdef CORO_TSAN
+	cr_assert(!mn_preempt_enabled(), "preemption is off under ThreadSanitizer, explicitly");
+#else
+	cr_assert(mn_preempt_enabled(), "this build preempts (a sanitizer runtime linked into "
+					"the executable turns it off)");
+#endif
+	uint64_t from = mn_preemptions();
+	mn_config c = {.procs = HOG_PROCS, .preempt_ns = HOG_PREEMPT_NS};
+	cr_assert_eq(mn_main(&c, counted_root, NULL, 0), HOG_COUNT);
+	uint64_t n = mn_preemptions() - from;
+	cr_log_info("%llu preemptions", (unsigned long long)n);
+	if (!mn_preempt_enabled()) {
+		cr_assert_eq(n, 0, "preemption is off, yet %llu happened", (unsigned long long)n);
+		return;
+	}
+	cr_assert_eq(atomic_load(&hogs_started), HOG_COUNT, "every hog ran: some were preempted");
+	cr_assert_geq(n, HOG_COUNT, "only %llu preemptions counted", (unsigned long long)n);
 }

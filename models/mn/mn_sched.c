@@ -488,10 +488,10 @@ static void mn_exit_hook(mn_g *prev, void *arg)
 {
 	(void)arg;
 	mn_p *p = mn__getm()->p;
-	coro_stack s = prev->ctx.stack;
-	s.size += MN_STACK_OWNER;
-	*mn__stack_owner(&s, s.size) = NULL;
-	mn__stack_put(p, &s);
+	coro_stack *s = &prev->ctx.stack; /* in place: a copy stays live across mn__getm */
+	s->size += MN_STACK_OWNER;
+	*mn__stack_owner(s, s->size) = NULL;
+	mn__stack_put(p, s);
 	coro_destroy(&prev->ctx);
 	prev->has_stack = 0;
 	prev->status = G_DEAD;

@@ -5,6 +5,14 @@
  * reads the thread pointer and mn_tls_m in one uninterruptible stretch: preempted between
  * the two, a G could resume on another thread holding the old thread's M. */
 #if defined(__x86_64__)
+/* MN_TLS_M(reg): this thread's M into reg. In an executable (PIE or not) mn_tls_m sits at a
+ * fixed offset from %fs, one load as compiled C does (local-exec); in a shared object the
+ * offset comes from the GOT (initial-exec), one instruction more on every lookup. */
+#if defined(__PIC__) && !defined(__PIE__)
+#define MN_TLS_M(reg) movq mn_tls_m@gottpoff(%rip), reg; movq %fs:(reg), reg
+#else
+#define MN_TLS_M(reg) movq %fs:mn_tls_m@tpoff, reg
+#endif
 	.section mn_nopreempt,"ax",@progbits
 
 /* mn_m *mn__getm(void): this thread's M, or NULL. */
@@ -13,8 +21,7 @@
 	.type mn__getm, @function
 mn__getm:
 	.cfi_startproc
-	movq mn_tls_m@gottpoff(%rip), %rax
-	movq %fs:(%rax), %rax
+	MN_TLS_M(%rax)
 	ret
 	.cfi_endproc
 	.size mn__getm, .-mn__getm
@@ -26,8 +33,7 @@ mn__getm:
 	.type mn__getg, @function
 mn__getg:
 	.cfi_startproc
-	movq mn_tls_m@gottpoff(%rip), %rax
-	movq %fs:(%rax), %rax
+	MN_TLS_M(%rax)
 	testq %rax, %rax
 	jz 1f
 	movq (%rax), %rax
@@ -41,8 +47,12 @@ mn__getg:
 	.type mn__setm, @function
 mn__setm:
 	.cfi_startproc
+#if defined(__PIC__) && !defined(__PIE__)
 	movq mn_tls_m@gottpoff(%rip), %rax
 	movq %rdi, %fs:(%rax)
+#else
+	movq %rdi, %fs:mn_tls_m@tpoff
+#endif
 	ret
 	.cfi_endproc
 	.size mn__setm, .-mn__setm
