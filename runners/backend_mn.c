@@ -6,16 +6,15 @@
 #include "mn/mn.h"
 #include "task.h"
 
-enum { MN_P_STACK_KB, MN_P_PREEMPT_MS, MN_P_SYSCALL_US };
-
-static const cb_param_def mn_params[] = {
-	/* the smallest accepted leaves the runtime its own deepest path twice over (mn.h) */
-	{"stack_kb", 64, MN_STACK_MIN / 1024, 65536,
-	 "usable stack per G, KiB (reserved; committed on touch)"},
-	{"preempt_ms", 10, 0, 10000, "async preemption of a G running this long, ms (0: off)"},
-	{"syscall_us", 20, 1, 1000000, "sysmon retakes a P blocked in a syscall after, us"},
-	{NULL, 0, 0, 0, NULL},
-};
+/* The smallest stack_kb accepted leaves the runtime its own deepest path twice over (mn.h). */
+#define MN_PARAMS(X)                                                                      \
+	X(MN_P_STACK_KB, "stack_kb", 64, MN_STACK_MIN / 1024, 65536,                      \
+	  "usable stack per G, KiB (reserved; committed on touch)")                       \
+	X(MN_P_PREEMPT_MS, "preempt_ms", 10, 0, 10000,                                    \
+	  "async preemption of a G running this long, ms (0: off)")                       \
+	X(MN_P_SYSCALL_US, "syscall_us", 20, 1, 1000000,                                  \
+	  "sysmon retakes a P blocked in a syscall after, us")
+CB_PARAMS(mn_params, MN_PARAMS);
 
 /* Out of memory or threads: the cell cannot run at this size (a row, not a crash). */
 static _Noreturn void mn_be_exhausted(const char *msg)

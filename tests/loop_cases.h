@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 
 #include "task.h"
+#include "testutil.h"
 
 static uint64_t lc_now(void)
 {
@@ -24,13 +25,13 @@ static uint64_t lc_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Run root on the backend with params p (NULL: defaults). */
-static uint64_t lc_run(cb_fn root, const void *arg, size_t len, const int64_t *p, int np)
+/* Run root on the backend with its parameter param (NULL: none) set to value, the others 0. */
+static uint64_t lc_run(cb_fn root, const void *arg, size_t len, const char *param, int64_t value)
 {
 	cb_backend_use(&LOOP_BE);
 	cb_backend_cfg cfg = {.workers = 1};
-	for (int i = 0; i < np; i++)
-		cfg.p[i] = p[i];
+	if (param)
+		cfg.p[tu_slot(LOOP_BE.params, param)] = value;
 	return LOOP_BE.run(&cfg, root, (void *)arg, len);
 }
 

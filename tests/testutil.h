@@ -10,6 +10,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "task.h"
+
+/* The slot of parameter name in defs: tests set and read parameters by name, so that
+ * reordering a table cannot change what they set. A name the table lacks ends the test. */
+static inline int tu_slot(const cb_param_def *defs, const char *name)
+{
+	int i = cb_param_slot(defs, name);
+	if (i < 0) {
+		fprintf(stderr, "no parameter %s in the table\n", name);
+		abort();
+	}
+	return i;
+}
+
 static inline const char *tu_bench(void)
 {
 	const char *b = getenv("CB_BENCH");
