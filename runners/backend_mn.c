@@ -67,9 +67,7 @@ static cb_chan *mn_be_chan_make(size_t elem, size_t cap)
 
 static int mn_be_chan_send(cb_chan *c, const void *elem)
 {
-	if (mn_chan_send((mn_chan *)c, elem) == MN_CLOSED)
-		cb_abort("error", "send on a closed channel");
-	return CB_OK;
+	return mn_chan_send((mn_chan *)c, elem);
 }
 
 /* mn's MN_OK/MN_CLOSED/MN_EMPTY have the same values as CB_OK/CB_CLOSED/CB_EMPTY. */

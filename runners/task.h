@@ -144,7 +144,8 @@ typedef struct cb_backend {
 	void (*yield)(void);
 	void (*sleep_ns)(uint64_t ns);
 	cb_chan *(*chan_make)(size_t elem, size_t cap);
-	int (*chan_send)(cb_chan *c, const void *elem);
+	int (*chan_send)(cb_chan *c, const void *elem); /* CB_OK, or CB_CLOSED: cb_chan_send
+	                                                   * aborts the cell, for every backend */
 	int (*chan_recv)(cb_chan *c, void *elem);
 	int (*chan_try_recv)(cb_chan *c, void *elem);
 	void (*chan_close)(cb_chan *c);

@@ -17,6 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
+#include "harness.h"
 #include "task.h"
 #include "util.h"
 
@@ -498,6 +501,55 @@ CONF_BACKENDS(CONF_DECLARE, 0)
 	}
 #define CONF_TESTS_OF(test) CONF_BACKENDS(CONF_TEST, test)
 CONF_CASES(CONF_TESTS_OF)
+
+/* ---- sending on a closed channel ends the cell, with the same line on every backend ---- */
+
+static uint64_t conf_send_on_closed(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	cb_chan *c = cb_chan_make(sizeof(int), 1);
+	cb_chan_close(c);
+	int v = 1;
+	cb_chan_send(c, &v);
+	return CONF_PASS; /* not reached: the send aborts the cell */
+}
+
+/* Run root on be in a child process, as a cell runs: its exit status, and what cb_abort
+ * wrote to the status pipe in line. */
+static int conf_run_child(const cb_backend *be, cb_fn root, char *line, size_t n)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		cb_status_fd = p[1];
+		_exit(conf_run(be, root) == CONF_PASS ? 0 : 1);
+	}
+	close(p[1]);
+	size_t at = 0;
+	ssize_t r;
+	while (at < n - 1 && (r = read(p[0], line + at, n - 1 - at)) > 0)
+		at += (size_t)r;
+	line[at] = 0;
+	close(p[0]);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+#define CONF_ABORT_TEST(be, unused)                                                       \
+	Test(conformance_##be, send_on_closed_channel_aborts, .timeout = 30)              \
+	{                                                                                 \
+		char line[256];                                                           \
+		int st = conf_run_child(&cb_backend_##be, conf_send_on_closed, line,      \
+					sizeof line);                                     \
+		cr_assert_eq(st, 3, "exit status %d, status pipe: %s", st, line);         \
+		cr_assert_str_eq(line, "ABORT\terror\tsend on a closed channel\n");       \
+	}
+CONF_BACKENDS(CONF_ABORT_TEST, 0)
 
 /* The exceptions name real backends and cases (a renamed case cannot leave a stale skip). */
 Test(conformance, exceptions_name_known_backends_and_cases, .timeout = 10)

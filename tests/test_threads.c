@@ -140,21 +140,6 @@ Test(threads, try_recv_empty_value_closed, .timeout = 30)
 	cr_assert_eq(run_threads(try_root), 1);
 }
 
-static uint64_t send_closed_root(void *arg, size_t len)
-{
-	(void)arg, (void)len;
-	cb_chan *c = cb_chan_make(sizeof(int), 1);
-	cb_chan_close(c);
-	int v = 1;
-	cb_chan_send(c, &v); /* aborts the cell */
-	return 0;
-}
-
-Test(threads, send_on_closed_channel_aborts, .timeout = 30, .exit_code = 3)
-{
-	run_threads(send_closed_root);
-}
-
 typedef struct pipe_arg {
 	int fd;
 } pipe_arg;
