@@ -1,5 +1,5 @@
-/* loop_cases.h: tests every event-loop backend (aloop, uv) must pass, written against the
- * task API. Included by test_aloop.c and test_uv.c after they define LOOP_BE (the backend)
+/* loop_cases.h: tests every event-loop backend (aloop, uv) must pass beyond the conformance
+ * suite's (test_conformance.c: spawn, channels, fds), written against the task API. Included by test_aloop.c and test_uv.c after they define LOOP_BE (the backend)
  * and LOOP_SUITE (the Criterion suite name). Globals here are the tests' own bookkeeping;
  * the workloads' share-nothing rule does not apply to tests. */
 #include <criterion/criterion.h>
@@ -305,83 +305,6 @@ Test(LOOP_SUITE, tcp_echo, .timeout = 20)
 	getsockname(lfd, (struct sockaddr *)&sa, &sl);
 	lc_tcp_arg a = {lfd, ntohs(sa.sin_port), 50};
 	cr_assert_eq(lc_run(lc_tcp_root, &a, sizeof a, NULL, 0), 8u * 50 * 300);
-}
-
-/* ---- channels ---------------------------------------------------------------------- */
-
-static int lc_recv_started;
-
-static uint64_t lc_late_receiver(void *arg, size_t len)
-{
-	(void)len;
-	cb_chan *c;
-	memcpy(&c, arg, sizeof c);
-	cb_sleep_ns(5000000);
-	lc_recv_started = 1;
-	uint64_t sum = 0, v;
-	while (cb_chan_recv(c, &v) == CB_OK)
-		sum += v;
-	return sum;
-}
-
-static uint64_t lc_chan_root(void *arg, size_t len)
-{
-	(void)len;
-	size_t cap;
-	memcpy(&cap, arg, sizeof cap);
-	lc_recv_started = 0;
-	cb_chan *c = cb_chan_make(sizeof(uint64_t), cap);
-	cb_task *r = cb_spawn(lc_late_receiver, &c, sizeof c);
-	for (uint64_t i = 1; i <= cap + 3; i++) {
-		cb_chan_send(c, &i);
-		/* the first cap sends fit in the buffer; any later one (every one at cap 0)
-		 * returns only once a receiver took an element */
-		if (i > cap)
-			cr_assert(lc_recv_started, "send %lu returned with no receiver", (unsigned long)i);
-		else
-			cr_assert(!lc_recv_started);
-	}
-	cb_chan_close(c);
-	uint64_t sum = cb_join(r);
-	uint64_t v;
-	cr_assert_eq(cb_chan_try_recv(c, &v), CB_CLOSED);
-	cb_chan_free(c);
-	return sum;
-}
-
-Test(LOOP_SUITE, rendezvous_sender_waits_for_receiver, .timeout = 20)
-{
-	size_t cap = 0;
-	cr_assert_eq(lc_run(lc_chan_root, &cap, sizeof cap, NULL, 0), 1 + 2 + 3);
-}
-
-Test(LOOP_SUITE, buffered_channel_blocks_when_full, .timeout = 20)
-{
-	size_t cap = 4;
-	cr_assert_eq(lc_run(lc_chan_root, &cap, sizeof cap, NULL, 0), 7 * 8 / 2);
-}
-
-static uint64_t lc_try_root(void *arg, size_t len)
-{
-	(void)arg, (void)len;
-	cb_chan *c = cb_chan_make(4, 2);
-	int v = 7, got = 0;
-	cr_assert_eq(cb_chan_try_recv(c, &got), CB_EMPTY);
-	cb_chan_send(c, &v);
-	cr_assert_eq(cb_chan_try_recv(c, &got), CB_OK);
-	cr_assert_eq(got, 7);
-	cb_chan_send(c, &v);
-	cb_chan_close(c);
-	cr_assert_eq(cb_chan_try_recv(c, &got), CB_OK); /* buffered before the close */
-	cr_assert_eq(cb_chan_try_recv(c, &got), CB_CLOSED);
-	cr_assert_eq(cb_chan_recv(c, &got), CB_CLOSED);
-	cb_chan_free(c);
-	return 1;
-}
-
-Test(LOOP_SUITE, try_recv_and_close, .timeout = 20)
-{
-	cr_assert_eq(lc_run(lc_try_root, NULL, 0, NULL, 0), 1);
 }
 
 /* ---- parked tasks keep their stacks (the run stack is shared, see coop_task.c) ----- */
