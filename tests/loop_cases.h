@@ -475,8 +475,6 @@ static inline int lc_distinct_openers(int n)
 
 /* ---- a task that overflows the run stack: a crash row naming it --------------------- */
 
-#include <sys/wait.h>
-
 extern int cb_status_fd; /* where cb_abort writes its line (harness.h) */
 
 /* Frames far larger than a page that write only near their bottom (frame[0], and the return
@@ -505,33 +503,28 @@ static uint64_t lc_overflow_root(void *arg, size_t len)
 	return cb_join(cb_spawn(lc_deep_task, NULL, 0)); /* task 2 */
 }
 
+typedef struct {
+	cb_fn root;
+	int with_stderr;
+} lc_child_arg;
+
+static void lc_child(void *ctx, int fd)
+{
+	const lc_child_arg *a = ctx;
+	cb_status_fd = fd;
+	if (a->with_stderr)
+		dup2(fd, 2);
+	lc_run(a->root, NULL, 0, NULL, 0);
+}
+
 /* Run root in a child process, as a cell runs: out gets the line it aborted with (ABORT,
  * status, note), and its stderr if with_stderr; returns its exit status, or 128 + the signal that killed it. */
 static int lc_run_child(cb_fn root, char *out, size_t n, int with_stderr)
 {
-	int p[2];
-	cr_assert_eq(pipe(p), 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		close(p[0]);
-		cb_status_fd = p[1];
-		if (with_stderr)
-			dup2(p[1], 2);
-		lc_run(root, NULL, 0, NULL, 0);
-		_exit(0);
-	}
-	close(p[1]);
-	size_t have = 0;
-	ssize_t r;
-	while (have < n - 1 && (r = read(p[0], out + have, n - 1 - have)) > 0)
-		have += (size_t)r;
-	out[have] = 0;
-	close(p[0]);
-	int st;
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	lc_child_arg a = {root, with_stderr};
+	int st = tu_fork_read(lc_child, &a, out, n);
+	cr_assert_geq(st, 0, "no child process");
+	return st;
 }
 
 /* The overflow is caught at its first access below the run stack, inside the guard, so
@@ -619,36 +612,24 @@ Test(LOOP_SUITE, task_locals_live_on_the_run_stack, .timeout = 20)
 
 #ifdef CORO_ASAN
 /* With fake stacks switched on, the same test must not pass quietly: coop stops the run. */
+static void lc_fake_stacks_child(void *ctx, int fd)
+{
+	(void)ctx;
+	dup2(fd, 1);
+	dup2(fd, 2);
+	char filter[128];
+	snprintf(filter, sizeof filter, "%s/task_locals_live_on_the_run_stack", LC_STR(LOOP_SUITE));
+	/* a clean environment: Criterion's own variables would make it a test worker */
+	char *env[] = {"ASAN_OPTIONS=detect_stack_use_after_return=1:detect_leaks=0", NULL};
+	execle("/proc/self/exe", "test", "--filter", filter, (char *)NULL, env);
+	_exit(127);
+}
+
 Test(LOOP_SUITE, fake_stacks_are_refused_loudly, .timeout = 60)
 {
-	int p[2];
-	cr_assert_eq(pipe(p), 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		close(p[0]);
-		char filter[128];
-		snprintf(filter, sizeof filter, "%s/task_locals_live_on_the_run_stack",
-			 LC_STR(LOOP_SUITE));
-		/* a clean environment: Criterion's own variables would make it a test worker */
-		char *env[] = {"ASAN_OPTIONS=detect_stack_use_after_return=1:detect_leaks=0", NULL};
-		execle("/proc/self/exe", "test", "--filter", filter, (char *)NULL, env);
-		_exit(127);
-	}
-	close(p[1]);
 	static char out[65536];
-	size_t have = 0;
-	ssize_t r;
-	while (have < sizeof out - 1 && (r = read(p[0], out + have, sizeof out - 1 - have)) > 0)
-		have += (size_t)r;
-	out[have] = 0;
-	close(p[0]);
-	int st;
-	waitpid(pid, &st, 0);
-	cr_assert(!WIFEXITED(st) || WEXITSTATUS(st) != 0, "passed with fake stacks: %s", out);
+	int st = tu_fork_read(lc_fake_stacks_child, NULL, out, sizeof out);
+	cr_assert(st != 0, "passed with fake stacks: %s", out);
 	cr_assert(strstr(out, "locals off the run stack"), "said: %s", out);
 }
 

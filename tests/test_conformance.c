@@ -17,10 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sys/wait.h>
-
 #include "harness.h"
 #include "task.h"
+#include "testutil.h"
 #include "util.h"
 
 /* Every backend the conformance suite runs on, by registry name (cb_backend_<id>); X gets
@@ -560,30 +559,26 @@ static uint64_t conf_send_on_closed(void *arg, size_t len)
 	return CONF_PASS; /* not reached: the send aborts the cell */
 }
 
+typedef struct {
+	const cb_backend *be;
+	cb_fn root;
+} conf_child_arg;
+
+static void conf_child(void *ctx, int fd)
+{
+	const conf_child_arg *a = ctx;
+	cb_status_fd = fd;
+	_exit(conf_run(a->be, a->root) == CONF_PASS ? 0 : 1);
+}
+
 /* Run root on be in a child process, as a cell runs: its exit status, and what cb_abort
  * wrote to the status pipe in line. */
 static int conf_run_child(const cb_backend *be, cb_fn root, char *line, size_t n)
 {
-	int p[2];
-	cr_assert_eq(pipe(p), 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		close(p[0]);
-		cb_status_fd = p[1];
-		_exit(conf_run(be, root) == CONF_PASS ? 0 : 1);
-	}
-	close(p[1]);
-	size_t at = 0;
-	ssize_t r;
-	while (at < n - 1 && (r = read(p[0], line + at, n - 1 - at)) > 0)
-		at += (size_t)r;
-	line[at] = 0;
-	close(p[0]);
-	int st;
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	conf_child_arg a = {be, root};
+	int st = tu_fork_read(conf_child, &a, line, n);
+	cr_assert_geq(st, 0, "no child process");
+	return st;
 }
 
 #define CONF_ABORT_TEST(be, unused)                                                       \

@@ -80,6 +80,42 @@ static inline int tu_run(char *const argv[], char *err, size_t errn, char *out, 
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* Fork: the child runs child(ctx, fd), fd the write end of a pipe (it may exec), and exits 0
+ * if that returns; the parent reads the pipe to its end, the first n - 1 bytes into out (the
+ * rest is drained, so the child never blocks on a full pipe), and reaps the child. Returns
+ * its exit status, 128 + the signal that killed it, or -1 when it could not be started. */
+static inline int tu_fork_read(void (*child)(void *ctx, int fd), void *ctx, char *out, size_t n)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		return -1;
+	fflush(NULL); /* or the child flushes the parent's buffered output a second time */
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(p[0]), close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		child(ctx, p[1]);
+		_exit(0);
+	}
+	close(p[1]);
+	size_t have = 0;
+	ssize_t r;
+	char sink[4096];
+	while ((r = read(p[0], have < n - 1 ? out + have : sink,
+			 have < n - 1 ? n - 1 - have : sizeof sink)) > 0)
+		if (have < n - 1)
+			have += (size_t)r;
+	out[have] = 0;
+	close(p[0]);
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 /* Minimal RFC 4180 reader: splits one record (which may span lines inside quotes) from *p
  * into fields (stored in buf), returns the field count, 0 at end of input. */
 static inline int tu_csv_record(const char **p, char *buf, size_t bufn, char **fields, int maxf)
