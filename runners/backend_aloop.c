@@ -6,17 +6,18 @@
 #include "aloop/aloop.h"
 #include "coop_ops.h"
 
-static const cb_param_def aloop_params[] = {
-	{"pool", 0, 0, 1024, "executor threads for regular files; 0 = min(32, cpus + 4)"},
-	{"slow_ms", 0, 0, 1000000, "warn when a task runs this long without awaiting, ms; 0 = off"},
-	{NULL, 0, 0, 0, NULL},
-};
+#define ALOOP_PARAMS(X)                                                                   \
+	X(ALOOP_P_POOL, "pool", 0, 0, 1024,                                               \
+	  "executor threads for regular files; 0 = min(32, cpus + 4)")                    \
+	X(ALOOP_P_SLOW_MS, "slow_ms", 0, 0, 1000000,                                      \
+	  "warn when a task runs this long without awaiting, ms; 0 = off")
+CB_PARAMS(aloop_params, ALOOP_PARAMS);
 
 static uint64_t aloop_be_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size_t len)
 {
 	aloop_opts o = {
-		.pool_threads = (int)cfg->p[0],
-		.slow_ns = (uint64_t)cfg->p[1] * 1000000u,
+		.pool_threads = (int)cfg->p[ALOOP_P_POOL],
+		.slow_ns = (uint64_t)cfg->p[ALOOP_P_SLOW_MS] * 1000000u,
 		.on_thread = cb_stat_thread,
 		.on_stack_overflow = cb_coop_overflow,
 	};

@@ -14,12 +14,7 @@ int cb_coop_chan_try_recv(cb_chan *c, void *e) { return coop_chan_try_recv((coop
 void cb_coop_chan_close(cb_chan *c) { coop_chan_close((coop_chan *)c); }
 void cb_coop_chan_free(cb_chan *c) { coop_chan_free((coop_chan *)c); }
 
-int cb_coop_chan_send(cb_chan *c, const void *elem)
-{
-	if (coop_chan_send((coop_chan *)c, elem) == COOP_CLOSED)
-		cb_abort("error", "send on a closed channel");
-	return CB_OK;
-}
+int cb_coop_chan_send(cb_chan *c, const void *e) { return coop_chan_send((coop_chan *)c, e); }
 
 int64_t cb_coop_max_tasks(const cb_backend_cfg *cfg, const char **why)
 {

@@ -98,11 +98,10 @@ static int64_t cpy_no_limit(const cb_backend_cfg *cfg, const char **why)
 	return 0; /* the twins refuse sizes they cannot reach themselves, with a reason */
 }
 
-static const cb_param_def cpy_threads_params[] = {
-	{"switch_us", 5000, 1, 10 * 1000 * 1000,
-	 "switch interval in microseconds (sys.setswitchinterval x 1e6)"},
-	{NULL, 0, 0, 0, NULL},
-};
+#define CPY_THREADS_PARAMS(X)                                                             \
+	X(CPY_P_SWITCH_US, "switch_us", 5000, 1, 10 * 1000 * 1000,                        \
+	  "switch interval in microseconds (sys.setswitchinterval x 1e6)")
+CB_PARAMS(cpy_threads_params, CPY_THREADS_PARAMS);
 static const cb_param_def cpy_no_params[] = {{NULL, 0, 0, 0, NULL}};
 
 #define CPY_BACKEND(id, nm, model, sum, prm, limit)                                              \

@@ -56,10 +56,10 @@
 
 #define FORK_CHANNELS 65536 /* channels per run (the arena is sparse: untouched pages are free) */
 
-static const cb_param_def fork_params[] = {
-	{"start", 0, 0, 1, "process start method: 0 = fork, 1 = spawn (fork + exec of the harness)"},
-	{NULL, 0, 0, 0, NULL},
-};
+#define FORK_PARAMS(X)                                                                    \
+	X(FORK_P_START, "start", 0, 0, 1,                                                 \
+	  "process start method: 0 = fork, 1 = spawn (fork + exec of the harness)")
+CB_PARAMS(fork_params, FORK_PARAMS);
 
 /* What a spawned child needs to act as this backend. */
 typedef struct fork_boot {
@@ -139,7 +139,7 @@ static int64_t fork_max_tasks(const cb_backend_cfg *cfg, const char **why)
 
 static uint64_t fork_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size_t len)
 {
-	start_how = cfg->p[0] ? MP_START_SPAWN : MP_START_FORK;
+	start_how = cfg->p[FORK_P_START] ? MP_START_SPAWN : MP_START_FORK;
 	mp_set_hooks(&(mp_hooks){.process_delta = cb_stat_process,
 				 .atfork_child = fork_atfork_child});
 	if (mp_arena_init(FORK_CHANNELS) != MP_OK)

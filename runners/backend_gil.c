@@ -7,12 +7,17 @@
 #include "gil/gil.h"
 #include "threads/thr.h"
 
+#define GIL_PARAMS(X)                                                                     \
+	X(GIL_P_SWITCH_US, "switch_us", GIL_DEFAULT_INTERVAL_US, 1, 10 * 1000 * 1000,     \
+	  "switch interval in microseconds (sys.setswitchinterval x 1e6)")
+CB_PARAMS(gil_params, GIL_PARAMS);
+
 static gil *gil_the;               /* the interpreter's one GIL, for the cell's run */
 static _Thread_local char gil_me;  /* its address names the calling thread (the tstate) */
 
 static void gil_be_setup(const cb_backend_cfg *cfg)
 {
-	gil_the = gil_create((uint64_t)cfg->p[0], &cb_eval_breaker);
+	gil_the = gil_create((uint64_t)cfg->p[GIL_P_SWITCH_US], &cb_eval_breaker);
 	if (!gil_the)
 		cb_abort("error", "gil: cannot create the lock");
 }
@@ -52,11 +57,6 @@ static uint64_t gil_be_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, siz
 	return cb_thr_run(&gil_lock, cfg, root, arg, len);
 }
 
-static const cb_param_def gil_params[] = {
-	{"switch_us", GIL_DEFAULT_INTERVAL_US, 1, 10 * 1000 * 1000,
-	 "switch interval in microseconds (sys.setswitchinterval x 1e6)"},
-	{NULL, 0, 0, 0, NULL},
-};
 
 const cb_backend cb_backend_gil = {
 	.name = "gil",

@@ -6,16 +6,15 @@
 #include "mn/mn.h"
 #include "task.h"
 
-enum { MN_P_STACK_KB, MN_P_PREEMPT_MS, MN_P_SYSCALL_US };
-
-static const cb_param_def mn_params[] = {
-	/* the smallest accepted leaves the runtime its own deepest path twice over (mn.h) */
-	{"stack_kb", 64, MN_STACK_MIN / 1024, 65536,
-	 "usable stack per G, KiB (reserved; committed on touch)"},
-	{"preempt_ms", 10, 0, 10000, "async preemption of a G running this long, ms (0: off)"},
-	{"syscall_us", 20, 1, 1000000, "sysmon retakes a P blocked in a syscall after, us"},
-	{NULL, 0, 0, 0, NULL},
-};
+/* The smallest stack_kb accepted leaves the runtime its own deepest path twice over (mn.h). */
+#define MN_PARAMS(X)                                                                      \
+	X(MN_P_STACK_KB, "stack_kb", 64, MN_STACK_MIN / 1024, 65536,                      \
+	  "usable stack per G, KiB (reserved; committed on touch)")                       \
+	X(MN_P_PREEMPT_MS, "preempt_ms", 10, 0, 10000,                                    \
+	  "async preemption of a G running this long, ms (0: off)")                       \
+	X(MN_P_SYSCALL_US, "syscall_us", 20, 1, 1000000,                                  \
+	  "sysmon retakes a P blocked in a syscall after, us")
+CB_PARAMS(mn_params, MN_PARAMS);
 
 /* Out of memory or threads: the cell cannot run at this size (a row, not a crash). */
 static _Noreturn void mn_be_exhausted(const char *msg)
@@ -68,9 +67,7 @@ static cb_chan *mn_be_chan_make(size_t elem, size_t cap)
 
 static int mn_be_chan_send(cb_chan *c, const void *elem)
 {
-	if (mn_chan_send((mn_chan *)c, elem) == MN_CLOSED)
-		cb_abort("error", "send on a closed channel");
-	return CB_OK;
+	return mn_chan_send((mn_chan *)c, elem);
 }
 
 /* mn's MN_OK/MN_CLOSED/MN_EMPTY have the same values as CB_OK/CB_CLOSED/CB_EMPTY. */

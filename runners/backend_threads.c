@@ -2,14 +2,14 @@
  * (models/threads) with no lock plugged in, one pthread per task. */
 #include "threads/thr.h"
 
-static const cb_param_def threads_params[] = {
-	{"stack_kb", 0, 0, 1 << 20, "thread stack size in KiB (0 = system default, ulimit -s)"},
-	{NULL, 0, 0, 0, NULL},
-};
+#define THREADS_PARAMS(X)                                                                 \
+	X(THREADS_P_STACK_KB, "stack_kb", 0, 0, 1 << 20,                                  \
+	  "thread stack size in KiB (0 = system default, ulimit -s)")
+CB_PARAMS(threads_params, THREADS_PARAMS);
 
 static uint64_t threads_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size_t len)
 {
-	cb_thr_set_stack((size_t)cfg->p[0] * 1024);
+	cb_thr_set_stack((size_t)cfg->p[THREADS_P_STACK_KB] * 1024);
 	return cb_thr_run(NULL, cfg, root, arg, len);
 }
 

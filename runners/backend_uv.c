@@ -6,16 +6,15 @@
 #include "coop_ops.h"
 #include "uvco/uvco.h"
 
-static const cb_param_def uv_params[] = {
-	{"pool", 0, 0, 1024,
-	 "libuv thread pool size (UV_THREADPOOL_SIZE); 0 = the environment's or libuv's 4"},
-	{NULL, 0, 0, 0, NULL},
-};
+#define UV_PARAMS(X)                                                                      \
+	X(UV_P_POOL, "pool", 0, 0, 1024,                                                  \
+	  "libuv thread pool size (UV_THREADPOOL_SIZE); 0 = the environment's or libuv's 4")
+CB_PARAMS(uv_params, UV_PARAMS);
 
 static uint64_t uv_be_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size_t len)
 {
 	uvco_opts o = {
-		.pool_threads = (int)cfg->p[0],
+		.pool_threads = (int)cfg->p[UV_P_POOL],
 		.on_thread = cb_stat_thread,
 		.on_stack_overflow = cb_coop_overflow,
 	};

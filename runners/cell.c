@@ -72,22 +72,28 @@ void cb_cell_defaults(cb_cell *c, const cb_backend *be, const cb_workload *wl)
 		c->cfg.p[i] = be->params[i].def;
 }
 
+int cb_param_slot(const cb_param_def *defs, const char *name)
+{
+	for (int i = 0; defs && defs[i].name; i++)
+		if (!strcmp(defs[i].name, name))
+			return i;
+	return -1;
+}
+
 static int set_in(const cb_param_def *defs, int64_t *vals, const char *key, const char *val,
 		  char *why, size_t n)
 {
-	for (int i = 0; defs && defs[i].name; i++) {
-		if (strcmp(defs[i].name, key))
-			continue;
-		int64_t v;
-		if (cb_parse_int(val, &v) < 0)
-			return snprintf(why, n, "--param %s=%s: not a number", key, val), -2;
-		if (v < defs[i].min || v > defs[i].max)
-			return snprintf(why, n, "--param %s=%s: out of range %" PRId64 "..%" PRId64,
-					key, val, defs[i].min, defs[i].max), -2;
-		vals[i] = v;
-		return 0;
-	}
-	return -1;
+	int i = cb_param_slot(defs, key);
+	if (i < 0)
+		return -1;
+	int64_t v;
+	if (cb_parse_int(val, &v) < 0)
+		return snprintf(why, n, "--param %s=%s: not a number", key, val), -2;
+	if (v < defs[i].min || v > defs[i].max)
+		return snprintf(why, n, "--param %s=%s: out of range %" PRId64 "..%" PRId64, key,
+				val, defs[i].min, defs[i].max), -2;
+	vals[i] = v;
+	return 0;
 }
 
 int cb_cell_set_param(cb_cell *c, const char *kv, char *why, size_t n)
@@ -222,12 +228,11 @@ static int64_t *scale_knob(cb_cell *c, int64_t *max)
 		*max = c->wl->size_max;
 		return &c->size;
 	}
-	for (int i = 0; c->wl->params && c->wl->params[i].name; i++)
-		if (!strcmp(c->wl->params[i].name, k)) {
-			*max = c->wl->params[i].max;
-			return &c->p[i];
-		}
-	return NULL;
+	int i = cb_param_slot(c->wl->params, k);
+	if (i < 0)
+		return NULL;
+	*max = c->wl->params[i].max;
+	return &c->p[i];
 }
 
 /* The next count to try after `count` took `wall_ns`, google/benchmark's rule: aim 40% past

@@ -295,9 +295,9 @@ static void set_knob(cb_cell *c, int64_t v)
 		c->size = v;
 		return;
 	}
-	for (int i = 0; c->wl->params && c->wl->params[i].name; i++)
-		if (!strcmp(c->wl->params[i].name, k))
-			c->p[i] = v;
+	int i = cb_param_slot(c->wl->params, k);
+	if (i >= 0)
+		c->p[i] = v;
 }
 
 int cb_suite_main(int argc, char **argv)

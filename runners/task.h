@@ -88,6 +88,31 @@ typedef struct cb_param_def {
 
 #define CB_MAX_PARAMS 12
 
+/* A parameter table and the enum of its slots come from one list, so that reordering the
+ * list cannot change which slot code reads (libuv's UV_ERRNO_MAP): LIST(X) calls
+ * X(SLOT, "name", def, min, max, "doc") once a parameter, and CB_PARAMS(table, LIST)
+ * declares enum { SLOT, ... } and the {NULL}-terminated `static const cb_param_def table[]`.
+ * Code reads cfg->p[SLOT] (a backend's) or cell->p[SLOT] (a workload's). */
+#define CB_PARAM_SLOT_(slot, name, def, min, max, doc) slot,
+#define CB_PARAM_DEF_(slot, name, def, min, max, doc) {name, def, min, max, doc},
+#define CB_PARAMS(table, LIST)                                                            \
+	enum { LIST(CB_PARAM_SLOT_) table##_count };                                      \
+	_Static_assert(table##_count <= CB_MAX_PARAMS, #table ": more than CB_MAX_PARAMS"); \
+	static const cb_param_def table[] = {LIST(CB_PARAM_DEF_){NULL, 0, 0, 0, NULL}}
+
+/* The same for a table that begins with the parameters of base (made by CB_PARAMS from
+ * BASE_LIST), in the same slots: a variant that runs its base's code, which reads the
+ * base's slots, on cells of its own. */
+#define CB_PARAMS_AFTER(table, base, BASE_LIST, LIST)                                     \
+	enum { table##_first_ = base##_count - 1, LIST(CB_PARAM_SLOT_) table##_count };   \
+	_Static_assert(table##_count <= CB_MAX_PARAMS, #table ": more than CB_MAX_PARAMS"); \
+	static const cb_param_def table[] = {                                             \
+		BASE_LIST(CB_PARAM_DEF_) LIST(CB_PARAM_DEF_){NULL, 0, 0, 0, NULL}}
+
+/* The slot of the parameter called name in defs ({NULL}-terminated; NULL: none), or -1:
+ * what reads a parameter by its name (--param, calibration, tests) finds it here. */
+int cb_param_slot(const cb_param_def *defs, const char *name);
+
 /* How a backend is configured for one cell. */
 typedef struct cb_backend_cfg {
 	int workers;                  /* --workers: Ps, pool size, ...; online CPUs by default */
@@ -119,7 +144,8 @@ typedef struct cb_backend {
 	void (*yield)(void);
 	void (*sleep_ns)(uint64_t ns);
 	cb_chan *(*chan_make)(size_t elem, size_t cap);
-	int (*chan_send)(cb_chan *c, const void *elem);
+	int (*chan_send)(cb_chan *c, const void *elem); /* CB_OK, or CB_CLOSED: cb_chan_send
+	                                                   * aborts the cell, for every backend */
 	int (*chan_recv)(cb_chan *c, void *elem);
 	int (*chan_try_recv)(cb_chan *c, void *elem);
 	void (*chan_close)(cb_chan *c);

@@ -1,5 +1,5 @@
-/* loop_cases.h: tests every event-loop backend (aloop, uv) must pass, written against the
- * task API. Included by test_aloop.c and test_uv.c after they define LOOP_BE (the backend)
+/* loop_cases.h: tests every event-loop backend (aloop, uv) must pass beyond the conformance
+ * suite's (test_conformance.c: spawn, channels, fds), written against the task API. Included by test_aloop.c and test_uv.c after they define LOOP_BE (the backend)
  * and LOOP_SUITE (the Criterion suite name). Globals here are the tests' own bookkeeping;
  * the workloads' share-nothing rule does not apply to tests. */
 #include <criterion/criterion.h>
@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 
 #include "task.h"
+#include "testutil.h"
 
 static uint64_t lc_now(void)
 {
@@ -24,13 +25,13 @@ static uint64_t lc_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Run root on the backend with params p (NULL: defaults). */
-static uint64_t lc_run(cb_fn root, const void *arg, size_t len, const int64_t *p, int np)
+/* Run root on the backend with its parameter param (NULL: none) set to value, the others 0. */
+static uint64_t lc_run(cb_fn root, const void *arg, size_t len, const char *param, int64_t value)
 {
 	cb_backend_use(&LOOP_BE);
 	cb_backend_cfg cfg = {.workers = 1};
-	for (int i = 0; i < np; i++)
-		cfg.p[i] = p[i];
+	if (param)
+		cfg.p[tu_slot(LOOP_BE.params, param)] = value;
 	return LOOP_BE.run(&cfg, root, (void *)arg, len);
 }
 
@@ -306,83 +307,6 @@ Test(LOOP_SUITE, tcp_echo, .timeout = 20)
 	cr_assert_eq(lc_run(lc_tcp_root, &a, sizeof a, NULL, 0), 8u * 50 * 300);
 }
 
-/* ---- channels ---------------------------------------------------------------------- */
-
-static int lc_recv_started;
-
-static uint64_t lc_late_receiver(void *arg, size_t len)
-{
-	(void)len;
-	cb_chan *c;
-	memcpy(&c, arg, sizeof c);
-	cb_sleep_ns(5000000);
-	lc_recv_started = 1;
-	uint64_t sum = 0, v;
-	while (cb_chan_recv(c, &v) == CB_OK)
-		sum += v;
-	return sum;
-}
-
-static uint64_t lc_chan_root(void *arg, size_t len)
-{
-	(void)len;
-	size_t cap;
-	memcpy(&cap, arg, sizeof cap);
-	lc_recv_started = 0;
-	cb_chan *c = cb_chan_make(sizeof(uint64_t), cap);
-	cb_task *r = cb_spawn(lc_late_receiver, &c, sizeof c);
-	for (uint64_t i = 1; i <= cap + 3; i++) {
-		cb_chan_send(c, &i);
-		/* the first cap sends fit in the buffer; any later one (every one at cap 0)
-		 * returns only once a receiver took an element */
-		if (i > cap)
-			cr_assert(lc_recv_started, "send %lu returned with no receiver", (unsigned long)i);
-		else
-			cr_assert(!lc_recv_started);
-	}
-	cb_chan_close(c);
-	uint64_t sum = cb_join(r);
-	uint64_t v;
-	cr_assert_eq(cb_chan_try_recv(c, &v), CB_CLOSED);
-	cb_chan_free(c);
-	return sum;
-}
-
-Test(LOOP_SUITE, rendezvous_sender_waits_for_receiver, .timeout = 20)
-{
-	size_t cap = 0;
-	cr_assert_eq(lc_run(lc_chan_root, &cap, sizeof cap, NULL, 0), 1 + 2 + 3);
-}
-
-Test(LOOP_SUITE, buffered_channel_blocks_when_full, .timeout = 20)
-{
-	size_t cap = 4;
-	cr_assert_eq(lc_run(lc_chan_root, &cap, sizeof cap, NULL, 0), 7 * 8 / 2);
-}
-
-static uint64_t lc_try_root(void *arg, size_t len)
-{
-	(void)arg, (void)len;
-	cb_chan *c = cb_chan_make(4, 2);
-	int v = 7, got = 0;
-	cr_assert_eq(cb_chan_try_recv(c, &got), CB_EMPTY);
-	cb_chan_send(c, &v);
-	cr_assert_eq(cb_chan_try_recv(c, &got), CB_OK);
-	cr_assert_eq(got, 7);
-	cb_chan_send(c, &v);
-	cb_chan_close(c);
-	cr_assert_eq(cb_chan_try_recv(c, &got), CB_OK); /* buffered before the close */
-	cr_assert_eq(cb_chan_try_recv(c, &got), CB_CLOSED);
-	cr_assert_eq(cb_chan_recv(c, &got), CB_CLOSED);
-	cb_chan_free(c);
-	return 1;
-}
-
-Test(LOOP_SUITE, try_recv_and_close, .timeout = 20)
-{
-	cr_assert_eq(lc_run(lc_try_root, NULL, 0, NULL, 0), 1);
-}
-
 /* ---- parked tasks keep their stacks (the run stack is shared, see coop_task.c) ----- */
 
 static uint64_t lc_stack_keeper(void *arg, size_t len)
@@ -551,8 +475,6 @@ static inline int lc_distinct_openers(int n)
 
 /* ---- a task that overflows the run stack: a crash row naming it --------------------- */
 
-#include <sys/wait.h>
-
 extern int cb_status_fd; /* where cb_abort writes its line (harness.h) */
 
 /* Frames far larger than a page that write only near their bottom (frame[0], and the return
@@ -581,33 +503,28 @@ static uint64_t lc_overflow_root(void *arg, size_t len)
 	return cb_join(cb_spawn(lc_deep_task, NULL, 0)); /* task 2 */
 }
 
+typedef struct {
+	cb_fn root;
+	int with_stderr;
+} lc_child_arg;
+
+static void lc_child(void *ctx, int fd)
+{
+	const lc_child_arg *a = ctx;
+	cb_status_fd = fd;
+	if (a->with_stderr)
+		dup2(fd, 2);
+	lc_run(a->root, NULL, 0, NULL, 0);
+}
+
 /* Run root in a child process, as a cell runs: out gets the line it aborted with (ABORT,
  * status, note), and its stderr if with_stderr; returns its exit status, or 128 + the signal that killed it. */
 static int lc_run_child(cb_fn root, char *out, size_t n, int with_stderr)
 {
-	int p[2];
-	cr_assert_eq(pipe(p), 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		close(p[0]);
-		cb_status_fd = p[1];
-		if (with_stderr)
-			dup2(p[1], 2);
-		lc_run(root, NULL, 0, NULL, 0);
-		_exit(0);
-	}
-	close(p[1]);
-	size_t have = 0;
-	ssize_t r;
-	while (have < n - 1 && (r = read(p[0], out + have, n - 1 - have)) > 0)
-		have += (size_t)r;
-	out[have] = 0;
-	close(p[0]);
-	int st;
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	lc_child_arg a = {root, with_stderr};
+	int st = tu_fork_read(lc_child, &a, out, n);
+	cr_assert_geq(st, 0, "no child process");
+	return st;
 }
 
 /* The overflow is caught at its first access below the run stack, inside the guard, so
@@ -695,36 +612,24 @@ Test(LOOP_SUITE, task_locals_live_on_the_run_stack, .timeout = 20)
 
 #ifdef CORO_ASAN
 /* With fake stacks switched on, the same test must not pass quietly: coop stops the run. */
+static void lc_fake_stacks_child(void *ctx, int fd)
+{
+	(void)ctx;
+	dup2(fd, 1);
+	dup2(fd, 2);
+	char filter[128];
+	snprintf(filter, sizeof filter, "%s/task_locals_live_on_the_run_stack", LC_STR(LOOP_SUITE));
+	/* a clean environment: Criterion's own variables would make it a test worker */
+	char *env[] = {"ASAN_OPTIONS=detect_stack_use_after_return=1:detect_leaks=0", NULL};
+	execle("/proc/self/exe", "test", "--filter", filter, (char *)NULL, env);
+	_exit(127);
+}
+
 Test(LOOP_SUITE, fake_stacks_are_refused_loudly, .timeout = 60)
 {
-	int p[2];
-	cr_assert_eq(pipe(p), 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		close(p[0]);
-		char filter[128];
-		snprintf(filter, sizeof filter, "%s/task_locals_live_on_the_run_stack",
-			 LC_STR(LOOP_SUITE));
-		/* a clean environment: Criterion's own variables would make it a test worker */
-		char *env[] = {"ASAN_OPTIONS=detect_stack_use_after_return=1:detect_leaks=0", NULL};
-		execle("/proc/self/exe", "test", "--filter", filter, (char *)NULL, env);
-		_exit(127);
-	}
-	close(p[1]);
 	static char out[65536];
-	size_t have = 0;
-	ssize_t r;
-	while (have < sizeof out - 1 && (r = read(p[0], out + have, sizeof out - 1 - have)) > 0)
-		have += (size_t)r;
-	out[have] = 0;
-	close(p[0]);
-	int st;
-	waitpid(pid, &st, 0);
-	cr_assert(!WIFEXITED(st) || WEXITSTATUS(st) != 0, "passed with fake stacks: %s", out);
+	int st = tu_fork_read(lc_fake_stacks_child, NULL, out, sizeof out);
+	cr_assert(st != 0, "passed with fake stacks: %s", out);
 	cr_assert(strstr(out, "locals off the run stack"), "said: %s", out);
 }
 

@@ -19,8 +19,7 @@ static uint64_t lc_pool_root(void *arg, size_t len)
 
 Test(aloop, files_go_to_a_bounded_executor, .timeout = 20)
 {
-	int64_t p[] = {2, 0}; /* pool=2 */
-	uint64_t distinct = lc_run(lc_pool_root, NULL, 0, p, 2);
+	uint64_t distinct = lc_run(lc_pool_root, NULL, 0, "pool", 2);
 	cr_assert_geq(distinct, 1);
 	cr_assert_leq(distinct, 2, "%lu executor threads for pool=2", (unsigned long)distinct);
 	cr_assert_leq(cb_stat_threads_peak(), 1 + 2);
@@ -45,8 +44,7 @@ static char *lc_slow_stderr(int64_t slow_ms)
 	fflush(stderr);
 	int saved = dup(2);
 	dup2(fd, 2);
-	int64_t p[] = {0, slow_ms};
-	uint64_t r = lc_run(lc_slow_root, NULL, 0, p, 2);
+	uint64_t r = lc_run(lc_slow_root, NULL, 0, "slow_ms", slow_ms);
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);

@@ -17,7 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "task.h"
+#include "testutil.h"
 #include "util.h"
 
 /* Every backend the conformance suite runs on, by registry name (cb_backend_<id>); X gets
@@ -27,6 +29,7 @@
 #define CONF_CASES(X)                                                                     \
 	X(spawn_join_copies_arguments) X(nested_spawns) X(yield_returns) X(sleep_sleeps)    \
 	X(rendezvous_send_waits_for_receiver) X(buffered_channel_is_fifo)                  \
+	X(buffered_send_blocks_when_full)                                                  \
 	X(close_drains_then_reports_closed) X(close_wakes_blocked_receivers)               \
 	X(pipe_write_then_read) X(read_to_eof) X(tcp_accept_and_connect)                   \
 	X(cpu_loop_with_safe_points_lets_others_run) X(native_region_lets_others_run)
@@ -36,6 +39,7 @@ static const struct {
 	const char *backend, *test, *why;
 } conf_exceptions[] = {
 	{"serial", "rendezvous_send_waits_for_receiver", "one task at a time: a rendezvous needs a second running task"},
+	{"serial", "buffered_send_blocks_when_full", "one task at a time: a full buffer with no receiver running is a deadlock"},
 	{"serial", "close_wakes_blocked_receivers", "one task at a time: a blocked receiver is a deadlock"},
 	{"serial", "read_to_eof", "one task at a time: a reader that parks is a deadlock"},
 	{"serial", "tcp_accept_and_connect", "one task at a time: client and server cannot both wait"},
@@ -222,16 +226,60 @@ static uint64_t buffered_channel_is_fifo(void *arg, size_t len)
 	return CONF_PASS;
 }
 
+/* The sender of buffered_send_blocks_when_full: a.n sends fill the buffer and go through
+ * at once, which it says on a.full; then one more, and the time that one returned. */
+typedef struct {
+	conf_chan_arg data;
+	cb_chan *full;
+} conf_filler_arg;
+
+static uint64_t conf_filler(void *arg, size_t len)
+{
+	(void)len;
+	conf_filler_arg a;
+	memcpy(&a, arg, sizeof a);
+	for (int64_t v = 1; v <= a.data.n; v++)
+		cb_chan_send(a.data.c, &v);
+	int64_t token = 1;
+	cb_chan_send(a.full, &token);
+	int64_t v = a.data.n + 1;
+	cb_chan_send(a.data.c, &v);
+	return cb_now_ns();
+}
+
+static uint64_t buffered_send_blocks_when_full(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	enum { CAP = 4 };
+	conf_filler_arg a = {{cb_chan_make(sizeof(int64_t), CAP), CAP},
+			     cb_chan_make(sizeof(int64_t), 1)};
+	cb_task *t = cb_spawn(conf_filler, &a, sizeof a);
+	int64_t v;
+	/* CAP sends went through with no receiver: nothing has been received yet */
+	CONF_CHECK(cb_chan_recv(a.full, &v) == CB_OK);
+	cb_sleep_ns(CONF_NAP_NS); /* the sender is blocked in its last send meanwhile */
+	uint64_t before_recv = cb_now_ns();
+	for (int64_t want = 1; want <= CAP + 1; want++) /* in order across the ring's wrap */
+		CONF_CHECK(cb_chan_recv(a.data.c, &v) == CB_OK && v == want);
+	CONF_CHECK(cb_join(t) >= before_recv); /* the last send waited for room */
+	cb_chan_free(a.data.c);
+	cb_chan_free(a.full);
+	return CONF_PASS;
+}
+
 static uint64_t close_drains_then_reports_closed(void *arg, size_t len)
 {
 	(void)arg, (void)len;
 	cb_chan *c = cb_chan_make(sizeof(int64_t), 8);
-	for (int64_t v = 1; v <= 3; v++)
+	int64_t v;
+	CONF_CHECK(cb_chan_try_recv(c, &v) == CB_EMPTY);
+	for (v = 1; v <= 3; v++)
 		CONF_CHECK(cb_chan_send(c, &v) == CB_OK);
 	cb_chan_close(c);
-	int64_t v;
-	for (int64_t want = 1; want <= 3; want++)
-		CONF_CHECK(cb_chan_recv(c, &v) == CB_OK && v == want);
+	/* what was sent before the close is still received, by either call */
+	CONF_CHECK(cb_chan_recv(c, &v) == CB_OK && v == 1);
+	CONF_CHECK(cb_chan_try_recv(c, &v) == CB_OK && v == 2);
+	CONF_CHECK(cb_chan_recv(c, &v) == CB_OK && v == 3);
 	CONF_CHECK(cb_chan_recv(c, &v) == CB_CLOSED);
 	CONF_CHECK(cb_chan_try_recv(c, &v) == CB_CLOSED);
 	cb_chan_free(c);
@@ -498,6 +546,51 @@ CONF_BACKENDS(CONF_DECLARE, 0)
 	}
 #define CONF_TESTS_OF(test) CONF_BACKENDS(CONF_TEST, test)
 CONF_CASES(CONF_TESTS_OF)
+
+/* ---- sending on a closed channel ends the cell, with the same line on every backend ---- */
+
+static uint64_t conf_send_on_closed(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	cb_chan *c = cb_chan_make(sizeof(int), 1);
+	cb_chan_close(c);
+	int v = 1;
+	cb_chan_send(c, &v);
+	return CONF_PASS; /* not reached: the send aborts the cell */
+}
+
+typedef struct {
+	const cb_backend *be;
+	cb_fn root;
+} conf_child_arg;
+
+static void conf_child(void *ctx, int fd)
+{
+	const conf_child_arg *a = ctx;
+	cb_status_fd = fd;
+	_exit(conf_run(a->be, a->root) == CONF_PASS ? 0 : 1);
+}
+
+/* Run root on be in a child process, as a cell runs: its exit status, and what cb_abort
+ * wrote to the status pipe in line. */
+static int conf_run_child(const cb_backend *be, cb_fn root, char *line, size_t n)
+{
+	conf_child_arg a = {be, root};
+	int st = tu_fork_read(conf_child, &a, line, n);
+	cr_assert_geq(st, 0, "no child process");
+	return st;
+}
+
+#define CONF_ABORT_TEST(be, unused)                                                       \
+	Test(conformance_##be, send_on_closed_channel_aborts, .timeout = 30)              \
+	{                                                                                 \
+		char line[256];                                                           \
+		int st = conf_run_child(&cb_backend_##be, conf_send_on_closed, line,      \
+					sizeof line);                                     \
+		cr_assert_eq(st, 3, "exit status %d, status pipe: %s", st, line);         \
+		cr_assert_str_eq(line, "ABORT\terror\tsend on a closed channel\n");       \
+	}
+CONF_BACKENDS(CONF_ABORT_TEST, 0)
 
 /* The exceptions name real backends and cases (a renamed case cannot leave a stale skip). */
 Test(conformance, exceptions_name_known_backends_and_cases, .timeout = 10)

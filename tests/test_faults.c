@@ -155,9 +155,10 @@ static int assert_whole(const char *csv, char *statuses, size_t n)
 		cr_assert_eq(nf, FIELDS, "%s: record %d has %d fields", csv, rows + 1, nf);
 		if (rows >= 0 && statuses) {
 			const char *p = s + at;
-			char store[8192], *f[40];
-			tu_csv_record(&p, store, sizeof store, f, 40);
-			snprintf(statuses + strlen(statuses), n - strlen(statuses), "%s ", f[30]);
+			char store[8192], *f[CB_NCOLUMNS + 1];
+			tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1);
+			snprintf(statuses + strlen(statuses), n - strlen(statuses), "%s ",
+				 f[CB_COL_status]);
 		}
 		at += rl;
 		rows++;
@@ -581,10 +582,10 @@ Test(faults, run_id_validated_or_quoted)
 	cr_assert_eq(tu_run(a, err, sizeof err, NULL, 0), 0, "%s", err);
 	char *s = tu_slurp(csv);
 	const char *p = s;
-	char store[8192], *f[40];
-	tu_csv_record(&p, store, sizeof store, f, 40);
-	cr_assert_eq(tu_csv_record(&p, store, sizeof store, f, 40), FIELDS);
-	cr_assert_str_eq(f[1], odd);
+	char store[8192], *f[CB_NCOLUMNS + 1];
+	tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1);
+	cr_assert_eq(tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1), FIELDS);
+	cr_assert_str_eq(f[CB_COL_run_id], odd);
 	free(s);
 	/* the suite's run id is its folder's name */
 	char *u[] = {"bench", "suite", "--out", (char *)in_tmp("a\nb"), "--backends", "serial", "--workloads", "cpu.fib", NULL};

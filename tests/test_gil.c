@@ -226,13 +226,15 @@ Test(gil, forced_switch_waits_for_taker, .timeout = 30)
 
 #include "task.h"
 #include "workload.h"
+#include "testutil.h"
 
 static uint64_t run_gil(cb_fn root, int64_t switch_us)
 {
 	const cb_backend *be = cb_backend_find("gil");
 	cr_assert_not_null(be);
 	cb_backend_use(be);
-	cb_backend_cfg cfg = {.workers = 2, .p = {switch_us}};
+	cb_backend_cfg cfg = {.workers = 2};
+	cfg.p[tu_slot(be->params, "switch_us")] = switch_us;
 	int dummy = 0;
 	return be->run(&cfg, root, &dummy, sizeof dummy);
 }

@@ -328,7 +328,7 @@ Test(cell, params_validated_and_listed, .timeout = 10)
 	cb_cell_defaults(&c, cb_backend_find("threads"), cb_workload_find("micro.chan"));
 	char why[256], buf[512];
 	cr_assert_eq(cb_cell_set_param(&c, "cap=16", why, sizeof why), 0);
-	cr_assert_eq(c.p[0], 16);
+	cr_assert_eq(c.p[tu_slot(c.wl->params, "cap")], 16);
 	cr_assert_eq(cb_cell_set_param(&c, "stack_kb=256", why, sizeof why), 0, "backend param");
 	cr_assert_eq(cb_cell_set_param(&c, "bogus=1", why, sizeof why), -1);
 	cr_assert(strstr(why, "bogus"));
@@ -337,6 +337,27 @@ Test(cell, params_validated_and_listed, .timeout = 10)
 	cr_assert_eq(cb_cell_set_param(&c, "cap", why, sizeof why), -2);
 	cb_cell_params(&c, buf, sizeof buf);
 	cr_assert_str_eq(buf, "cap=16;stack_kb=256");
+}
+
+/* --param and calibration find a parameter by its name, the workload's table first: a name
+ * in both a workload's and a backend's table would leave the backend's unreachable, and one
+ * twice in a table its second slot; each slot's default lies in its range. */
+Test(cell, param_names_unique_in_every_cell, .timeout = 10)
+{
+	for (size_t b = 0; b < cb_nbackends; b++)
+		for (size_t w = 0; cb_backends[b] && cb_workloads[w]; w++) {
+			const cb_param_def *t[2] = {cb_workloads[w]->params, cb_backends[b]->params};
+			for (int k = 0; k < 2; k++)
+				for (int i = 0; t[k] && t[k][i].name; i++) {
+					const cb_param_def *d = &t[k][i];
+					cr_assert(d->min <= d->def && d->def <= d->max, "%s default", d->name);
+					cr_assert_eq(cb_param_slot(t[k], d->name), i, "%s twice in %s",
+						     d->name, k ? cb_backends[b]->name : cb_workloads[w]->name);
+					cr_assert(k == 0 || cb_param_slot(t[0], d->name) < 0,
+						  "%s of %s hidden by %s's", d->name, cb_backends[b]->name,
+						  cb_workloads[w]->name);
+				}
+		}
 }
 
 #include <arpa/inet.h>

@@ -585,6 +585,7 @@ Test(mp_queue, shutdown_drains_then_ends_every_reader, .timeout = 20)
 /* ---- the fork backend (runners/backend_fork.c) through the task API ----------------------- */
 
 #include "task.h"
+#include "testutil.h"
 extern const cb_backend cb_backend_fork;
 
 static uint64_t be_square(void *arg, size_t len)
@@ -685,7 +686,7 @@ static uint64_t be_run(cb_fn root, int independent, int spawn, uint64_t n)
 {
 	cb_backend_use(&cb_backend_fork);
 	cb_backend_cfg cfg = {.workers = 2, .independent = independent};
-	cfg.p[0] = spawn;
+	cfg.p[tu_slot(cb_backend_fork.params, "start")] = spawn;
 	uint64_t r = cb_backend_fork.run(&cfg, root, &n, sizeof n);
 	assert_no_children();
 	return r;
@@ -898,7 +899,7 @@ Test(fork_backend, given_fds_leave_the_parent_and_spawn_passes_only_named_ones, 
 		for (int rep = 0; rep < 2; rep++) {
 			cb_backend_use(&cb_backend_fork);
 			cb_backend_cfg cfg = {.workers = 2};
-			cfg.p[0] = r.how;
+			cfg.p[tu_slot(cb_backend_fork.params, "start")] = r.how;
 			cr_assert_eq(cb_backend_fork.run(&cfg, be_fd_root, &r, sizeof r), 6);
 			assert_no_children();
 			cr_assert_eq(count_open_fds(), before, "start %d, rep %d: fds grew", r.how, rep);

@@ -1,7 +1,7 @@
-/* test_threads.c: the 1:1 thread backend through the task API: spawn/join, argument copies,
- * channel semantics (rendezvous, buffered order, close, try_recv), blocking I/O. */
+/* test_threads.c: the 1:1 thread backend beyond the conformance suite (test_conformance.c
+ * holds the channel semantics): a task's writes to its argument stay its own, a blocked
+ * reader blocks only itself, the thread limit has a reason. */
 #include <criterion/criterion.h>
-#include <stdatomic.h>
 #include <unistd.h>
 
 #include "task.h"
@@ -46,113 +46,6 @@ static uint64_t spawn_root(void *arg, size_t len)
 Test(threads, spawn_join_results_and_copies, .timeout = 30)
 {
 	cr_assert_eq(run_threads(spawn_root), 40425); /* sum of squares 0..49 */
-}
-
-typedef struct chan_pair {
-	cb_chan *c;
-	int64_t n;
-	atomic_int *stage;
-} chan_pair;
-
-static uint64_t slow_receiver(void *arg, size_t len)
-{
-	(void)len;
-	chan_pair p;
-	memcpy(&p, arg, sizeof p);
-	usleep(50000);
-	atomic_store(p.stage, 1);
-	int64_t v;
-	cr_assert_eq(cb_chan_recv(p.c, &v), CB_OK);
-	return (uint64_t)v;
-}
-
-static uint64_t rendezvous_root(void *arg, size_t len)
-{
-	(void)arg, (void)len;
-	atomic_int stage = 0;
-	chan_pair p = {cb_chan_make(sizeof(int64_t), 0), 0, &stage};
-	cb_task *t = cb_spawn(slow_receiver, &p, sizeof p);
-	int64_t v = 77;
-	cb_chan_send(p.c, &v);
-	/* The send returned, so the receiver must already have been taking it. */
-	cr_assert_eq(atomic_load(&stage), 1, "rendezvous send returned before a receiver came");
-	uint64_t r = cb_join(t);
-	cb_chan_free(p.c);
-	return r;
-}
-
-Test(threads, rendezvous_send_waits_for_receiver, .timeout = 30)
-{
-	cr_assert_eq(run_threads(rendezvous_root), 77);
-}
-
-static uint64_t producer(void *arg, size_t len)
-{
-	(void)len;
-	chan_pair p;
-	memcpy(&p, arg, sizeof p);
-	for (int64_t i = 0; i < p.n; i++)
-		cb_chan_send(p.c, &i);
-	cb_chan_close(p.c);
-	return 0;
-}
-
-static uint64_t buffered_root(void *arg, size_t len)
-{
-	(void)arg, (void)len;
-	chan_pair p = {cb_chan_make(sizeof(int64_t), 7), 10000, NULL};
-	cb_task *t = cb_spawn(producer, &p, sizeof p);
-	int64_t v, want = 0;
-	while (cb_chan_recv(p.c, &v) == CB_OK) {
-		cr_assert_eq(v, want, "FIFO order");
-		want++;
-	}
-	cr_assert_eq(want, 10000);
-	cr_assert_eq(cb_chan_recv(p.c, &v), CB_CLOSED, "closed stays closed");
-	cr_assert_eq(cb_chan_try_recv(p.c, &v), CB_CLOSED);
-	cb_join(t);
-	cb_chan_free(p.c);
-	return 1;
-}
-
-Test(threads, buffered_order_and_close, .timeout = 30)
-{
-	cr_assert_eq(run_threads(buffered_root), 1);
-}
-
-static uint64_t try_root(void *arg, size_t len)
-{
-	(void)arg, (void)len;
-	cb_chan *c = cb_chan_make(sizeof(int), 2);
-	int v = 5, out = 0;
-	cr_assert_eq(cb_chan_try_recv(c, &out), CB_EMPTY);
-	cb_chan_send(c, &v);
-	cb_chan_close(c);
-	cr_assert_eq(cb_chan_try_recv(c, &out), CB_OK, "buffered values survive close");
-	cr_assert_eq(out, 5);
-	cr_assert_eq(cb_chan_try_recv(c, &out), CB_CLOSED);
-	cb_chan_free(c);
-	return 1;
-}
-
-Test(threads, try_recv_empty_value_closed, .timeout = 30)
-{
-	cr_assert_eq(run_threads(try_root), 1);
-}
-
-static uint64_t send_closed_root(void *arg, size_t len)
-{
-	(void)arg, (void)len;
-	cb_chan *c = cb_chan_make(sizeof(int), 1);
-	cb_chan_close(c);
-	int v = 1;
-	cb_chan_send(c, &v); /* aborts the cell */
-	return 0;
-}
-
-Test(threads, send_on_closed_channel_aborts, .timeout = 30, .exit_code = 3)
-{
-	run_threads(send_closed_root);
 }
 
 typedef struct pipe_arg {

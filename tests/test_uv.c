@@ -42,8 +42,7 @@ Test(uv, files_on_pool_threads_default_size, .timeout = 20)
 Test(uv, pool_param_sets_the_pool_size, .timeout = 20)
 {
 	lc_threads_before = lc_threads_now();
-	int64_t p[] = {3};
-	cr_assert_eq(lc_run(lc_pool_root, NULL, 0, p, 1), 3);
+	cr_assert_eq(lc_run(lc_pool_root, NULL, 0, "pool", 3), 3);
 }
 
 Test(uv, uv_threadpool_size_is_honoured, .timeout = 20)
@@ -63,8 +62,6 @@ static uint64_t lc_nop_root(void *arg, size_t len)
  * refused as unsupported (exit 3) rather than silently running with the old one. */
 Test(uv, pool_cannot_be_resized_in_one_process, .timeout = 20, .exit_code = 3)
 {
-	int64_t p[] = {2};
-	cr_assert_eq(lc_run(lc_nop_root, NULL, 0, p, 1), 1);
-	p[0] = 5;
-	lc_run(lc_nop_root, NULL, 0, p, 1);
+	cr_assert_eq(lc_run(lc_nop_root, NULL, 0, "pool", 2), 1);
+	lc_run(lc_nop_root, NULL, 0, "pool", 5);
 }

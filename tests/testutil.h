@@ -10,6 +10,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "task.h"
+
+/* The slot of parameter name in defs: tests set and read parameters by name, so that
+ * reordering a table cannot change what they set. A name the table lacks ends the test. */
+static inline int tu_slot(const cb_param_def *defs, const char *name)
+{
+	int i = cb_param_slot(defs, name);
+	if (i < 0) {
+		fprintf(stderr, "no parameter %s in the table\n", name);
+		abort();
+	}
+	return i;
+}
+
 static inline const char *tu_bench(void)
 {
 	const char *b = getenv("CB_BENCH");
@@ -63,6 +77,42 @@ static inline int tu_run(char *const argv[], char *err, size_t errn, char *out, 
 		out[on] = 0;
 	int st;
 	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Fork: the child runs child(ctx, fd), fd the write end of a pipe (it may exec), and exits 0
+ * if that returns; the parent reads the pipe to its end, the first n - 1 bytes into out (the
+ * rest is drained, so the child never blocks on a full pipe), and reaps the child. Returns
+ * its exit status, 128 + the signal that killed it, or -1 when it could not be started. */
+static inline int tu_fork_read(void (*child)(void *ctx, int fd), void *ctx, char *out, size_t n)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		return -1;
+	fflush(NULL); /* or the child flushes the parent's buffered output a second time */
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(p[0]), close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		child(ctx, p[1]);
+		_exit(0);
+	}
+	close(p[1]);
+	size_t have = 0;
+	ssize_t r;
+	char sink[4096];
+	while ((r = read(p[0], have < n - 1 ? out + have : sink,
+			 have < n - 1 ? n - 1 - have : sizeof sink)) > 0)
+		if (have < n - 1)
+			have += (size_t)r;
+	out[have] = 0;
+	close(p[0]);
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 

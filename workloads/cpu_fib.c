@@ -4,10 +4,9 @@
 
 /* rounds: the tasks are spawned and joined this many times per repetition, the knob that
  * --min-time scales (the task count, what the parallelism is about, stays as asked). */
-static const cb_param_def fib_params[] = {
-	{"rounds", 1, 1, 1000000, "times the T tasks are spawned and joined"},
-	{NULL, 0, 0, 0, NULL},
-};
+#define FIB_PARAMS(X)                                                                        \
+	X(FIB_P_ROUNDS, "rounds", 1, 1, 1000000, "times the T tasks are spawned and joined")
+CB_PARAMS(fib_params, FIB_PARAMS);
 
 static uint64_t fib_task(void *arg, size_t len)
 {
@@ -23,7 +22,7 @@ static uint64_t fib_root(void *arg, size_t len)
 	const cb_cell *c = wl_rep(arg)->cell;
 	int32_t n = (int32_t)c->size;
 	uint64_t sum = 0;
-	for (int64_t i = 0; i < c->p[0]; i++)
+	for (int64_t i = 0; i < c->p[FIB_P_ROUNDS]; i++)
 		sum += wl_spawn_sum(fib_task, &n, sizeof n, c->tasks);
 	return sum;
 }
@@ -32,7 +31,7 @@ static int fib_finish(cb_rep *r, uint64_t result, char *err, size_t n)
 {
 	(void)err, (void)n;
 	r->checksum = result;
-	uint64_t runs = (uint64_t)r->cell->tasks * (uint64_t)r->cell->p[0];
+	uint64_t runs = (uint64_t)r->cell->tasks * (uint64_t)r->cell->p[FIB_P_ROUNDS];
 	r->expected = runs * wl_fib_value((int)r->cell->size);
 	r->ops = runs;
 	return 0;

@@ -6,11 +6,12 @@
 
 #include "common.h"
 
-static const cb_param_def hash_params[] = {
-	{"rounds", 4, 1, 10000, "times each buffer is hashed (the digest is fed back in)"},
-	{"native", 0, 0, 1, "1: kernel runs as a native region (no safe points; GIL released)"},
-	{NULL, 0, 0, 0, NULL},
-};
+#define HASH_PARAMS(X)                                                                    \
+	X(HASH_P_ROUNDS, "rounds", 4, 1, 10000,                                           \
+	  "times each buffer is hashed (the digest is fed back in)")                      \
+	X(HASH_P_NATIVE, "native", 0, 0, 1,                                               \
+	  "1: kernel runs as a native region (no safe points; GIL released)")
+CB_PARAMS(hash_params, HASH_PARAMS);
 
 typedef struct hash_arg {
 	uint32_t rounds, native;
@@ -53,8 +54,8 @@ static uint64_t hash_root(void *arg, size_t len)
 	cb_task **t = malloc((size_t)c->tasks * sizeof *t);
 	if (!a || !t)
 		cb_abort("unsupported", "cannot allocate %zu bytes of buffers", alen);
-	a->rounds = (uint32_t)c->p[0];
-	a->native = (uint32_t)c->p[1];
+	a->rounds = (uint32_t)c->p[HASH_P_ROUNDS];
+	a->native = (uint32_t)c->p[HASH_P_NATIVE];
 	for (int64_t i = 0; i < c->tasks; i++) {
 		wl_fill(a->data, n, (uint64_t)i);
 		t[i] = cb_spawn(hash_task, a, alen); /* copied: a is reused for the next task */
@@ -73,17 +74,17 @@ static uint64_t expected_sum(const cb_cell *c)
 {
 	static int64_t have_tasks = -1, have_size, have_rounds;
 	static uint64_t sum;
-	if (have_tasks == c->tasks && have_size == c->size && have_rounds == c->p[0])
+	if (have_tasks == c->tasks && have_size == c->size && have_rounds == c->p[HASH_P_ROUNDS])
 		return sum;
 	sum = 0;
 	size_t n = buf_bytes(c);
 	uint8_t *buf = malloc(n ? n : 1);
 	for (int64_t i = 0; i < c->tasks; i++) {
 		wl_fill(buf, n, (uint64_t)i);
-		sum += hash_kernel(buf, n, (uint32_t)c->p[0], 0);
+		sum += hash_kernel(buf, n, (uint32_t)c->p[HASH_P_ROUNDS], 0);
 	}
 	free(buf);
-	have_tasks = c->tasks, have_size = c->size, have_rounds = c->p[0];
+	have_tasks = c->tasks, have_size = c->size, have_rounds = c->p[HASH_P_ROUNDS];
 	return sum;
 }
 

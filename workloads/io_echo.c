@@ -10,15 +10,14 @@
 #include "common.h"
 #include "harness.h"
 
-static const cb_param_def echo_params[] = {
-	{"msgs", 200, 1, 1000000000, "messages (round trips) per connection"},
-	{NULL, 0, 0, 0, NULL},
-};
+#define ECHO_PARAMS(X)                                                                      \
+	X(ECHO_P_MSGS, "msgs", 200, 1, 1000000000, "messages (round trips) per connection")
+CB_PARAMS(echo_params, ECHO_PARAMS);
 
 static int echo_prepare(cb_rep *r, char *err, size_t n)
 {
 	const cb_cell *c = r->cell;
-	return wl_served_start(r, (int)c->tasks, (int)c->size, c->p[0], 0, err, n);
+	return wl_served_start(r, (int)c->tasks, (int)c->size, c->p[ECHO_P_MSGS], 0, err, n);
 }
 
 extern const cb_workload cb_wl_test_echo_fault;
@@ -54,7 +53,8 @@ static int echo_finish(cb_rep *r, uint64_t result, char *err, size_t n)
 	 * echo at most what it was sent), so a bad echo fails the run even when the count is
 	 * right. */
 	r->checksum = result;
-	r->expected = (uint64_t)c->tasks * (uint64_t)c->p[0] * (uint64_t)c->size + lg.errors;
+	r->expected =
+		(uint64_t)c->tasks * (uint64_t)c->p[ECHO_P_MSGS] * (uint64_t)c->size + lg.errors;
 	return 0;
 }
 
@@ -97,13 +97,12 @@ const cb_workload cb_wl_io_echo = {
  * that ends early while the others run, gives a failed row, and never a hang or an ok. */
 enum { FAULT_FLIP = 1, FAULT_QUIT = 2 };
 
-static const cb_param_def fault_params[] = {
-	{"msgs", 200, 1, 1000000000, "messages (round trips) per connection"},
-	{"fault", FAULT_FLIP, FAULT_FLIP, FAULT_QUIT,
-	 "1 = every task flips a bit of each read and echoes as many bytes; 2 = the first "
-	 "connection's task closes it after its first echo"},
-	{NULL, 0, 0, 0, NULL},
-};
+/* io.echo's parameters first, in their slots: its prepare and finish serve these cells too. */
+#define FAULT_PARAMS(X)                                                                      \
+	X(FAULT_P_FAULT, "fault", FAULT_FLIP, FAULT_FLIP, FAULT_QUIT,                        \
+	  "1 = every task flips a bit of each read and echoes as many bytes; 2 = the first " \
+	  "connection's task closes it after its first echo")
+CB_PARAMS_AFTER(fault_params, echo_params, ECHO_PARAMS, FAULT_PARAMS);
 
 typedef struct fault_arg {
 	int fd;
@@ -123,7 +122,7 @@ static cb_task *echo_spawn(const cb_cell *c, int fd, int64_t i)
 {
 	if (c->wl != &cb_wl_test_echo_fault)
 		return cb_spawn(wl_echo_task, &fd, sizeof fd);
-	fault_arg a = {fd, (int32_t)c->p[1], i == 0};
+	fault_arg a = {fd, (int32_t)c->p[FAULT_P_FAULT], i == 0};
 	return cb_spawn(faulty_echo_task, &a, sizeof a);
 }
 

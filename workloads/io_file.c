@@ -9,10 +9,9 @@
 
 #include "common.h"
 
-static const cb_param_def file_params[] = {
-	{"chunk_kb", 64, 1, 65536, "read size in KiB"},
-	{NULL, 0, 0, 0, NULL},
-};
+#define FILE_PARAMS(X)                                                                    \
+	X(FILE_P_CHUNK_KB, "chunk_kb", 64, 1, 65536, "read size in KiB")
+CB_PARAMS(file_params, FILE_PARAMS);
 
 typedef struct file_state {
 	char dir[256];
@@ -98,7 +97,7 @@ static uint64_t file_root(void *arg, size_t len)
 	const file_state *s = r->priv;
 	cb_task **t = malloc((size_t)c->tasks * sizeof *t);
 	for (int64_t i = 0; i < c->tasks; i++) {
-		file_arg a = {.chunk = (uint32_t)c->p[0] * 1024};
+		file_arg a = {.chunk = (uint32_t)c->p[FILE_P_CHUNK_KB] * 1024};
 		file_path(a.path, sizeof a.path, s->dir, i);
 		t[i] = cb_spawn(file_task, &a, sizeof a);
 	}

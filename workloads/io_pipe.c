@@ -7,10 +7,9 @@
 
 #include "common.h"
 
-static const cb_param_def pipe_params[] = {
-	{"msg", 64, 1, 65536, "message bytes"},
-	{NULL, 0, 0, 0, NULL},
-};
+#define PIPE_PARAMS(X)                                                                    \
+	X(PIPE_P_MSG, "msg", 64, 1, 65536, "message bytes")
+CB_PARAMS(pipe_params, PIPE_PARAMS);
 
 typedef struct pipe_arg {
 	int rfd, wfd;
@@ -59,8 +58,8 @@ static uint64_t pipe_root(void *arg, size_t len)
 			cb_abort("unsupported", "pipe pair %lld: %s", (long long)i, strerror(errno));
 	for (int64_t i = 0; i < pairs; i++) {
 		/* ping writes fds[1] and reads fds[2]; pong reads fds[0] and writes fds[3]. */
-		pipe_arg ping = {fds[i][2], fds[i][1], c->size, c->p[0], 1};
-		pipe_arg pong = {fds[i][0], fds[i][3], c->size, c->p[0], 0};
+		pipe_arg ping = {fds[i][2], fds[i][1], c->size, c->p[PIPE_P_MSG], 1};
+		pipe_arg pong = {fds[i][0], fds[i][3], c->size, c->p[PIPE_P_MSG], 0};
 		t[2 * i] = cb_spawn(pipe_task, &pong, sizeof pong);
 		t[2 * i + 1] = cb_spawn(pipe_task, &ping, sizeof ping);
 	}

@@ -2,10 +2,10 @@
  * cap>0: a producer streams n values through one buffered channel (throughput). */
 #include "common.h"
 
-static const cb_param_def chan_params[] = {
-	{"cap", 0, 0, 1000000, "channel capacity: 0 = rendezvous ping-pong, >0 = buffered stream"},
-	{NULL, 0, 0, 0, NULL},
-};
+#define CHAN_PARAMS(X)                                                                    \
+	X(CHAN_P_CAP, "cap", 0, 0, 1000000,                                               \
+	  "channel capacity: 0 = rendezvous ping-pong, >0 = buffered stream")
+CB_PARAMS(chan_params, CHAN_PARAMS);
 
 typedef struct chan_arg {
 	cb_chan *a, *b;
@@ -69,7 +69,7 @@ static uint64_t chan_root(void *arg, size_t len)
 {
 	(void)len;
 	const cb_cell *c = wl_rep(arg)->cell;
-	int64_t cap = c->p[0];
+	int64_t cap = c->p[CHAN_P_CAP];
 	chan_arg x = {cb_chan_make(sizeof(uint64_t), (size_t)cap), NULL, c->size};
 	uint64_t sum;
 	if (cap == 0) {
@@ -95,7 +95,7 @@ static int chan_finish(cb_rep *r, uint64_t result, char *err, size_t n)
 	(void)err, (void)n;
 	uint64_t N = (uint64_t)r->cell->size;
 	r->checksum = result;
-	r->expected = r->cell->p[0] == 0 ? N * (N + 1) / 2 : N * (N - 1) / 2;
+	r->expected = r->cell->p[CHAN_P_CAP] == 0 ? N * (N + 1) / 2 : N * (N - 1) / 2;
 	r->ops = N;
 	return 0;
 }

@@ -5,10 +5,9 @@
 
 #include "common.h"
 
-static const cb_param_def skynet_params[] = {
-	{"fanout", 10, 2, 100, "children per task"},
-	{NULL, 0, 0, 0, NULL},
-};
+#define SKYNET_PARAMS(X)                                                                  \
+	X(SKYNET_P_FANOUT, "fanout", 10, 2, 100, "children per task")
+CB_PARAMS(skynet_params, SKYNET_PARAMS);
 
 typedef struct sky_arg {
 	int64_t num, size, div;
@@ -37,14 +36,14 @@ static uint64_t sky_root(void *arg, size_t len)
 {
 	(void)len;
 	const cb_cell *c = wl_rep(arg)->cell;
-	sky_arg a = {0, c->size, c->p[0]};
+	sky_arg a = {0, c->size, c->p[SKYNET_P_FANOUT]};
 	return cb_join(cb_spawn(sky_task, &a, sizeof a));
 }
 
 static int64_t sky_total(const cb_cell *c)
 {
 	int64_t total = 0;
-	for (int64_t k = c->size; k >= 1; k /= c->p[0])
+	for (int64_t k = c->size; k >= 1; k /= c->p[SKYNET_P_FANOUT])
 		total += c->size / k;
 	return total;
 }
@@ -62,11 +61,11 @@ static int sky_finish(cb_rep *r, uint64_t result, char *err, size_t n)
 static const char *sky_check(const cb_cell *c, char *buf, size_t n)
 {
 	int64_t k = c->size;
-	while (k % c->p[0] == 0)
-		k /= c->p[0];
+	while (k % c->p[SKYNET_P_FANOUT] == 0)
+		k /= c->p[SKYNET_P_FANOUT];
 	if (k != 1)
 		return snprintf(buf, n, "micro.skynet: --size %lld is not a power of fanout %lld",
-				(long long)c->size, (long long)c->p[0]), buf;
+				(long long)c->size, (long long)c->p[SKYNET_P_FANOUT]), buf;
 	return NULL;
 }
 

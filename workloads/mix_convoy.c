@@ -9,11 +9,11 @@
 #include "harness.h"
 #include "util.h"
 
-static const cb_param_def convoy_params[] = {
-	{"duration_ms", 1000, 10, 3600000, "how long the client sends requests"},
-	{"hog_n", 25, 10, 40, "n of each hog round's fib(n)"},
-	{NULL, 0, 0, 0, NULL},
-};
+#define CONVOY_PARAMS(X)                                                                  \
+	X(CONVOY_P_DURATION_MS, "duration_ms", 1000, 10, 3600000,                         \
+	  "how long the client sends requests")                                           \
+	X(CONVOY_P_HOG_N, "hog_n", 25, 10, 40, "n of each hog round's fib(n)")
+CB_PARAMS(convoy_params, CONVOY_PARAMS);
 
 typedef struct chog_arg {
 	cb_chan *stop;
@@ -39,7 +39,7 @@ static uint64_t chog_task(void *arg, size_t len)
 static int convoy_prepare(cb_rep *r, char *err, size_t n)
 {
 	const cb_cell *c = r->cell;
-	return wl_served_start(r, 1, (int)c->size, 0, c->p[0], err, n);
+	return wl_served_start(r, 1, (int)c->size, 0, c->p[CONVOY_P_DURATION_MS], err, n);
 }
 
 static uint64_t convoy_root(void *arg, size_t len)
@@ -51,7 +51,8 @@ static uint64_t convoy_root(void *arg, size_t len)
 	wl_served_go(s);
 	int fd = wl_served_accept(s);
 	cb_task *echo = cb_spawn(wl_echo_task, &fd, sizeof fd);
-	chog_arg ha = {cb_chan_make(1, 0), (int32_t)c->p[1], (uint64_t)c->p[0] * 1000000u};
+	chog_arg ha = {cb_chan_make(1, 0), (int32_t)c->p[CONVOY_P_HOG_N],
+		       (uint64_t)c->p[CONVOY_P_DURATION_MS] * 1000000u};
 	cb_task **hogs = malloc((size_t)(c->tasks + 1) * sizeof *hogs);
 	for (int64_t i = 0; i < c->tasks; i++)
 		hogs[i] = cb_spawn(chog_task, &ha, sizeof ha);

@@ -8,12 +8,13 @@
 #include "hist.h"
 #include "util.h"
 
-static const cb_param_def lat_params[] = {
-	{"rounds", 40, 1, 1000000, "fib(n) computations per hog"},
-	{"period_us", 1000, 10, 10000000, "probe's sleep between wakes, microseconds"},
-	{"min_ms", 100, 0, 3600000, "the probe runs at least this long, hogs or not"},
-	{NULL, 0, 0, 0, NULL},
-};
+#define LAT_PARAMS(X)                                                                     \
+	X(LAT_P_ROUNDS, "rounds", 40, 1, 1000000, "fib(n) computations per hog")          \
+	X(LAT_P_PERIOD_US, "period_us", 1000, 10, 10000000,                               \
+	  "probe's sleep between wakes, microseconds")                                    \
+	X(LAT_P_MIN_MS, "min_ms", 100, 0, 3600000,                                        \
+	  "the probe runs at least this long, hogs or not")
+CB_PARAMS(lat_params, LAT_PARAMS);
 
 typedef struct lat_summary {
 	uint64_t count, p50, p90, p99, p999, max, sum;
@@ -68,17 +69,17 @@ static uint64_t lat_root(void *arg, size_t len)
 	const cb_cell *c = r->cell;
 	uint64_t t0 = cb_now_ns();
 	probe_arg pa = {cb_chan_make(1, 0), cb_chan_make(sizeof(lat_summary), 1),
-			(uint64_t)c->p[1] * 1000};
+			(uint64_t)c->p[LAT_P_PERIOD_US] * 1000};
 	cb_task *probe = cb_spawn(probe_task, &pa, sizeof pa);
 	cb_task **hogs = malloc((size_t)(c->tasks + 1) * sizeof *hogs);
-	hog_arg ha = {(int32_t)c->size, c->p[0]};
+	hog_arg ha = {(int32_t)c->size, c->p[LAT_P_ROUNDS]};
 	for (int64_t i = 0; i < c->tasks; i++)
 		hogs[i] = cb_spawn(hog_task, &ha, sizeof ha);
 	uint64_t sum = 0;
 	for (int64_t i = 0; i < c->tasks; i++)
 		sum += cb_join(hogs[i]);
 	free(hogs);
-	uint64_t ran = cb_now_ns() - t0, min = (uint64_t)c->p[2] * 1000000u;
+	uint64_t ran = cb_now_ns() - t0, min = (uint64_t)c->p[LAT_P_MIN_MS] * 1000000u;
 	if (ran < min)
 		cb_sleep_ns(min - ran);
 	cb_chan_close(pa.stop);
@@ -107,7 +108,8 @@ static int lat_finish(cb_rep *r, uint64_t result, char *err, size_t n)
 	(void)err, (void)n;
 	const cb_cell *c = r->cell;
 	r->checksum = result;
-	r->expected = (uint64_t)c->tasks * (uint64_t)c->p[0] * wl_fib_value((int)c->size);
+	r->expected =
+		(uint64_t)c->tasks * (uint64_t)c->p[LAT_P_ROUNDS] * wl_fib_value((int)c->size);
 	return 0;
 }
 
