@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "testutil.h"
 
 #define FIX "tests/fixtures/"
 /* A guard against a hung script, not a timing: on the shared 2-core box a python3 start can
@@ -267,6 +268,39 @@ Test(scripts, table_undecided_lists_exactly_the_straddling_cells, .timeout = SCR
 	rc = run_script("table", FIX "run-a", "--src", FIX "twins", "--undecided", NULL);
 	cr_assert_eq(rc, 0, "%s", err);
 	cr_assert_str_eq(out, "");
+}
+
+/* More rounds where a mark is undecided: run-r's one straddling cell (threads' cores busy)
+ * gets rounds 6 and 7 of its round group (seed 42), measured by the real bench with its
+ * tiny size, appended to runs.csv; the table then says so. No budget: nothing runs. */
+Test(scripts, more_rounds_run_exactly_the_undecided_cells, .timeout = SCRIPT_TIMEOUT)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd, "cp -r " FIX "run-r %s", in_tmp("r"));
+	cr_assert_eq(system(cmd), 0);
+	int rc = run_script("more-rounds", in_tmp("r"), "--budget-s", "0", "--bench", tu_bench(), NULL);
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert(strstr(err, "budget spent"), "%s", err);
+	rc = run_script("more-rounds", in_tmp("r"), "--budget-s", "600", "--passes", "1", "--rounds", "2",
+			"--timeout", "60", "--bench", tu_bench(), NULL);
+	cr_assert_eq(rc, 0, "%s", err);
+	snprintf(cmd, sizeof cmd,
+		 "cd scripts && python3 -c 'import cbresults as c, sys\n"
+		 "rows = c.read_runs(sys.argv[1])\n"
+		 "new = [r for r in rows if r[\"round\"] is not None and r[\"round\"] > 5]\n"
+		 "assert len(rows) - len(new) == len(c.read_runs(sys.argv[2])), \"budget 0 ran nothing\"\n"
+		 "cells = {(r[\"backend\"], r[\"workload\"], r[\"tasks\"], r[\"workers\"], r[\"size\"]) for r in new}\n"
+		 "assert cells == {(\"threads\", \"cpu.fib\", 4, 2, 20)}, cells\n"
+		 "assert sorted(r[\"round\"] for r in new) == [6, 7] and {r[\"seed\"] for r in new} == {42}, new\n"
+		 "assert all(r[\"status\"] == \"ok\" for r in new), new\n"
+		 "' %s/runs.csv ../" FIX "run-r/runs.csv 2>%s",
+		 in_tmp("r"), in_tmp("py.err"));
+	cr_assert_eq(system(cmd), 0, "%s", slurp(in_tmp("py.err")));
+	rc = run_script("table", in_tmp("r"), "--src", in_tmp("nowhere"), "--out", in_tmp("t.md"), "--csv",
+			in_tmp("t.csv"), NULL);
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert(line_with(slurp(in_tmp("t.md")), "Extra rounds (scripts/more-rounds): 1 cell behind undecided marks ran up "
+			    "to round 7 (the matrix ran 5); marks decided 12 of 18 before them", NULL), "%s", slurp(in_tmp("t.md")));
 }
 
 Test(scripts, table_without_twins_says_na, .timeout = SCRIPT_TIMEOUT)
