@@ -153,7 +153,7 @@ test-valgrind: deps
 bench:
 	@sh scripts/deps.sh --refs
 	@$(MAKE) --no-print-directory $(BUILD)/bench
-	@scripts/run-bench $(if $(QUICK),--quick) $(if $(BACKENDS),--backends $(BACKENDS)) $(if $(WORKLOADS),--workloads $(WORKLOADS))
+	@scripts/run-bench $(if $(QUICK),--quick) $(if $(BACKENDS),--backends $(BACKENDS)) $(if $(WORKLOADS),--workloads $(WORKLOADS)) $(if $(BUDGET_MIN),--budget-min $(BUDGET_MIN))
 
 # Go twins of the workloads (workloads/ref/go/<name>/main.go) -> build/ref/go/<name>.
 GO_TWINS := $(patsubst workloads/ref/go/%/main.go,$(BUILD)/ref/go/%,$(wildcard workloads/ref/go/*/main.go))

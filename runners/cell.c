@@ -316,8 +316,8 @@ static void child_main(const cb_cell *cell, const cb_run_opts *o, int wfd)
 		rep_meas m;
 		rep_once(c, &m);
 		cb_rep *r = &m.r;
-		row_identity(&row, c, o->round ? o->round - 1 : rep);
-		row.round = o->round ? o->round : rep + 1;
+		row_identity(&row, c, o->round ? o->round - 1 + rep : rep);
+		row.round = o->round ? o->round + rep : rep + 1;
 		row.noise = cb_noise_delta(&m.n0, &m.n1);
 		row.wall_ns = (int64_t)rep_wall(&m);
 		row.user_ns = tv_ns(m.s1.ru_utime) - tv_ns(m.s0.ru_utime) + tv_ns(m.c1.ru_utime) - tv_ns(m.c0.ru_utime);
@@ -382,8 +382,8 @@ static void synth_row(const cb_cell *c, const cb_run_opts *o, int rep, const cha
 		      const char *note, cb_cell_result *res)
 {
 	cb_row row;
-	row_identity(&row, c, o->round ? o->round - 1 : rep);
-	row.round = o->round ? o->round : rep + 1;
+	row_identity(&row, c, o->round ? o->round - 1 + rep : rep);
+	row.round = o->round ? o->round + rep : rep + 1;
 	row.status = status;
 	snprintf(row.note, sizeof row.note, "%s", note);
 	one_line(row.note);

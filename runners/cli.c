@@ -63,12 +63,14 @@ static const char run_usage[] =
 	"usage: bench run --backend B --workload W [--tasks N] [--size N] [--workers N]\n"
 	"                 [--reps N] [--warmup N] [--warmup-ms MS] [--min-time MS]\n"
 	"                 [--timeout SEC] [--csv FILE]\n"
-	"                 [--param KEY=VALUE ...] [--run-id ID] [--quiet]\n"
+	"                 [--param KEY=VALUE ...] [--run-id ID] [--round N --seed N] [--quiet]\n"
 	"Runs one cell in a child process under a watchdog, prints median/min/max and appends one\n"
 	"CSV row per counted repetition to FILE (header written when the file is new).\n"
 	"--min-time MS grows the workload's count (bench list: scales) until a repetition lasts MS\n"
 	"(calibrated once, before the warm-up; rows record the count that ran). Warm-up runs at\n"
 	"least --warmup repetitions and, if any, --warmup-ms.\n"
+	"--round N --seed N: the rows are rounds N, N+1, ... of the round group whose rows carry\n"
+	"that seed (bench suite), so they pair with that group's rows (more rounds of a run).\n"
 	"Defaults: --workers = usable CPUs (affinity, cgroup quota), --reps 5, --warmup 1,\n"
 	"--warmup-ms 100, --min-time 0 (counts as given), --timeout 600.\n"
 	"Numbers accept k, M, G suffixes (x1000). `bench list` shows every backend, workload and\n"
@@ -83,14 +85,14 @@ static int cmd_run(int argc, char **argv)
 	const char *sp[64];
 	int nsp = 0, quiet = 0;
 	int64_t tasks = -1, size = -1, workers = -1, reps = 5, warmup = 1, timeout = 600;
-	int64_t warmup_ms = CB_WARMUP_MS_DEFAULT, min_time_ms = 0;
+	int64_t warmup_ms = CB_WARMUP_MS_DEFAULT, min_time_ms = 0, round = 0, seed = -1;
 	static const struct option opts[] = {
 		{"backend", 1, 0, 'b'}, {"workload", 1, 0, 'w'}, {"tasks", 1, 0, 't'},
 		{"size", 1, 0, 's'}, {"workers", 1, 0, 'W'}, {"reps", 1, 0, 'r'},
 		{"warmup", 1, 0, 'u'}, {"timeout", 1, 0, 'T'}, {"csv", 1, 0, 'c'},
 		{"param", 1, 0, 'p'}, {"run-id", 1, 0, 'i'}, {"quiet", 0, 0, 'q'},
-		{"warmup-ms", 1, 0, 'U'}, {"min-time", 1, 0, 'M'},
-		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+		{"warmup-ms", 1, 0, 'U'}, {"min-time", 1, 0, 'M'}, {"round", 1, 0, 'R'},
+		{"seed", 1, 0, 'S'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	int o;
 	opterr = 0;
 	optind = 1;
@@ -106,6 +108,8 @@ static int cmd_run(int argc, char **argv)
 		case 'T': timeout = cb_num_arg("--timeout", optarg, 1, 7 * 86400); break;
 		case 'U': warmup_ms = cb_num_arg("--warmup-ms", optarg, 0, 3600000); break;
 		case 'M': min_time_ms = cb_num_arg("--min-time", optarg, 0, 3600000); break;
+		case 'R': round = cb_num_arg("--round", optarg, 1, INT32_MAX / 2); break;
+		case 'S': seed = cb_num_arg("--seed", optarg, 0, INT64_MAX); break;
 		case 'c': csv = optarg; break;
 		case 'p':
 			if (nsp == 64)
@@ -121,6 +125,11 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (optind < argc)
 		cb_usage_error("run: unexpected argument %s", argv[optind]);
+	/* a round without its group's seed would pair with any group's rows of that round */
+	if ((round > 0) != (seed >= 0))
+		cb_usage_error("run: --round and --seed go together (the round of which group)");
+	if (round + reps - 1 > INT32_MAX / 2)
+		cb_usage_error("run: --round %" PRId64 " + --reps %" PRId64 ": too many rounds", round, reps);
 	if (!bname)
 		cb_usage_error("run: --backend is required (see bench list)");
 	if (!wname)
@@ -162,7 +171,9 @@ static int cmd_run(int argc, char **argv)
 
 	cb_meta meta;
 	cb_meta_fill(&meta, run_id);
-	cb_run_opts ro = {.reps = (int)reps, .warmup = (int)warmup, .timeout_s = timeout,
+	if (seed >= 0)
+		meta.seed = (uint64_t)seed;
+	cb_run_opts ro = {.reps = (int)reps, .round = (int)round, .warmup = (int)warmup, .timeout_s = timeout,
 			  .warmup_ns = (uint64_t)warmup_ms * 1000000u,
 			  .min_time_ns = (uint64_t)min_time_ms * 1000000u,
 			  .csv = csv, .meta = &meta, .verbose = !quiet};

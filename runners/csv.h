@@ -40,7 +40,7 @@ cb_noise cb_noise_delta(const cb_noise *a, const cb_noise *b);
 typedef struct cb_meta {
 	char run_id[128], host[128], cpu_model[160], kernel[128], cc[96], git_rev[48];
 	int ncpu;
-	uint64_t seed;             /* the suite's shuffle seed, on every row (0: a lone bench run) */
+	uint64_t seed;             /* the round group's shuffle seed (suite, bench run --seed); 0: a lone run */
 } cb_meta;
 
 typedef struct cb_row {

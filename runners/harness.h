@@ -20,7 +20,8 @@ typedef struct cb_run_opts {
 	int reps, warmup;
 	uint64_t warmup_ns;      /* warm-up lasts at least this long too (when warmup > 0) */
 	uint64_t min_time_ns;    /* calibrate the workload's knob to this; 0: counts as given */
-	int round;               /* 1-based round of the suite (one rep per cell process); 0: rep+1 */
+	int round;               /* 1-based round of the first rep (suite: one rep per cell process,
+				  * bench run --round); rep k is round + k. 0: rep + 1 */
 	int64_t timeout_s;       /* watchdog for the whole cell */
 	const char *csv;         /* NULL: no CSV */
 	const cb_meta *meta;
@@ -73,8 +74,10 @@ typedef struct cb_machine_info {
 int cb_machine_json(const char *path, const cb_meta *m, const cb_machine_info *mi);
 /* Worker counts of a sweep (suite.c): 1, 2, 4, ... below ncpu, ncpu, 2 x ncpu. */
 int cb_suite_sweep(int ncpu, int *out, int max);
-/* The shuffled order of a group's n cells in one round, from the seed (suite.c). */
-void cb_suite_order(uint64_t seed, int group, int round, int *order, int n);
+/* A round group's seed from the run's (every row of the group carries it), and the shuffled
+ * order of the group's n cells in one round, from the group's seed (suite.c). */
+uint64_t cb_suite_group_seed(uint64_t seed, int group);
+void cb_suite_order(uint64_t gseed, int round, int *order, int n);
 
 /* Load generator (bench loadgen), a separate process driving io.echo / mix.convoy. */
 int cb_loadgen_main(int argc, char **argv);

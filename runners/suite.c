@@ -143,9 +143,11 @@ static const char suite_usage[] =
 	"                   [--dry-run [--cpus N]]\n"
 	"Runs the matrix, each cell in its own process under a watchdog, into DIR/runs.csv and\n"
 	"DIR/machine.json (DIR defaults to results/<host>-<utc>). Progress goes to stderr.\n"
-	"The backends of one cell run in rounds: round r runs one repetition of each of them, in\n"
-	"an order shuffled with --seed (recorded on every row and in machine.json), then round\n"
-	"r+1; --reps is the number of rounds. A count-sized workload is calibrated in round 1 so\n"
+	"Cells that the table divides by one another form a round group (every backend and worker\n"
+	"count of a set, the serial baseline once; consecutive sets of one workload): round r\n"
+	"runs one repetition of each, in an order shuffled with the group's seed (derived from\n"
+	"--seed, recorded in machine.json; every row carries its group's), then round r+1;\n"
+	"--reps is the number of rounds. A count-sized workload is calibrated in round 1 so\n"
 	"that a repetition lasts --min-time; later rounds run the count found.\n"
 	"The matrix scales with the usable CPUs (affinity and cgroup quota): --dry-run prints the\n"
 	"planned cells and runs nothing; --cpus N plans for an N-CPU box instead.\n"
@@ -164,7 +166,7 @@ static const char suite_usage[] =
 /* A growable list of cells: the matrix of a big box is never cut short. */
 typedef struct cell_list {
 	cb_cell *v;
-	int *group;  /* cells of one group (a set at one worker count) share a number */
+	int *group;  /* cells of one round group (see same_group) share a number */
 	int *min_ms; /* the set's calibration target, 0: --min-time */
 	int n, cap;
 } cell_list;
@@ -206,25 +208,43 @@ int cb_suite_sweep(int ncpu, int *out, int max)
 	return n;
 }
 
+/* Sets that the table divides by one another share a round group: consecutive sets of one
+ * workload for the same backends (hogs against no hogs, the most tasks against the fewest),
+ * and every worker count of a sweep (each against the serial baseline and against the
+ * backend's own 1-worker cell). A ratio is then taken round by round between rows measured
+ * seconds apart, not between medians measured minutes apart. */
+static int same_group(const suite_set *prev, const suite_set *s)
+{
+	return prev && !strcmp(prev->workload, s->workload) && prev->py == s->py;
+}
+
 static void plan(cell_list *l, const suite_set *sets, const char *wlist, const char *bl, int ncpu)
 {
 	char why[256];
-	int group = 0;
+	int group = -1;
+	const suite_set *prev = NULL;
 	for (const suite_set *s = sets; s->workload; s++) {
 		if (!in_list(wlist, s->workload))
 			continue;
+		if (!same_group(prev, s))
+			group++;
+		prev = s;
 		const cb_workload *wl = cb_workload_find(s->workload);
 		int ws[64], nw = 1;
 		ws[0] = 0; /* 0: the default (usable CPUs) */
 		if (s->flags & SWEEP)
 			nw = cb_suite_sweep(ncpu, ws, 64);
-		for (int k = 0; k < nw; k++, group++) {
+		for (int k = 0; k < nw; k++) {
 			for (size_t b = 0; b < cb_nbackends; b++) {
 				const cb_backend *be = cb_backends[b];
 				if (!be || !in_list(bl, be->name))
 					continue;
 				int is_py = !strncmp(be->name, "cpython-", 8);
 				if ((s->py == PY_ONLY && !is_py) || (s->py == C_ONLY && is_py))
+					continue;
+				/* a backend that runs tasks one after another ignores workers: one
+				 * baseline per sweep (at 1 worker), in the rounds of every worker count */
+				if (!be->concurrent && ws[k] > 1)
 					continue;
 				cb_cell *c = cell_add(l, group, s->min_ms);
 				cb_cell_defaults(c, be, wl);
@@ -255,10 +275,20 @@ static uint64_t next_rand(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-/* The order in which round `round` of a group of n cells runs them (Fisher-Yates). */
-void cb_suite_order(uint64_t seed, int group, int round, int *order, int n)
+/* The seed of group `group`'s shuffles, from the run's seed: every row of the group carries
+ * it, so rows of one round of one group pair (same seed, same round) and rows of two groups,
+ * which never ran side by side, do not. */
+uint64_t cb_suite_group_seed(uint64_t seed, int group)
 {
-	uint64_t st = seed ^ ((uint64_t)group << 32) ^ (uint64_t)round * 0x100000001b3ull;
+	uint64_t st = seed ^ (uint64_t)group * 0x9e3779b97f4a7c15ull;
+	return next_rand(&st) >> 1; /* >> 1: fits --seed's range, so a row's seed can be given back */
+}
+
+/* The order in which round `round` of a group of n cells runs them (Fisher-Yates), from the
+ * group's seed. */
+void cb_suite_order(uint64_t gseed, int round, int *order, int n)
+{
+	uint64_t st = gseed ^ (uint64_t)round * 0x100000001b3ull;
 	for (int i = 0; i < n; i++)
 		order[i] = i;
 	for (int i = n - 1; i > 0; i--) {
@@ -268,12 +298,29 @@ void cb_suite_order(uint64_t seed, int group, int round, int *order, int n)
 	}
 }
 
+/* The plan, group by group: what one round runs together. The time is a floor, from the
+ * count-sized cells alone: each of their rounds warms up (at least one repetition and
+ * CB_WARMUP_MS_DEFAULT) and then runs one repetition of at least its target. */
 static void print_plan(const cell_list *l, int ncpu, int rounds, int min_ms, const char *why)
 {
-	printf("plan for %d usable CPU%s (%s): %d cells, %d rounds, --min-time %d ms\n", ncpu,
-	       ncpu == 1 ? "" : "s", why, l->n, rounds, min_ms);
+	int groups = l->n ? l->group[l->n - 1] + 1 : 0;
+	double floor_s = 0;
+	for (int i = 0; i < l->n; i++) {
+		int t = l->min_ms[i] ? l->min_ms[i] : min_ms;
+		if (l->v[i].wl->scale)
+			floor_s += rounds * (t + (t > CB_WARMUP_MS_DEFAULT ? t : CB_WARMUP_MS_DEFAULT)) / 1e3;
+	}
+	printf("plan for %d usable CPU%s (%s): %d cells in %d round groups, %d rounds, --min-time %d ms, "
+	       "at least %.0f s\n", ncpu, ncpu == 1 ? "" : "s", why, l->n, groups, rounds, min_ms, floor_s);
 	for (int i = 0; i < l->n; i++) {
 		const cb_cell *c = &l->v[i];
+		if (!i || l->group[i] != l->group[i - 1]) {
+			int n = 0;
+			while (i + n < l->n && l->group[i + n] == l->group[i])
+				n++;
+			printf("group %d: %d cells, each round runs every one of them once, shuffled\n",
+			       l->group[i] + 1, n);
+		}
 		char params[512];
 		cb_cell_params(c, params, sizeof params);
 		printf("%-15s %-13s tasks=%" PRId64 " workers=%d size=%" PRId64 " %s", c->be->name,
@@ -390,16 +437,19 @@ int cb_suite_main(int argc, char **argv)
 	int bad = 0, done = 0, total = l.n * rounds;
 	int *order = malloc((size_t)l.n * sizeof *order);
 	char *calibrated = calloc((size_t)l.n, 1), *skip = calloc((size_t)l.n, 1);
-	/* Group by group (a parameter set at one worker count), round by round: every backend
-	 * of the group once per round in a shuffled order, so that the figures a table puts
-	 * side by side are measured seconds apart and a slow spell of a shared machine hits
-	 * them all, in no fixed order. */
+	/* Group by group (see same_group), round by round: every cell of the group once per
+	 * round in a shuffled order, so that the figures a table divides are measured seconds
+	 * apart and a slow spell of a shared machine hits them all, in no fixed order. Rows
+	 * carry the group's seed: meta.seed is the run's until here (machine.json), then the
+	 * group's. */
+	uint64_t run_seed = meta.seed;
 	for (int g0 = 0; g0 < l.n;) {
 		int g1 = g0;
 		while (g1 < l.n && l.group[g1] == l.group[g0])
 			g1++;
+		meta.seed = cb_suite_group_seed(run_seed, l.group[g0]);
 		for (int r = 1; r <= rounds; r++) {
-			cb_suite_order(meta.seed, l.group[g0], r, order, g1 - g0);
+			cb_suite_order(meta.seed, r, order, g1 - g0);
 			for (int k = 0; k < g1 - g0; k++) {
 				int i = g0 + order[k];
 				cb_cell *c = &l.v[i];

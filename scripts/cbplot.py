@@ -138,7 +138,8 @@ def speedup_series(run):
     """({name: [(workers, speedup, lo, hi)]}, (tasks, size)) of cpu.fib, or None.
 
     The C backends' speedup is over serial cpu.fib of the (tasks, size) with the most cells,
-    per round against the serial cell of the same workers (cbstats.cell_ratio); the real
+    per round against the serial cell of the same rounds (cbstats.cell_ratio; schema 1: of the
+    same workers); the real
     runtimes' is over their own 1-worker cell, named '<backend>-self'."""
     cells = [c for c in run.cells.values() if c.workload == "cpu.fib" and c.ok]
     serial = {}
@@ -156,7 +157,8 @@ def speedup_series(run):
     series = {}
     for c in swept:
         if (c.tasks, c.size) == key:
-            base = [s for s in serial[key] if s.workers == c.workers] or serial[key]
+            base = ([s for s in serial[key] if S.same_rounds(s.ok, c.ok)]
+                    or [s for s in serial[key] if s.workers == c.workers] or serial[key])
             series.setdefault(c.backend, []).append(point(c.workers, S.cell_ratio(base[0], c, wall, name="speedup")))
     for be in SELF_RELATIVE:
         mine = [c for c in cells if c.backend == be]

@@ -5,9 +5,12 @@ Every figure the table or a chart quotes is an Est: the median of a cell's repet
 95% confidence interval from a percentile bootstrap (resample the repetitions with
 replacement, take the median of each resample, keep the middle 95% of those medians). A
 ratio of two cells (a speedup, a model against its real runtime, one backend against
-another) is taken per round: rows of the two cells that ran in the same round (schema 2: one
-round runs every backend of a cell once, seconds apart, in a shuffled order) are divided one
-by one, and the ratios are bootstrapped like any figure. Schema-1 rows have no round; they
+another, a worker count against another) is taken per round: rows of the two cells that ran
+in the same round of the same round group are divided one by one, and the ratios are
+bootstrapped like any figure. Schema 2: the suite runs a round group (every backend and
+worker count of a set, its serial baseline, the sets a table divides by one another) in
+rounds, each round every cell once, seconds apart, in a shuffled order; every row carries
+its round and its group's seed, so two rows pair when both match. Schema-1 rows have no round; they
 pair by repetition number, which is repetition order, not interleaving: the Est says so.
 Where no pairing exists at all the ratio is of two medians, each side resampled on its own,
 and the Est says that too.
@@ -102,23 +105,32 @@ PAIRED_REP = "paired by rep order"   # schema 1: rows carry no round; reps of tw
 UNPAIRED = "unpaired medians"
 
 
+def has_rounds(rows):
+    return bool(rows) and all(r.get("round") is not None for r in rows)
+
+
+def same_rounds(a_rows, b_rows):
+    """Whether two cells' rows ran in one round group: both carry rounds and share a group
+    seed (schema 2)."""
+    return (has_rounds(a_rows) and has_rounds(b_rows)
+            and bool({r.get("seed") for r in a_rows} & {r.get("seed") for r in b_rows}))
+
+
 def pair_rows(a_rows, b_rows):
-    """([(row of a, row of b)], how): rows of the same round, or of the same rep number when
-    the rows carry no round (schema 1)."""
-    def key(r):
-        return r.get("round")
-    if all(key(r) is not None for r in a_rows + b_rows) and a_rows and b_rows:
-        field, how = "round", PAIRED_ROUND
+    """([(row of a, row of b)], how): rows of the same round of the same round group (seed),
+    or of the same rep number when the rows carry no round (schema 1)."""
+    if has_rounds(a_rows) and has_rounds(b_rows):
+        fields, how = ("seed", "round"), PAIRED_ROUND
     else:
-        field, how = "rep", PAIRED_REP
+        fields, how = ("rep",), PAIRED_REP
     def keyed(rows):
-        # (round, k): the k-th row of that round, so that repetitions appended later with the
+        # (..., k): the k-th row of that round, so that repetitions appended later with the
         # same numbers (extra rounds of a schema-1 file) pair with each other, not dropped
         out, seen = {}, {}
         for r in rows:
-            k = r.get(field)
+            k = tuple(r.get(f) for f in fields)
             seen[k] = seen.get(k, 0) + 1
-            out[(k, seen[k])] = r
+            out[k + (seen[k],)] = r
         return out
     ai, bi = keyed(a_rows), keyed(b_rows)
     return [(ai[k], bi[k]) for k in ai if k in bi], how
@@ -141,11 +153,12 @@ def paired_ratio(a_cell, b_cell, fa, fb=None, name=""):
 
 
 def cell_ratio(a, b, fa, fb=None, name=""):
-    """Est of fa(a) / fb(b) for two cells: per round when they are the same cell of two
-    backends (their rounds interleave), of two medians otherwise (the Est says which)."""
+    """Est of fa(a) / fb(b) for two cells: per round when they ran in one round group (schema
+    2: a shared group seed) or are the same cell of two backends (schema 1: by rep number),
+    of two medians otherwise (the Est says which)."""
     fb = fb or fa
     label = f"{a.backend}/{b.backend}|{a.label()}|{b.label()}|{name}"
-    if a.wkey() == b.wkey():
+    if a.wkey() == b.wkey() or same_rounds(a.ok, b.ok):
         return paired_ratio(a, b, fa, fb, label)
     e = ratio_of_medians_ci([fa(r) for r in a.ok], [fb(r) for r in b.ok], label)
     if e is not None:

@@ -3,6 +3,7 @@
  * bad input exits 2 with one line and writes nothing; a crash or hang becomes a row. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <dirent.h>
 #include <sys/resource.h>
@@ -120,6 +121,9 @@ static const bad_case bad[] = {
 	{{"run", "--backend", "threads", "--workload", "cpu.fib", "--tasks"}, "--tasks"},
 	{{"run", "--backend", "threads", "--workload", "cpu.fib", "--bogus"}, "--bogus"},
 	{{"run", "--backend", "threads", "--workload", "cpu.fib", "extra"}, "extra"},
+	{{"run", "--backend", "threads", "--workload", "cpu.fib", "--round", "2"}, "--seed"},
+	{{"run", "--backend", "threads", "--workload", "cpu.fib", "--seed", "2"}, "--round"},
+	{{"run", "--backend", "threads", "--workload", "cpu.fib", "--round", "0", "--seed", "2"}, "--round"},
 	{{"run", "--backend", "threads", "--workload", "cpu.fib", "--param", "x=1"}, "x"},
 	{{"run", "--backend", "threads", "--workload", "micro.chan", "--param", "cap=-1"}, "cap"},
 	{{"run", "--backend", "threads", "--workload", "micro.chan", "--param", "cap"}, "KEY=VALUE"},
@@ -274,34 +278,51 @@ Test(faults, unsupported_size_is_a_row_with_a_reason, .timeout = 60, .init = mk_
 	cr_assert(strstr(note, "1111112 tasks"), "reason names the need: %s", note);
 }
 
-/* The suite measures a group (one parameter set at one worker count) in rounds: round r
- * runs every backend of the group once, in the order the seed shuffles, then round r+1.
- * Rows carry their round and the seed, and the noise of the box around them. */
+/* The suite measures a round group (a set at every worker count, the serial baseline once)
+ * in rounds: round r runs every cell of the group once, in the order the group's seed
+ * shuffles, then round r+1, so that each speedup pairs a serial row and a parallel row of
+ * the same round. Rows carry their round and the group's seed, and the noise of the box. */
 Test(cli, suite_runs_rounds_with_every_backend_once_per_round, .timeout = 240, .init = mk_tmp,
      .fini = rm_tmp)
 {
-	enum { ROUNDS = 3, NB = 3 };
-	static const char *const bes[NB] = {"serial", "threads", "mn"}; /* registry order */
+	enum { ROUNDS = 3, MAXM = 64 };
 	char out[256], err[8192], so[4096];
 	snprintf(out, sizeof out, "%s/order", tmpdir);
 	char *a[] = {"bench", "suite", "--quick", "--reps", "3", "--seed", "11", "--min-time", "1",
 		     "--out", out, "--backends", "serial,threads,mn", "--workloads", "cpu.fib", NULL};
 	cr_assert_eq(tu_run(a, err, sizeof err, so, sizeof so), 0, "%s", err);
+	/* the group's members in plan order: serial at 1 worker only, threads and mn at each */
+	char member[MAXM][32];
+	int ws[64], nw = cb_suite_sweep(cb_ncpu(), ws, 64), nm = 0;
+	for (int g = 0; g < nw; g++)
+		for (int b = ws[g] == 1 ? 0 : 1; b < 3; b++)
+			snprintf(member[nm++], sizeof member[0], "%s:%d",
+				 (const char *[]){"serial", "threads", "mn"}[b], ws[g]);
+	char gseed[32];
+	snprintf(gseed, sizeof gseed, "%" PRIu64, cb_suite_group_seed(11, 0));
 	char path[300];
 	snprintf(path, sizeof path, "%s/runs.csv", out);
 	char *s = tu_slurp(path);
 	cr_assert_not_null(s);
 	const char *p = s;
-	char store[8192], *f[CB_NCOLUMNS + 1], seq[2048] = "";
+	char store[8192], *f[CB_NCOLUMNS + 1], seq[4096] = "";
+	int seen[ROUNDS + 1][MAXM] = {{0}};
 	tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1);
 	int psi = access("/proc/pressure/cpu", R_OK) == 0, rows = 0;
 	while (tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1) == CB_NCOLUMNS) {
+		char me[64];
+		snprintf(me, sizeof me, "%s:%s", f[CB_COL_backend], f[CB_COL_workers]);
 		size_t k = strlen(seq);
-		snprintf(seq + k, sizeof seq - k, "%s:%s:%s ", f[CB_COL_backend], f[CB_COL_workers],
-			 f[CB_COL_round]);
+		snprintf(seq + k, sizeof seq - k, "%s:%s ", me, f[CB_COL_round]);
+		int r = atoi(f[CB_COL_round]), m = 0;
+		while (m < nm && strcmp(member[m], me))
+			m++;
+		cr_assert_lt(m, nm, "%s is no member of the group", me);
+		cr_assert(r >= 1 && r <= ROUNDS, "round %s", f[CB_COL_round]);
+		seen[r][m]++;
 		cr_assert_str_eq(f[CB_COL_status], "ok", "%s", f[CB_COL_note]);
-		cr_assert_str_eq(f[CB_COL_seed], "11");
-		cr_assert_eq(atoi(f[CB_COL_rep]), atoi(f[CB_COL_round]) - 1, "rep = round - 1");
+		cr_assert_str_eq(f[CB_COL_seed], gseed, "every row carries its group's seed");
+		cr_assert_eq(atoi(f[CB_COL_rep]), r - 1, "rep = round - 1");
 		char *end;
 		strtoull(f[CB_COL_steal_ns], &end, 10);
 		cr_assert(*f[CB_COL_steal_ns] && !*end, "steal_ns %s", f[CB_COL_steal_ns]);
@@ -310,28 +331,25 @@ Test(cli, suite_runs_rounds_with_every_backend_once_per_round, .timeout = 240, .
 		cr_assert(*f[CB_COL_loadavg1] && !*end, "loadavg1 %s", f[CB_COL_loadavg1]);
 		rows++;
 	}
-	/* the expected sequence: sweep groups in order, rounds 1..R, the seed's order inside */
-	char want[2048] = "";
-	int ws[64], nw = cb_suite_sweep(cb_ncpu(), ws, 64);
-	for (int g = 0; g < nw; g++)
-		for (int r = 1; r <= ROUNDS; r++) {
-			int order[NB];
-			cb_suite_order(11, g, r, order, NB);
-			for (int i = 0; i < NB; i++) {
-				size_t k = strlen(want);
-				snprintf(want + k, sizeof want - k, "%s:%d:%d ", bes[order[i]], ws[g], r);
-			}
-		}
-	cr_assert_str_eq(seq, want, "got %s", seq);
-	cr_assert_eq(rows, nw * ROUNDS * NB);
-	/* the seed shuffles: over all groups and rounds, not every round runs in registry order */
+	/* rounds 1..R, every member once in each */
+	for (int r = 1; r <= ROUNDS; r++)
+		for (int m = 0; m < nm; m++)
+			cr_assert_eq(seen[r][m], 1, "%s ran %d times in round %d", member[m], seen[r][m], r);
+	cr_assert_eq(rows, nm * ROUNDS);
+	/* the expected sequence: round by round, the group seed's order inside each */
+	char want[4096] = "";
 	int shuffled = 0;
-	for (int g = 0; g < nw; g++)
-		for (int r = 1; r <= ROUNDS; r++) {
-			int order[NB];
-			cb_suite_order(11, g, r, order, NB);
-			shuffled |= order[0] != 0 || order[1] != 1;
+	for (int r = 1; r <= ROUNDS; r++) {
+		int order[MAXM];
+		cb_suite_order(cb_suite_group_seed(11, 0), r, order, nm);
+		for (int i = 0; i < nm; i++) {
+			size_t k = strlen(want);
+			snprintf(want + k, sizeof want - k, "%s:%d ", member[order[i]], r);
+			shuffled |= order[i] != i;
 		}
+	}
+	cr_assert_str_eq(seq, want, "got %s", seq);
+	/* the seed shuffles: not every round runs in plan order */
 	cr_assert(shuffled);
 	free(s);
 	snprintf(path, sizeof path, "%s/machine.json", out);
@@ -397,6 +415,31 @@ Test(cli, calibration_reaches_the_target_slow_and_fast, .timeout = 180, .init = 
 	}
 }
 
+/* More rounds of a round group by hand: bench run --round N --seed S writes rounds N, N+1, ...
+ * with the group's seed, so that they pair with the suite's rows of that group. */
+Test(cli, run_round_and_seed_continue_a_round_group, .timeout = 60, .init = mk_tmp, .fini = rm_tmp)
+{
+	char csv[128], err[8192];
+	snprintf(csv, sizeof csv, "%s/r.csv", tmpdir);
+	char *a[] = {"bench", "run", "--backend", "serial", "--workload", "cpu.fib", "--tasks", "2",
+		     "--size", "15", "--reps", "2", "--round", "4", "--seed", "123456789012", "--csv", csv,
+		     "--quiet", NULL};
+	cr_assert_eq(tu_run(a, err, sizeof err, NULL, 0), 0, "%s", err);
+	char *s = tu_slurp(csv);
+	cr_assert_not_null(s);
+	const char *p = s;
+	char store[8192], *f[CB_NCOLUMNS + 1];
+	tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1);
+	for (int want = 4; want <= 5; want++) {
+		cr_assert_eq(tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1), CB_NCOLUMNS);
+		cr_assert_eq(atoi(f[CB_COL_round]), want);
+		cr_assert_eq(atoi(f[CB_COL_rep]), want - 1, "rep = round - 1, as in the suite");
+		cr_assert_str_eq(f[CB_COL_seed], "123456789012");
+	}
+	cr_assert_lt(tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1), 1, "two rows");
+	free(s);
+}
+
 /* The plan follows the usable CPUs: pinned to one CPU by taskset, the suite plans for one;
  * --cpus 64 plans a 64-CPU box: cpu.fib with 4 tasks per CPU, workers 1, 2, 4, ..., 64, 128. */
 Test(cli, dry_run_plans_for_the_usable_cpus, .timeout = 60)
@@ -448,8 +491,18 @@ Test(cli, dry_run_plans_for_the_usable_cpus, .timeout = 60)
 	int cells = 0;
 	const char *head = strstr(out, "): ");
 	cr_assert_not_null(head);
-	cr_assert_eq(sscanf(head, "): %d cells", &cells), 1);
-	cr_assert_eq(lines, cells + 2, "header, one line per cell, count");
+	int groups = 0;
+	cr_assert_eq(sscanf(head, "): %d cells in %d round groups", &cells, &groups), 2);
+	int group_lines = 0;
+	for (const char *q = out; (q = strstr(q, "\ngroup ")); q++)
+		group_lines++;
+	cr_assert_eq(group_lines, groups);
+	cr_assert_eq(lines, cells + groups + 2, "header, a line per group and per cell, count");
+	/* the serial baseline runs once per sweep, at 1 worker, in the rounds of every count */
+	snprintf(want, sizeof want, "\n%-15s %-13s tasks=256 workers=1 size=34 ", "serial", "cpu.fib");
+	cr_assert(strstr(out, want), "missing %s", want + 1);
+	snprintf(want, sizeof want, "\n%-15s %-13s tasks=256 workers=2 ", "serial", "cpu.fib");
+	cr_assert_null(strstr(out, want), "serial ignores workers: once per sweep");
 }
 
 /* mix.latency reports the mean wake delay beside p50/p99/max, in the Python twins' words;

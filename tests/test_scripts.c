@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "testutil.h"
 
 #define FIX "tests/fixtures/"
 /* A guard against a hung script, not a timing: on the shared 2-core box a python3 start can
@@ -260,12 +261,46 @@ Test(scripts, table_undecided_lists_exactly_the_straddling_cells, .timeout = SCR
 	int rc = run_script("table", FIX "run-r", "--src", in_tmp("nowhere"), "--undecided", NULL);
 	cr_assert_eq(rc, 0, "%s", err);
 	/* threads' cores busy straddle; the threads rows' 'too few tasks' cannot be decided by
-	 * more rounds and are not listed */
-	cr_assert_str_eq(out, "--backend threads --workload cpu.fib --tasks 4 --workers 2 --size 20\n");
+	 * more rounds and are not listed. The seed of the cell's round group comes with it, so
+	 * that more rounds (bench run --round) pair with the rows there. */
+	cr_assert_str_eq(out, "--backend threads --workload cpu.fib --tasks 4 --workers 2 --size 20 --seed 42\n");
 	/* run-a: every mark is decided or structural */
 	rc = run_script("table", FIX "run-a", "--src", FIX "twins", "--undecided", NULL);
 	cr_assert_eq(rc, 0, "%s", err);
 	cr_assert_str_eq(out, "");
+}
+
+/* More rounds where a mark is undecided: run-r's one straddling cell (threads' cores busy)
+ * gets rounds 6 and 7 of its round group (seed 42), measured by the real bench with its
+ * tiny size, appended to runs.csv; the table then says so. No budget: nothing runs. */
+Test(scripts, more_rounds_run_exactly_the_undecided_cells, .timeout = SCRIPT_TIMEOUT)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd, "cp -r " FIX "run-r %s", in_tmp("r"));
+	cr_assert_eq(system(cmd), 0);
+	int rc = run_script("more-rounds", in_tmp("r"), "--budget-s", "0", "--bench", tu_bench(), NULL);
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert(strstr(err, "budget spent"), "%s", err);
+	rc = run_script("more-rounds", in_tmp("r"), "--budget-s", "600", "--passes", "1", "--rounds", "2",
+			"--timeout", "60", "--bench", tu_bench(), NULL);
+	cr_assert_eq(rc, 0, "%s", err);
+	snprintf(cmd, sizeof cmd,
+		 "cd scripts && python3 -c 'import cbresults as c, sys\n"
+		 "rows = c.read_runs(sys.argv[1])\n"
+		 "new = [r for r in rows if r[\"round\"] is not None and r[\"round\"] > 5]\n"
+		 "assert len(rows) - len(new) == len(c.read_runs(sys.argv[2])), \"budget 0 ran nothing\"\n"
+		 "cells = {(r[\"backend\"], r[\"workload\"], r[\"tasks\"], r[\"workers\"], r[\"size\"]) for r in new}\n"
+		 "assert cells == {(\"threads\", \"cpu.fib\", 4, 2, 20)}, cells\n"
+		 "assert sorted(r[\"round\"] for r in new) == [6, 7] and {r[\"seed\"] for r in new} == {42}, new\n"
+		 "assert all(r[\"status\"] == \"ok\" for r in new), new\n"
+		 "' %s/runs.csv ../" FIX "run-r/runs.csv 2>%s",
+		 in_tmp("r"), in_tmp("py.err"));
+	cr_assert_eq(system(cmd), 0, "%s", slurp(in_tmp("py.err")));
+	rc = run_script("table", in_tmp("r"), "--src", in_tmp("nowhere"), "--out", in_tmp("t.md"), "--csv",
+			in_tmp("t.csv"), NULL);
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert(line_with(slurp(in_tmp("t.md")), "Extra rounds (scripts/more-rounds): 1 cell behind undecided marks ran up "
+			    "to round 7 (the matrix ran 5); marks decided 12 of 18 before them", NULL), "%s", slurp(in_tmp("t.md")));
 }
 
 Test(scripts, table_without_twins_says_na, .timeout = SCRIPT_TIMEOUT)
@@ -447,12 +482,13 @@ Test(scripts, random_and_damaged_run_folders_never_give_a_traceback, .timeout = 
 
 /* Copy a fixture run folder to dst with its schema-1 rows rewritten as schema 2 (the seven
  * columns appended after note, noise filled, p90/p999 left empty as for a run without
- * histograms); other rows are kept as they are. */
+ * histograms); other rows are kept as they are. Each workload x tasks x workers x size is
+ * a round group of its own (its seed a CRC of those), as schema 1 pairs only those. */
 static void to_schema2(const char *src, const char *dst)
 {
 	char cmd[2048];
 	snprintf(cmd, sizeof cmd,
-		 "python3 -c 'import csv,shutil,sys\n"
+		 "python3 -c 'import csv,shutil,sys,zlib\n"
 		 "shutil.copytree(sys.argv[1], sys.argv[2])\n"
 		 "p = sys.argv[2] + \"/runs.csv\"\n"
 		 "rows = list(csv.reader(open(p, newline=\"\")))\n"
@@ -461,7 +497,8 @@ static void to_schema2(const char *src, const char *dst)
 		 "w.writerow(rows[0] + add)\n"
 		 "for r in rows[1:]:\n"
 		 "    if r and r[0] == \"1\":\n"
-		 "        r = [\"2\"] + r[1:] + [str(int(r[15]) + 1), \"7\", \"1000\", \"20\", \"0.50\", \"\", \"\"]\n"
+		 "        seed = str(zlib.crc32(\"|\".join(r[10:14]).encode()))\n"
+		 "        r = [\"2\"] + r[1:] + [str(int(r[15]) + 1), seed, \"1000\", \"20\", \"0.50\", \"\", \"\"]\n"
 		 "    w.writerow(r)' %s %s",
 		 src, dst);
 	cr_assert_eq(system(cmd), 0, "%s", cmd);
@@ -497,6 +534,31 @@ Test(scripts, schema2_rows_read_like_schema1, .timeout = 120)
 	cr_assert(line_with(slurp(in_tmp("cmp/compare.csv")), "mn,cpu.fib,4,20,ncpu,,wall time,run-b,ok,250000,", NULL));
 }
 
+/* A ratio between cells of one round group pairs by round even across worker counts (the
+ * serial baseline at 1 worker against mn at 2): the rows share the group's seed. Rows of
+ * two groups (two seeds) never ran side by side: their ratio is of medians, and says so. */
+Test(scripts, ratio_pairs_by_round_within_a_round_group_only, .timeout = 60)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd,
+		 "cd scripts && python3 -c 'import cbresults as R, cbstats as S\n"
+		 "def cell(be, workers, seed, walls):\n"
+		 "    rows = [dict(schema=\"2\", status=\"ok\", note=\"\", round=i + 1, rep=i, seed=seed, wall_ns=w)\n"
+		 "            for i, w in enumerate(walls)]\n"
+		 "    return R.Cell((be, \"cpu.fib\", 8, workers, 30, \"\"), rows, {})\n"
+		 "# a box that slows down round by round: only the pairing sees speedup 2 in each\n"
+		 "base = cell(\"serial\", 1, 5, [100, 200, 400, 800, 1600])\n"
+		 "mn = cell(\"mn\", 2, 5, [50, 100, 200, 400, 800])\n"
+		 "e = S.cell_ratio(base, mn, lambda r: r[\"wall_ns\"], name=\"speedup\")\n"
+		 "assert e.how == S.PAIRED_ROUND and (e.value, e.lo, e.hi) == (2, 2, 2), e\n"
+		 "other = cell(\"mn\", 2, 6, [50, 100, 200, 400, 800])\n"
+		 "e = S.cell_ratio(base, other, lambda r: r[\"wall_ns\"], name=\"speedup\")\n"
+		 "assert e.how == S.UNPAIRED and e.lo < 1 < 4 < e.hi, e\n"
+		 "' 2>%s",
+		 in_tmp("py.err"));
+	cr_assert_eq(system(cmd), 0, "%s", slurp(in_tmp("py.err")));
+}
+
 /* The reader gives the new columns: numbers where written, None where empty, and no round
  * for a schema-1 row (its pairing is by rep order, which the table says). */
 Test(scripts, reader_parses_noise_columns, .timeout = 90)
@@ -508,7 +570,9 @@ Test(scripts, reader_parses_noise_columns, .timeout = 90)
 		 "two = [r for r in c.read_runs(sys.argv[1]) if r[\"schema\"] == \"2\"]\n"
 		 "one = c.read_runs(sys.argv[2])\n"
 		 "assert two and all(r[\"steal_ns\"] == 1000 and r[\"psi_cpu_us\"] == 20 and r[\"loadavg1\"] == 0.5 for r in two)\n"
-		 "assert all(r[\"p90_ns\"] is None and r[\"seed\"] == 7 for r in two)\n"
+		 "import zlib\n"
+		 "key = lambda r: \"|\".join(str(r[k]) for k in (\"workload\", \"tasks\", \"workers\", \"size\"))\n"
+		 "assert all(r[\"p90_ns\"] is None and r[\"seed\"] == zlib.crc32(key(r).encode()) for r in two)\n"
 		 "assert all(r[\"round\"] == int(r[\"rep\"]) + 1 for r in two)\n"
 		 "assert all(r[\"steal_ns\"] is None and r[\"seed\"] is None and r[\"round\"] is None for r in one)\n"
 		 "' %s/runs.csv ../" FIX "run-a/runs.csv 2>%s",
