@@ -2,11 +2,13 @@
  * mix.convoy through `bench run --backend go-ref|node-ref`: each small cell's rows are ok
  * (the twin's checksum equals the one the C workload expects), and where the workload is
  * deterministic the checksum is the one the threads backend computes for the same cell.
+ * A cell's warm-up and measured repetitions run in one twin process (micro.idle's excepted).
  * Skipped, saying so, where go or node is not installed. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <libgen.h>
 #include <limits.h>
+#include <sys/stat.h>
 
 #include "csv.h"
 #include "testutil.h"
@@ -138,6 +140,85 @@ Test(refs, machine_json_records_go_and_node, .timeout = 120)
 		cr_assert_not_null(strstr(mj, line), "machine.json has %s", line);
 	}
 	free(mj);
+	char rm[64];
+	snprintf(rm, sizeof rm, "rm -rf %s", dir);
+	cr_expect_eq(system(rm), 0);
+}
+
+/* Lines of path that hold `word`. */
+static int count_lines(const char *path, const char *word)
+{
+	char *s = tu_slurp(path);
+	int n = 0;
+	for (const char *p = s; p && (p = strstr(p, word)); p += strlen(word))
+		n++;
+	free(s);
+	return n;
+}
+
+typedef struct persist_case {
+	char workload[16], tasks[8], size[8];
+	int cold; /* measures the runtime's memory: a fresh twin every repetition */
+} persist_case;
+
+ParameterizedTestParameters(refs, one_twin_process_runs_a_cells_repetitions)
+{
+	static persist_case cases[] = {
+		{"cpu.fib", "2", "18", 0}, {"io.echo", "4", "256", 0}, {"micro.idle", "200", "1", 1},
+	};
+	return cr_make_param_array(persist_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+/* The warm-up and the measured repetitions of a node-ref cell run in one Node process (a
+ * `node` in PATH that logs each start and execs the real one counts them), each measured
+ * repetition a row of its own with its round and an ok checksum; micro.idle, which measures a
+ * fresh runtime's memory, starts one per repetition instead. */
+ParameterizedTest(persist_case *pc, refs, one_twin_process_runs_a_cells_repetitions, .timeout = 240)
+{
+	char real[PATH_MAX] = "";
+	FILE *p = popen("command -v node", "r");
+	if (p && fgets(real, sizeof real, p))
+		real[strcspn(real, "\n")] = 0;
+	if (p)
+		pclose(p);
+	if (!real[0])
+		cr_skip("node not installed (Debian package nodejs): node-ref's process not tested");
+	enum { WARMUP = 2, REPS = 3 };
+	char dir[] = "/tmp/cbrefs-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char wrap[64], log[64], csv[64], path[8192];
+	snprintf(wrap, sizeof wrap, "%s/node", dir);
+	snprintf(log, sizeof log, "%s/starts", dir);
+	snprintf(csv, sizeof csv, "%s/rows.csv", dir);
+	FILE *w = fopen(wrap, "w");
+	cr_assert_not_null(w);
+	fprintf(w, "#!/bin/sh\necho node-start >>%s\nexec %s \"$@\"\n", log, real);
+	fclose(w);
+	cr_assert_eq(chmod(wrap, 0755), 0);
+	snprintf(path, sizeof path, "%s:%s", dir, getenv("PATH"));
+	setenv("PATH", path, 1);
+	char warm[8], reps[8];
+	snprintf(warm, sizeof warm, "%d", WARMUP);
+	snprintf(reps, sizeof reps, "%d", REPS);
+	char *argv[] = {"bench", "run", "--backend", "node-ref", "--workload", pc->workload, "--tasks",
+			pc->tasks, "--size", pc->size, "--reps", reps, "--warmup", warm, "--warmup-ms", "0",
+			"--timeout", "120", "--quiet", "--csv", csv, NULL};
+	char err[2048];
+	cr_assert_eq(tu_run(argv, err, sizeof err, NULL, 0), 0, "%s: %s", pc->workload, err);
+	int starts = count_lines(log, "node-start");
+	cr_assert_eq(starts, pc->cold ? WARMUP + REPS : 1, "%s: %d node processes for %d warm-up and %d "
+		     "measured repetitions", pc->workload, starts, WARMUP, REPS);
+	char *s = tu_slurp(csv);
+	cr_assert_not_null(s);
+	const char *q = s;
+	char store[8192], *f[CB_NCOLUMNS + 1];
+	cr_assert_gt(tu_csv_record(&q, store, sizeof store, f, CB_NCOLUMNS + 1), 0); /* header */
+	for (int r = 1; r <= REPS; r++) {
+		cr_assert_eq(tu_csv_record(&q, store, sizeof store, f, CB_NCOLUMNS + 1), CB_NCOLUMNS, "row %d", r);
+		cr_assert_str_eq(f[CB_COL_status], "ok", "row %d: %s", r, f[CB_COL_note]);
+		cr_assert_eq(atoi(f[CB_COL_round]), r, "row %d carries its round", r);
+	}
+	free(s);
 	char rm[64];
 	snprintf(rm, sizeof rm, "rm -rf %s", dir);
 	cr_expect_eq(system(rm), 0);
