@@ -22,6 +22,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,7 +193,9 @@ static void twin_start(const ext_runtime *rt, const char *prog)
 /* Close the channel (the twin's cue to exit) and reap it; its exit status. */
 static int twin_stop(void)
 {
-	close(twin.ctl), close(twin.out), close(twin.err);
+	if (twin.ctl >= 0)
+		close(twin.ctl);
+	close(twin.out), close(twin.err);
 	int st = 0;
 	waitpid(twin.pid, &st, 0);
 	twin.pid = 0;
@@ -475,3 +478,89 @@ const cb_backend cb_backend_go_ref = {
 	.summary = "reference: the Go twin of the workload (goroutines, GOMAXPROCS = workers; its own clock)",
 	.concurrent = 1, .run = go_run, .spawn = ext_spawn,
 };
+
+/* ---- bench serve ----------------------------------------------------------------------- */
+
+/* The twin's echo server standalone on lfd (io.echo's twin with --tasks 0) until *stop:
+ * bench serve for go-ref and node-ref. The twin says "listening" once its signal handlers are
+ * in; ready() is called then (bench serve prints the port). On *stop it gets SIGTERM, ends
+ * every connection and prints what it echoed; the twin is reaped before this returns. */
+int cb_ext_serve(const cb_backend *be, int lfd, int workers, atomic_int *stop, void (*ready)(void),
+		 uint64_t *bytes, uint64_t *conns, char *err, size_t n)
+{
+	const ext_runtime *rt = !strcmp(be->name, "node-ref") ? &node_rt : &go_rt;
+	static const cb_workload echo_name = {.name = "io.echo"};
+	cb_cell c = {.be = be, .wl = &echo_name};
+	char prog[PATH_MAX + 64];
+	if (!in_path(rt->tool)) {
+		snprintf(err, n, "%s is not installed (Debian package %s)", rt->tool, rt->what);
+		return -1;
+	}
+	if (!twin_file(rt, &c, prog, sizeof prog)) {
+		snprintf(err, n, "no %s twin of io.echo (%s)", rt->name,
+			 rt == &node_rt ? "workloads/ref/node" : "build/ref/go: make refs");
+		return -1;
+	}
+	ext_args a = {.n = 0};
+	add_arg(&a, "listen-fd", "%d", lfd);
+	add_arg(&a, "tasks", "0");
+	add_arg(&a, "workers", "%d", workers);
+	char *args[EXT_MAX_ARGS];
+	for (int i = 0; i < a.n; i++)
+		args[i] = a.v[i];
+	twin.pid = ext_spawn_proc(rt, prog, args, a.n, -1, lfd, &twin.out, &twin.err);
+	twin.ctl = -1;
+	twin.nerr = 0;
+	char line[512];
+	int up = 0, signalled = 0;
+	size_t have = 0;
+	for (;;) {
+		if (atomic_load(stop) && !signalled) {
+			kill(twin.pid, SIGTERM);
+			signalled = 1;
+		}
+		struct pollfd pf[2] = {{.fd = twin.out, .events = POLLIN}, {.fd = twin.err, .events = POLLIN}};
+		if (poll(pf, 2, 100) <= 0) /* a stop is looked at every 100 ms at most */
+			continue;
+		if (pf[1].revents)
+			drain_err();
+		if (!pf[0].revents)
+			continue;
+		ssize_t k = read(twin.out, line + have, sizeof line - 1 - have);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		have += (size_t)k;
+		line[have] = 0;
+		char *nl;
+		while ((nl = strchr(line, '\n'))) {
+			*nl = 0;
+			if (!strcmp(line, "listening") && !up) {
+				up = 1;
+				ready();
+			} else if (strstr(line, "checksum=")) {
+				int f;
+				*bytes = field(line, "checksum", &f);
+				*conns = field(line, "connections", &f);
+				up = 2;
+			}
+			have -= (size_t)(nl + 1 - line);
+			memmove(line, nl + 1, have + 1);
+		}
+		if (have == sizeof line - 1)
+			have = 0; /* a line longer than any the twin prints: not one of its */
+	}
+	while (drain_err() > 0)
+		;
+	int st = twin_stop();
+	if (up == 2 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	char *last = twin.errbuf;
+	for (char *q = twin.errbuf; *q; q++)
+		if (*q == '\n' && q[1])
+			last = q + 1;
+	snprintf(err, n, "%s echo twin exited with %d before its report: %s", rt->name,
+		 WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), last);
+	return -1;
+}

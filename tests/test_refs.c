@@ -6,7 +6,6 @@
  * Skipped, saying so, where go or node is not installed. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
-#include <libgen.h>
 #include <limits.h>
 #include <sys/stat.h>
 
@@ -29,13 +28,6 @@ ParameterizedTestParameters(refs, twin_checksum_is_the_workloads)
 #undef REF_CASES
 	};
 	return cr_make_param_array(ref_case, cases, sizeof cases / sizeof cases[0]);
-}
-
-static int in_path(const char *tool)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
-	return system(cmd) == 0;
 }
 
 /* The checksum column of the first data row of csv, or "" (status into st). */
@@ -72,19 +64,11 @@ static void run_cell(const ref_case *c, const char *backend, const char *csv)
 ParameterizedTest(ref_case *c, refs, twin_checksum_is_the_workloads, .timeout = 240)
 {
 	int go = !strcmp(c->backend, "go-ref");
-	if (!in_path(go ? "go" : "node"))
+	if (!tu_in_path(go ? "go" : "node"))
 		cr_skip("%s not installed (Debian package %s): %s twins not tested", go ? "go" : "node",
 			go ? "golang-go" : "nodejs", c->backend);
-	if (go) {
-		/* The Go twins are built by make refs next to the bench binary; one test at a
-		 * time builds them (the lock), the others find them done. */
-		char bench[PATH_MAX], cmd[2 * PATH_MAX + 128];
-		snprintf(bench, sizeof bench, "%s", tu_bench());
-		char *build = dirname(bench);
-		snprintf(cmd, sizeof cmd, "flock %s/.refs.lock make -s --no-print-directory BUILD=%s refs >/dev/null",
-			 build, build);
-		cr_assert_eq(system(cmd), 0, "make refs built the Go twins");
-	}
+	if (go)
+		cr_assert_eq(tu_make_refs(), 0, "make refs built the Go twins");
 	char dir[] = "/tmp/cbrefs-XXXXXX";
 	cr_assert_not_null(mkdtemp(dir));
 	char csv[64], ref_csv[64];

@@ -10,8 +10,8 @@
 // mode). --listen-fd (or, run by the harness repetition after repetition, the listening
 // socket that comes with each message, see common.js): accepts on the socket the harness
 // hands over and, once --tasks connections are done, prints the report line of the other
-// twins (checksum = bytes echoed). --tasks 0 serves until SIGINT/SIGTERM, then ends every
-// connection and prints bytes echoed and connections served.
+// twins (checksum = bytes echoed). --tasks 0 prints "listening", serves until SIGINT/SIGTERM,
+// then ends every connection and prints bytes echoed and connections served.
 'use strict';
 const net = require('net');
 const { opt, now, main } = require('./common');
@@ -37,7 +37,10 @@ function serve(where, left, onListening) {
   });
   const done = new Promise((resolve) => server.on('close', () => resolve({ bytes, conns })));
   server.listen(where, () => onListening && onListening(server));
+  let stopped = false;
   const stop = () => {
+    if (stopped) return; // SIGINT from a terminal and bench serve's SIGTERM both come
+    stopped = true;
     server.close();
     for (const s of open) s.destroy();
   };
@@ -54,7 +57,9 @@ if (opt('listen-fd', -1) < 0 && !process.send) {
   main(async (opt, handle) => {
     const tasks = opt('tasks', 100);
     const t0 = now();
-    const s = serve(handle || { fd: opt('listen-fd', -1) }, tasks);
+    // --tasks 0: "listening" once the signal handlers are in (bench serve waits for it)
+    const s = serve(handle || { fd: opt('listen-fd', -1) }, tasks, tasks === 0 ?
+      () => process.stdout.write('listening\n') : null);
     if (tasks === 0)
       for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, s.stop);
     const { bytes, conns } = await s.done;

@@ -75,6 +75,7 @@ func serve(ln net.Listener) {
 	stopped := false
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	fmt.Println("listening") // bench serve waits for this: a signal from now on stops us cleanly
 	go func() {
 		<-sig
 		mu.Lock()
