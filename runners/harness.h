@@ -99,5 +99,9 @@ int cb_serve_main(int argc, char **argv);
  * ready() once it serves. 0, or -1 with err. */
 int cb_ext_serve(const cb_backend *be, int lfd, int workers, atomic_int *stop, void (*ready)(void),
 		 uint64_t *bytes, uint64_t *conns, char *err, size_t n);
+/* bench serve of cpython-*: the Python twin's echo server on lfd until stop_fd is readable
+ * (backend_cpython.c). */
+int cb_cpython_serve(const cb_backend *be, int lfd, int stop_fd, int workers, uint64_t *bytes,
+		     uint64_t *conns);
 
 #endif

@@ -1,5 +1,5 @@
-/* test_serve.c: bench serve from outside. Every backend's echo server (the C backends', and
- * the Go and Node twins' for go-ref and node-ref) is driven by bench loadgen, by an
+/* test_serve.c: bench serve from outside. Every backend's echo server (the C backends', the
+ * Go and Node twins' for go-ref and node-ref, the Python twin's for cpython-*) is driven by bench loadgen, by an
  * independent Python-sockets client written here, and by one connection the test holds open
  * across the stop; the round trips the server reports are exactly those the clients counted,
  * the held connection sees EOF, and nothing is left running (the twin's process included).
@@ -78,8 +78,8 @@ typedef struct be_name {
 	char s[32];
 } be_name;
 
-/* Every backend whose echo server is C code under the task API, and the two whose twin
- * serves (the embedded CPython backends are refused, tested below). */
+/* Every backend: the C backends' echo server under the task API, the Go and Node twins'
+ * servers, and io.echo's Python twin in the embedded CPython. */
 ParameterizedTestParameters(serve, clients_count_what_the_server_served)
 {
 	static be_name names[32];
@@ -89,6 +89,9 @@ ParameterizedTestParameters(serve, clients_count_what_the_server_served)
 			snprintf(names[n++].s, sizeof names[0].s, "%s", cb_backends[i]->name);
 	snprintf(names[n++].s, sizeof names[0].s, "go-ref");
 	snprintf(names[n++].s, sizeof names[0].s, "node-ref");
+	for (size_t i = 0; i < cb_nbackends && n < 32; i++)
+		if (cb_backends[i] && !strncmp(cb_backends[i]->name, "cpython-", 8))
+			snprintf(names[n++].s, sizeof names[0].s, "%s", cb_backends[i]->name);
 	return cr_make_param_array(be_name, names, n);
 }
 
@@ -190,8 +193,6 @@ ParameterizedTestParameters(serve, bad_input_exits_2)
 {
 	static bad_serve cases[] = {
 		{{"--backend", "nosuch"}, "unknown backend"},
-		{{"--backend", "cpython-asyncio"}, "embedded interpreter"},
-		{{"--backend", "cpython-threads"}, "embedded interpreter"},
 		{{"--backend", "mn", "--port", "70000"}, "--port"},
 		{{"--backend", "mn", "--conns-max", "0"}, "--conns-max"},
 		{{"--port", "0"}, "--backend is required"},
