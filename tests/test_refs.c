@@ -207,3 +207,71 @@ ParameterizedTest(persist_case *pc, refs, one_twin_process_runs_a_cells_repetiti
 	snprintf(rm, sizeof rm, "rm -rf %s", dir);
 	cr_expect_eq(system(rm), 0);
 }
+
+/* One ok (or unsupported) schema-2 row of a fabricated run. */
+static void fake_row(const char *csv, const char *be, const char *wl, int64_t tasks, int64_t size,
+		     const char *params, int round, const char *status, const char *note)
+{
+	cb_meta m;
+	memset(&m, 0, sizeof m);
+	snprintf(m.run_id, sizeof m.run_id, "fidelity");
+	snprintf(m.host, sizeof m.host, "test");
+	m.ncpu = 2;
+	cb_row r;
+	memset(&r, 0, sizeof r);
+	snprintf(r.utc, sizeof r.utc, "2026-12-01T00:00:00Z");
+	r.backend = be, r.workload = wl, r.tasks = tasks, r.workers = 2, r.size = size;
+	snprintf(r.params, sizeof r.params, "%s", params);
+	r.rep = round - 1, r.round = round;
+	r.status = status;
+	snprintf(r.note, sizeof r.note, "%s", note);
+	if (!strcmp(status, "ok")) {
+		r.wall_ns = 1000 * size + 7919 * round, r.ops = (uint64_t)size;
+		r.ops_per_s = (double)r.ops * 1e9 / (double)r.wall_ns;
+		r.has_checksum = 1;
+	}
+	char line[4096];
+	int n = cb_csv_format(&m, &r, line, sizeof line);
+	cr_assert_gt(n, 0);
+	cr_assert_eq(cb_csv_append(csv, line, (size_t)n), 0);
+}
+
+/* The fidelity table pairs a model with its runtime although each calibrated its own count
+ * (micro.chan: mn ran size 5000, go-ref 13574) and the runtime's twin ran a smaller set
+ * (mix.latency's hogs), and a cell the runtime cannot run says why, not "no twin". */
+Test(refs, fidelity_pairs_cells_whose_counts_differ, .timeout = 60)
+{
+	char dir[] = "/tmp/cbrefs-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char csv[64], md[64], cmd[256];
+	snprintf(csv, sizeof csv, "%s/runs.csv", dir);
+	snprintf(md, sizeof md, "%s/table.md", dir);
+	for (int round = 1; round <= 3; round++) {
+		fake_row(csv, "mn", "micro.chan", 2, 5000, "cap=0;stack_kb=64", round, "ok", "calibrated size=5000");
+		fake_row(csv, "go-ref", "micro.chan", 2, 13574, "cap=0", round, "ok", "calibrated size=13574");
+		fake_row(csv, "gil", "mix.latency", 1, 30, "rounds=57;period_us=1000;min_ms=0;switch_us=5000", round, "ok", "");
+		fake_row(csv, "cpython-threads", "mix.latency", 1, 25, "rounds=20;period_us=1000;min_ms=0;switch_us=5000", round, "ok", "");
+	}
+	fake_row(csv, "mn", "micro.skynet", 0, 1000000, "fanout=10;stack_kb=64", 1, "ok", "");
+	char mj[64];
+	snprintf(mj, sizeof mj, "%s/machine.json", dir);
+	snprintf(cmd, sizeof cmd, "cp tests/fixtures/run-a/machine.json %s", mj);
+	cr_assert_eq(system(cmd), 0, "a machine.json for the run folder");
+	fake_row(csv, "go-ref", "micro.skynet", 0, 1000000, "fanout=10", 1, "unsupported", "a reason of the twin's own");
+	snprintf(cmd, sizeof cmd, "python3 scripts/table %s >/dev/null 2>&1", dir);
+	int rc = system(cmd);
+	if (rc) {
+		snprintf(cmd, sizeof cmd, "python3 scripts/table %s >&2", dir);
+		(void)!system(cmd);
+	}
+	cr_assert_eq(rc, 0, "scripts/table ran");
+	char *t = tu_slurp(md);
+	cr_assert_not_null(t);
+	cr_assert_not_null(strstr(t, "| mn | go-ref | micro.chan"), "mn's micro.chan beside go-ref's:\n%s", t);
+	cr_assert_not_null(strstr(t, "| gil | cpython-threads | mix.latency"), "gil's mix.latency beside CPython's");
+	cr_assert_null(strstr(t, "no twin"), "no row says 'no twin'");
+	cr_assert_not_null(strstr(t, "unsupported: a reason of the twin's own"), "the reason is shown");
+	free(t);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_expect_eq(system(cmd), 0);
+}
