@@ -165,7 +165,9 @@ static pid_t ext_spawn_proc(const ext_runtime *rt, const char *prog, char **args
 			else
 				dup2(ctl, TWIN_FD);
 			/* Node opens its IPC channel on NODE_CHANNEL_FD; the Go twins read CB_TWIN_FD. */
-			setenv(is_node ? "NODE_CHANNEL_FD" : "CB_TWIN_FD", "3", 1);
+			char num[16];
+			snprintf(num, sizeof num, "%d", TWIN_FD);
+			setenv(is_node ? "NODE_CHANNEL_FD" : "CB_TWIN_FD", num, 1);
 			setenv("NODE_CHANNEL_SERIALIZATION_MODE", "json", 1);
 		}
 		if (extra_fd >= 0)
