@@ -158,7 +158,7 @@ bench:
 # Go twins of the workloads (workloads/ref/go/<name>/main.go) -> build/ref/go/<name>.
 GO_TWINS := $(patsubst workloads/ref/go/%/main.go,$(BUILD)/ref/go/%,$(wildcard workloads/ref/go/*/main.go))
 refs: $(GO_TWINS) $(BUILD)/uv_echo
-$(BUILD)/ref/go/%: workloads/ref/go/%/main.go
+$(BUILD)/ref/go/%: workloads/ref/go/%/main.go workloads/ref/go/twin/twin.go
 	@mkdir -p $(dir $@)
 	cd workloads/ref/go/$* && GOFLAGS=-mod=mod GO111MODULE=off go build -o $(CURDIR)/$@ .
 

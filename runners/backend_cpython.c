@@ -130,3 +130,21 @@ CPY_BACKEND(cpython_mp, "cpython-mp", "mp",
 	    "embedded CPython: the Python twin on a multiprocessing.Pool of `workers` processes "
 	    "(fork start method)",
 	    cpy_no_params, cpy_no_limit);
+
+/* bench serve under a cpython-* backend: io.echo's twin with tasks 0 serves on lfd until
+ * stop_fd (a pipe bench serve's signal handler writes to) is readable, then ends every
+ * connection; bytes echoed and connections served come back as its checksum and ops. */
+int cb_cpython_serve(const cb_backend *be, int lfd, int stop_fd, int workers, uint64_t *bytes,
+		     uint64_t *conns)
+{
+	const char *model = be == &cb_backend_cpython_threads ? "threads"
+			    : be == &cb_backend_cpython_asyncio ? "asyncio" : "mp";
+	char args[256];
+	snprintf(args, sizeof args, "{'tasks': 0, 'size': 0, 'workers': %d, 'listen_fd': '%d', "
+		 "'stop_fd': '%d'}", workers, lfd, stop_fd);
+	pyembed_result res;
+	pyembed_run("io.echo", model, args, &res);
+	*bytes = res.checksum;
+	*conns = res.has_ops ? res.ops : 0;
+	return 0;
+}

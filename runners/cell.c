@@ -322,7 +322,11 @@ static void child_main(const cb_cell *cell, const cb_run_opts *o, int wfd)
 		row.wall_ns = (int64_t)rep_wall(&m);
 		row.user_ns = tv_ns(m.s1.ru_utime) - tv_ns(m.s0.ru_utime) + tv_ns(m.c1.ru_utime) - tv_ns(m.c0.ru_utime);
 		row.sys_ns = tv_ns(m.s1.ru_stime) - tv_ns(m.s0.ru_stime) + tv_ns(m.c1.ru_stime) - tv_ns(m.c0.ru_stime);
+		row.user_ns += (int64_t)r->child_user_ns; /* a child still alive (a twin) */
+		row.sys_ns += (int64_t)r->child_sys_ns;
 		row.maxrss_kb = m.s1.ru_maxrss > m.c1.ru_maxrss ? m.s1.ru_maxrss : m.c1.ru_maxrss;
+		if (r->child_maxrss_kb > row.maxrss_kb)
+			row.maxrss_kb = r->child_maxrss_kb;
 		row.ops = r->ops;
 		row.ops_per_s = r->rate > 0 ? r->rate : row.wall_ns > 0 ? (double)r->ops * 1e9 / (double)row.wall_ns : 0;
 		row.has_lat = r->has_lat;

@@ -3,6 +3,7 @@
 #ifndef CB_HARNESS_H
 #define CB_HARNESS_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "csv.h"
@@ -97,5 +98,13 @@ int64_t cb_calibrate_next(int64_t count, uint64_t wall_ns, uint64_t target_ns, i
 int cb_suite_main(int argc, char **argv);
 /* bench serve: a backend's io.echo server on 127.0.0.1 until SIGINT/SIGTERM (serve.c). */
 int cb_serve_main(int argc, char **argv);
+/* bench serve of go-ref / node-ref: the twin's echo server on lfd until *stop (backend_ext.c);
+ * ready() once it serves. 0, or -1 with err. */
+int cb_ext_serve(const cb_backend *be, int lfd, int workers, atomic_int *stop, void (*ready)(void),
+		 uint64_t *bytes, uint64_t *conns, char *err, size_t n);
+/* bench serve of cpython-*: the Python twin's echo server on lfd until stop_fd is readable
+ * (backend_cpython.c). */
+int cb_cpython_serve(const cb_backend *be, int lfd, int stop_fd, int workers, uint64_t *bytes,
+		     uint64_t *conns);
 
 #endif

@@ -15,7 +15,15 @@
  *   each connection for that, so the handler never touches an fd number a task may have
  *   closed and the kernel reused. Then the root joins every task, and run() returns with
  *   nothing left running, fork's worker processes included.
- * Round trips served are bytes echoed / --size, the message size the clients send. */
+ * Round trips served are bytes echoed / --size, the message size the clients send.
+ *
+ * go-ref and node-ref serve with their twin's echo server (workloads/ref/go/echo, workloads/ref/node/echo.js), a separate
+ * program that accepts on the listening socket made here: it runs until the signal, which
+ * is passed on to it (SIGTERM); it ends its connections itself and reports what it echoed,
+ * and is reaped before serve exits (cb_ext_serve, backend_ext.c). The cpython-* backends serve
+ * with io.echo's Python twin in the embedded interpreter (threads, asyncio, a pre-forked
+ * Pool); the signal handler writes to a stop pipe that the twin watches beside its sockets
+ * (cb_cpython_serve, backend_cpython.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -46,13 +54,38 @@ static const char serve_usage[] =
 	"every connection is closed, \"served round_trips=R bytes=B connections=C\", where\n"
 	"R = B / --size (the clients' message size, default 1024). At most --conns-max\n"
 	"connections are served at once (default 1024); more wait in the listen backlog.\n"
-	"Backends that run a separate program or interpreter (go-ref, node-ref, cpython-*)\n"
-	"have no C server to run: use their twins' own servers (README).";
+	"go-ref and node-ref run their twin's echo server (Go: a goroutine per connection; Node:\n"
+	"one event loop), started by serve and stopped with it; the cpython-* backends run\n"
+	"io.echo's Python twin (a thread per connection, asyncio streams, a pre-forked Pool).";
 
 static int serve_lfd = -1, serve_port;
 static _Atomic int *serve_dup; /* per slot: the root's dup of the connection, or -1 */
 static int serve_slots;
 static atomic_int serve_stop;
+
+/* A twin's server is stopped by cb_ext_serve, which looks at serve_stop (no wake-up
+ * connection: the twin would count it as a client). */
+static void serve_twin_on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&serve_stop, 1);
+}
+
+static int serve_stop_w = -1; /* the cpython twins' stop pipe */
+static void serve_py_on_signal(int sig)
+{
+	(void)sig;
+	int saved = errno;
+	if (write(serve_stop_w, "S", 1) < 0) /* a full pipe is readable already */
+		(void)0;
+	errno = saved;
+}
+
+static void print_port(void)
+{
+	printf("port=%d\n", serve_port);
+	fflush(stdout);
+}
 
 static void serve_on_signal(int sig)
 {
@@ -206,9 +239,8 @@ int cb_serve_main(int argc, char **argv)
 	const cb_backend *be = cb_backend_find(bname);
 	if (!be)
 		cb_usage_error("serve: unknown backend %s (see bench list)", bname);
-	if (!be->join)
-		cb_usage_error("serve: %s runs a separate program or interpreter, not the C echo "
-			       "server (see bench serve --help)", bname);
+	int is_twin = !strcmp(be->name, "go-ref") || !strcmp(be->name, "node-ref");
+	int is_py = !strncmp(be->name, "cpython-", 8);
 	cb_cell c;
 	cb_cell_defaults(&c, be, &cb_wl_io_echo);
 	if (workers > 0)
@@ -220,6 +252,43 @@ int cb_serve_main(int argc, char **argv)
 	serve_lfd = wl_listen_on((int)conns + SERVE_BACKLOG_SLACK, &p, err, sizeof err);
 	if (serve_lfd < 0)
 		cb_usage_error("serve: %s", err);
+	if (is_py) {
+		int sp[2];
+		if (pipe(sp) < 0)
+			cb_usage_error("serve: pipe: %s", strerror(errno));
+		serve_stop_w = sp[1];
+		struct sigaction pa = {.sa_handler = serve_py_on_signal};
+		sigemptyset(&pa.sa_mask);
+		sigaction(SIGINT, &pa, NULL);
+		sigaction(SIGTERM, &pa, NULL);
+		signal(SIGPIPE, SIG_IGN);
+		serve_port = p;
+		print_port(); /* clients wait in the backlog while the interpreter starts */
+		uint64_t bytes = 0, served = 0;
+		cb_backend_use(be);
+		cb_cpython_serve(be, serve_lfd, sp[0], c.cfg.workers, &bytes, &served);
+		close(serve_lfd);
+		printf("served round_trips=%" PRIu64 " bytes=%" PRIu64 " connections=%" PRIu64 "\n",
+		       bytes / (uint64_t)size, bytes, served);
+		return 0;
+	}
+	if (is_twin) {
+		struct sigaction ta = {.sa_handler = serve_twin_on_signal};
+		sigemptyset(&ta.sa_mask);
+		sigaction(SIGINT, &ta, NULL);
+		sigaction(SIGTERM, &ta, NULL);
+		serve_port = p;
+		uint64_t bytes = 0, served = 0;
+		if (cb_ext_serve(be, serve_lfd, c.cfg.workers, &serve_stop, print_port, &bytes, &served,
+				 err, sizeof err) < 0) {
+			fprintf(stderr, "bench serve: %s\n", err);
+			return 1;
+		}
+		close(serve_lfd);
+		printf("served round_trips=%" PRIu64 " bytes=%" PRIu64 " connections=%" PRIu64 "\n",
+		       bytes / (uint64_t)size, bytes, served);
+		return 0;
+	}
 	serve_slots = (int)conns;
 	serve_dup = malloc((size_t)conns * sizeof *serve_dup);
 	serve_state st = {calloc((size_t)conns, sizeof(cb_task *)), calloc((size_t)conns, sizeof(int)), 0, 0, 0};

@@ -30,6 +30,30 @@ static inline const char *tu_bench(void)
 	return b && *b ? b : "./build/bench";
 }
 
+/* Whether `tool` is in PATH. */
+static inline int tu_in_path(const char *tool)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
+	return system(cmd) == 0;
+}
+
+/* Build the Go twins (make refs) next to the bench binary; one test at a time builds them
+ * (the lock), the others find them done. 0 when built. */
+static inline int tu_make_refs(void)
+{
+	char bench[4096], cmd[2 * 4096 + 128];
+	snprintf(bench, sizeof bench, "%s", tu_bench());
+	char *slash = strrchr(bench, '/');
+	if (slash)
+		*slash = 0;
+	else
+		snprintf(bench, sizeof bench, ".");
+	snprintf(cmd, sizeof cmd, "flock %s/.refs.lock make -s --no-print-directory BUILD=%s refs >/dev/null",
+		 bench, bench);
+	return system(cmd);
+}
+
 /* Run argv (argv[0] ignored: the bench binary is used), capture stderr into err, return the
  * exit status (or 128+signal). */
 static inline int tu_run(char *const argv[], char *err, size_t errn, char *out, size_t outn)

@@ -34,6 +34,10 @@ typedef struct cb_rep {
 	char note[200];            /* appended to the row's note */
 	char twin[256];            /* key=value;... set by prepare for reference runtimes (the
 	                            * Python/Go/JS twins): fds and ports the twin must use */
+	/* CPU time and peak memory of a child process that outlives the repetition (a twin
+	 * kept for the next one): getrusage(RUSAGE_CHILDREN) sees a child only once reaped. */
+	uint64_t child_user_ns, child_sys_ns;
+	long child_maxrss_kb;
 } cb_rep;
 
 typedef struct cb_workload {

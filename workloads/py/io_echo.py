@@ -1,14 +1,40 @@
 """io.echo twin: an echo server on the listening socket prepare() opened, driven by the
-harness's load generator (C connections, msgs messages each). Checksum: bytes echoed."""
+harness's load generator (C connections, msgs messages each). Checksum: bytes echoed.
+
+tasks == 0 is bench serve's: serve on a.listen_fd until the stop pipe a.stop_fd becomes
+readable (the signal came), then end every connection; returns bytes echoed as the checksum
+and the connections served as ops."""
 
 import asyncio
+import select
 import threading
 
 import twin
 
 
+def serve_threads(a):
+    """bench serve under threading: a thread per connection until the stop."""
+    lsock, stop = twin.listen_socket(a), a.int('stop_fd')
+    echoed, threads = [], []
+    try:
+        while True:
+            ready = select.select([lsock, stop], [], [])[0]
+            if stop in ready:
+                break
+            conn, _ = lsock.accept()
+            t = threading.Thread(target=lambda conn=conn: echoed.append(twin.echo_until(conn, stop)))
+            twin.start_threads([t])
+            threads.append(t)
+    finally:
+        lsock.close()
+        twin.join_threads(threads)
+    return {'checksum': sum(echoed), 'ops': len(threads)}
+
+
 def run_threads(a):
     # threading: the classic thread-per-connection server.
+    if a.tasks == 0:
+        return serve_threads(a)
     lsock = twin.listen_socket(a)
     twin.release_client(a)
     echoed = [0] * a.tasks
@@ -29,8 +55,35 @@ def run_threads(a):
     return sum(echoed)
 
 
+async def serve_asyncio(a):
+    """bench serve under asyncio: the streams server until the stop pipe is readable."""
+    lsock = twin.listen_socket(a)
+    lsock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    stopped = loop.create_future()
+    loop.add_reader(a.int('stop_fd'), lambda: stopped.done() or stopped.set_result(None))
+    tasks, writers = [], []
+
+    def on_connect(reader, writer):
+        writers.append(writer)
+        tasks.append(asyncio.ensure_future(twin.echo_stream(reader, writer)))
+
+    server = await asyncio.start_server(on_connect, sock=lsock)
+    await stopped
+    loop.remove_reader(a.int('stop_fd'))
+    server.close()
+    for w in writers:
+        w.close()  # its echo_stream reads EOF and ends
+    total = sum(await asyncio.gather(*tasks))
+    await server.wait_closed()
+    return {'checksum': total, 'ops': len(tasks)}
+
+
 def run_asyncio(a):
     # asyncio: a streams server; the run ends once every connection was served.
+    if a.tasks == 0:
+        return asyncio.run(serve_asyncio(a))
+
     async def main():
         lsock = twin.listen_socket(a)
         lsock.setblocking(False)
@@ -63,9 +116,18 @@ def mp_init(lsock, accepted):
     _lsock, _accepted = lsock, accepted
 
 
-def mp_serve(conns):
-    """A pre-forked worker: accept and serve connections until all conns are taken."""
-    total = 0
+def mp_serve(conns, stop=None):
+    """A pre-forked worker: accept and serve connections until all conns are taken (conns
+    == 0, bench serve: until the stop pipe is readable). Returns (bytes, connections)."""
+    total = served = 0
+    if stop is not None:
+        while True:
+            with _accepted.get_lock():  # one worker at a time waits in accept
+                if select.select([_lsock, stop], [], [])[0] != [_lsock]:
+                    return total, served
+                conn, _ = _lsock.accept()
+            served += 1
+            total += twin.echo_until(conn, stop)
     while True:
         with _accepted.get_lock():
             if _accepted.value >= conns:
@@ -78,6 +140,14 @@ def mp_serve(conns):
 def run_mp(a):
     # multiprocessing: a pre-forked server; W processes share the listening socket.
     lsock = twin.listen_socket(a)
+    if a.tasks == 0:
+        try:
+            with twin.Pool(max(1, a.workers), initializer=mp_init, initargs=(lsock, twin.mp_context().Value('q', 0))) as pool:
+                done = [pool.apply_async(mp_serve, (0, a.int('stop_fd'))) for _ in range(max(1, a.workers))]
+                got = [r.get() for r in done]
+                return {'checksum': sum(b for b, _ in got), 'ops': sum(c for _, c in got)}
+        finally:
+            lsock.close()
     accepted = twin.mp_context().Value('q', 0)
     workers = max(1, min(a.workers, a.tasks))
     try:

@@ -203,6 +203,37 @@ def echo_blocking(conn):
     return total
 
 
+def stop_requested(stop_fd, timeout_ms=0):
+    """Whether bench serve's stop pipe (a.stop_fd) has become readable: the signal came."""
+    import select
+    p = select.poll()
+    p.register(stop_fd, select.POLLIN)
+    return bool(p.poll(timeout_ms))
+
+
+def echo_until(conn, stop_fd):
+    """echo_blocking for bench serve: also ends (closing the connection, so its client sees
+    EOF) once the stop pipe is readable."""
+    import select
+    total = 0
+    p = select.poll()
+    p.register(conn, select.POLLIN)
+    p.register(stop_fd, select.POLLIN)
+    with conn:
+        while True:
+            if any(fd == stop_fd for fd, _ in p.poll()):
+                break
+            try:
+                data = conn.recv(ECHO_BUF)
+            except ConnectionResetError:
+                break
+            if not data:
+                break
+            conn.sendall(data)
+            total += len(data)
+    return total
+
+
 async def echo_stream(reader, writer):
     """The asyncio streams version of echo_blocking."""
     total = 0

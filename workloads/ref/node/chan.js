@@ -2,8 +2,8 @@
 // cap>0: a producer streams n values through one buffered channel to a consumer.
 //   node chan.js [--size 100000] [--cap 0]
 'use strict';
-const { opt, now, report, Chan } = require('./common');
-const n = opt('size', 100000), cap = opt('cap', 0);
+const { now, Chan, main } = require('./common');
+let n;
 
 async function ping(a, b) {
   let sum = 0;
@@ -39,7 +39,9 @@ async function consumer(a) {
   }
 }
 
-(async () => {
+main(async (opt) => {
+  n = opt('size', 100000);
+  const cap = opt('cap', 0);
   const t0 = now();
   const a = new Chan(cap);
   let sum;
@@ -54,5 +56,5 @@ async function consumer(a) {
     sum = await c;
   }
   const wall = now() - t0;
-  report({ workload: 'micro.chan', tasks: 2, size: n, cap, wall_ns: wall, ops: n, checksum: sum });
-})();
+  return { workload: 'micro.chan', tasks: 2, size: n, cap, wall_ns: wall, ops: n, checksum: sum };
+});

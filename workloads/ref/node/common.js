@@ -1,14 +1,32 @@
-// common.js: what the Node.js twins share: options, timing, the report line, a channel.
+// common.js: what the Node.js twins share: options, timing, the report line, a channel, and
+// the loop that runs a twin's repetitions inside one process.
 //
 // Every twin runs the same algorithm as its C workload (workloads/<name>.c) with Node's own
 // primitives: async functions for tasks, Promise.all for join, setImmediate for yield,
-// timers/promises for sleep, and the Chan below for channels. Each prints one line:
+// timers/promises for sleep, and the Chan below for channels. Each is a function of one
+// repetition, main(run): run(opt, handle) resolves to the fields of one report line:
 //   workload=<name> tasks=<T> size=<S> wall_ns=<ns> ops=<n> checksum=<c> [extra=...]
+//
+// One process, many repetitions (as the C harness runs a cell): the harness
+// (runners/backend_ext.c) starts the twin once per cell process with an IPC channel
+// (NODE_CHANNEL_FD, Node's own, JSON messages) and sends one message per repetition,
+// {args: [...]}; a listening socket (io.echo, mix.convoy) comes as the message's handle. The
+// twin answers with its report line on stdout. So the warm-up repetitions run the same code
+// in the same process as the measured ones: V8 has compiled and optimised it, the heap has
+// grown. Without a channel the twin runs once from its command line.
 'use strict';
 
+let argv = process.argv.slice(2); // this repetition's arguments
+
 function opt(name, def) {
-  const i = process.argv.indexOf('--' + name);
-  return i > 0 && i + 1 < process.argv.length ? Number(process.argv[i + 1]) : def;
+  const i = argv.indexOf('--' + name);
+  return i >= 0 && i + 1 < argv.length ? Number(argv[i + 1]) : def;
+}
+
+// A string option (io.file's --dir), or undefined.
+function optString(name) {
+  const i = argv.indexOf('--' + name);
+  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : undefined;
 }
 
 const now = () => process.hrtime.bigint();
@@ -70,7 +88,23 @@ class Chan {
   }
 }
 
-module.exports = { opt, now, report, fib, Chan };
+// Run the twin: once from the command line, or once per message of the harness's channel,
+// one at a time (the harness waits for each report before it sends the next).
+function main(run) {
+  if (!process.send) {
+    run(opt, null).then(report);
+    return;
+  }
+  let queue = Promise.resolve();
+  process.on('message', (msg, handle) => {
+    queue = queue.then(async () => {
+      argv = msg.args.map(String);
+      report(await run(opt, handle || null));
+    });
+  });
+}
+
+module.exports = { opt, optString, now, report, fib, Chan, main };
 
 // wl_fill: xorshift64 from seed*golden+1, one byte per step (cpu.hash buffers, io.pipe
 // messages), in BigInt only for the seed's product; the steps run on two 32-bit halves.

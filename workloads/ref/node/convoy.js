@@ -7,13 +7,7 @@
 //   node convoy.js --listen-fd FD [--tasks H] [--duration_ms 1000] [--hog_n 25]
 'use strict';
 const net = require('net');
-const { opt, now, report, fib } = require('./common');
-const hogs = opt('tasks', 1), durationMs = opt('duration_ms', 1000), hogN = opt('hog_n', 25);
-const fd = opt('listen-fd', -1);
-if (fd < 0 || opt('rounds', 1) !== 1) {
-  process.stderr.write('convoy.js: --listen-fd is required and --rounds must be 1\n');
-  process.exit(2);
-}
+const { now, fib, main } = require('./common');
 
 function fibValue(k) {
   let a = 0, b = 1;
@@ -21,36 +15,45 @@ function fibValue(k) {
   return a;
 }
 
-let stop = false, bytes = 0, good = 0, left = hogs + 1;
-const t0 = now();
-const want = fibValue(hogN), limitNs = BigInt(durationMs) * 1000000n;
+let hogN, want, limitNs;
 
-function done() {
-  if (--left > 0) return;
-  report({ workload: 'mix.convoy', tasks: hogs, wall_ns: now() - t0, checksum: bytes + good });
-  server.close();
-}
-
-function hog() {
+// One hog: fib(hog_n) rounds, synchronous, until stop() says so or its time is up.
+function hog(state) {
   const start = now();
   let bad = false;
   do bad = bad || fib(hogN) !== want;
-  while (!stop && now() - start < limitNs);
-  if (!bad) good++;
-  done();
+  while (!state.stop && now() - start < limitNs);
+  if (!bad) state.good++;
+  state.done();
 }
 
-const server = net.createServer((sock) => {
-  server.close(); // one connection, as the C workload accepts one
-  sock.on('data', (chunk) => {
-    bytes += chunk.length;
-    sock.write(chunk);
+main((opt, handle) => new Promise((resolve) => {
+  const hogs = opt('tasks', 1), durationMs = opt('duration_ms', 1000), fd = opt('listen-fd', -1);
+  hogN = opt('hog_n', 25);
+  if ((fd < 0 && !handle) || opt('rounds', 1) !== 1) {
+    process.stderr.write('convoy.js: --listen-fd is required and --rounds must be 1\n');
+    process.exit(2);
+  }
+  want = fibValue(hogN);
+  limitNs = BigInt(durationMs) * 1000000n;
+  const t0 = now();
+  let bytes = 0, left = hogs + 1;
+  const state = { stop: false, good: 0, done: () => {
+    if (--left > 0) return;
+    resolve({ workload: 'mix.convoy', tasks: hogs, wall_ns: now() - t0, checksum: bytes + state.good });
+  } };
+  const server = net.createServer((sock) => {
+    server.close(); // one connection, as the C workload accepts one
+    sock.on('data', (chunk) => {
+      bytes += chunk.length;
+      sock.write(chunk);
+    });
+    sock.on('error', () => sock.destroy());
+    sock.on('close', () => {
+      state.stop = true;
+      state.done();
+    });
+    for (let i = 0; i < hogs; i++) setImmediate(hog, state);
   });
-  sock.on('error', () => sock.destroy());
-  sock.on('close', () => {
-    stop = true;
-    done();
-  });
-  for (let i = 0; i < hogs; i++) setImmediate(hog);
-});
-server.listen({ fd });
+  server.listen(handle || { fd });
+}));

@@ -2,14 +2,16 @@
 // times. One thread: no parallelism.
 //   node fib.js [--tasks 8] [--size 30] [--rounds 1]
 'use strict';
-const { opt, now, report, fib } = require('./common');
-const tasks = opt('tasks', 8), n = opt('size', 30), rounds = opt('rounds', 1);
+const { now, fib, main } = require('./common');
+let n;
 
 async function task() {
   return fib(n);
 }
 
-(async () => {
+main(async (opt) => {
+  const tasks = opt('tasks', 8), rounds = opt('rounds', 1);
+  n = opt('size', 30);
   const t0 = now();
   let sum = 0;
   for (let i = 0; i < rounds; i++) {
@@ -17,5 +19,5 @@ async function task() {
     sum += r.reduce((a, b) => a + b, 0);
   }
   const wall = now() - t0;
-  report({ workload: 'cpu.fib', tasks, size: n, wall_ns: wall, ops: tasks * rounds, checksum: sum });
-})();
+  return { workload: 'cpu.fib', tasks, size: n, wall_ns: wall, ops: tasks * rounds, checksum: sum };
+});

@@ -6,15 +6,8 @@
 'use strict';
 const fs = require('fs/promises');
 const path = require('path');
-const { opt, now, report } = require('./common');
-const tasks = opt('tasks', 8), kib = opt('size', 1024), chunk = opt('chunk_kb', 64) * 1024;
-const rounds = opt('rounds', 1);
-const di = process.argv.indexOf('--dir');
-if (di < 0 || di + 1 >= process.argv.length) {
-  process.stderr.write('file.js: --dir is required\n');
-  process.exit(2);
-}
-const dir = process.argv[di + 1];
+const { optString, now, main } = require('./common');
+let chunk, dir;
 
 // h * 0x100000001b3 = h * 0x1b3 + (h << 40), on (hi, lo) halves; then ^ byte.
 function sumWords(buf, n, h) {
@@ -42,7 +35,14 @@ async function task(i) {
   return (BigInt(h[0]) << 32n) | BigInt(h[1]);
 }
 
-(async () => {
+main(async (opt) => {
+  const tasks = opt('tasks', 8), kib = opt('size', 1024), rounds = opt('rounds', 1);
+  chunk = opt('chunk_kb', 64) * 1024;
+  dir = optString('dir');
+  if (dir === undefined) {
+    process.stderr.write('file.js: --dir is required\n');
+    process.exit(2);
+  }
   let wall = 0n, sum = 0n;
   for (let k = 0; k < rounds; k++) {
     const t0 = now();
@@ -50,5 +50,5 @@ async function task(i) {
     wall = now() - t0;
     sum = BigInt.asUintN(64, hs.reduce((a, b) => a + b, 0n));
   }
-  report({ workload: 'io.file', tasks, size: kib, wall_ns: wall, ops: tasks * kib * 1024, checksum: sum });
-})();
+  return { workload: 'io.file', tasks, size: kib, wall_ns: wall, ops: tasks * kib * 1024, checksum: sum };
+});

@@ -7,8 +7,6 @@
 //             to its worker: what a Node user reaches for to offload CPU work, as a Python
 //             user would a C extension that releases the GIL. The row's note says which.
 //   node hash.js [--tasks 8] [--size KiB] [--rounds 4] [--native 0|1] [--workers W]
-//                [--proc-rounds R]   (R rounds in this process, the last reported;
-//                                     --rounds is the workload's own parameter here)
 'use strict';
 const crypto = require('crypto');
 const os = require('os');
@@ -28,15 +26,9 @@ if (!isMainThread) {
     parentPort.postMessage({ id, v: kernel(Buffer.from(ab), rounds) });
   });
 } else {
-  const { opt, now, report, fill } = require('./common');
-  const tasks = opt('tasks', 8), kib = opt('size', 1024), rounds = opt('rounds', 4);
-  const native = opt('native', 0), procRounds = opt('proc-rounds', 1);
-  const nworkers = opt('workers', os.cpus().length);
-
-  // The pool exists before the clock starts, as in a server that offloads its hashing.
-  const pool = native ? Array.from({ length: nworkers }, () => new Worker(__filename)) : [];
+  const { now, fill, main } = require('./common');
+  let rounds, native, pool;
   const waiting = new Map();
-  for (const w of pool) w.on('message', ({ id, v }) => { waiting.get(id)(v); waiting.delete(id); });
   let next = 0;
   function offload(buf) {
     const id = next++;
@@ -51,23 +43,27 @@ if (!isMainThread) {
     return native ? offload(buf) : kernel(buf, rounds);
   }
 
-  (async () => {
-    let wall = 0n, sum = 0n;
-    for (let pr = 0; pr < procRounds; pr++) {
-      const bufs = Array.from({ length: tasks }, (_, i) => {
-        const b = Buffer.alloc(kib * 1024);
-        fill(b, i);
-        return b;
-      });
-      const t0 = now();
-      const vs = await Promise.all(bufs.map(task));
-      wall = now() - t0;
-      sum = BigInt.asUintN(64, vs.reduce((a, b) => a + b, 0n));
-    }
+  main(async (opt) => {
+    const tasks = opt('tasks', 8), kib = opt('size', 1024);
+    const nworkers = opt('workers', os.cpus().length);
+    rounds = opt('rounds', 4);
+    native = opt('native', 0);
+    // The pool exists before the clock starts, as in a server that offloads its hashing.
+    pool = native ? Array.from({ length: nworkers }, () => new Worker(__filename)) : [];
+    for (const w of pool) w.on('message', ({ id, v }) => { waiting.get(id)(v); waiting.delete(id); });
+    const bufs = Array.from({ length: tasks }, (_, i) => {
+      const b = Buffer.alloc(kib * 1024);
+      fill(b, i);
+      return b;
+    });
+    const t0 = now();
+    const vs = await Promise.all(bufs.map(task));
+    const wall = now() - t0;
+    const sum = BigInt.asUintN(64, vs.reduce((a, b) => a + b, 0n));
     for (const w of pool) await w.terminate();
     const note = native
       ? `native=1: each task hashed on one of ${nworkers} worker_threads (a C-extension-like offload)`
       : 'native=0: every task hashed on the main thread (the loop held)';
-    report({ workload: 'cpu.hash', tasks, size: kib, wall_ns: wall, ops: tasks, checksum: sum, note });
-  })();
+    return { workload: 'cpu.hash', tasks, size: kib, wall_ns: wall, ops: tasks, checksum: sum, note };
+  });
 }

@@ -2,8 +2,7 @@
 // growth per task (RSS, after a full GC when node runs with --expose-gc).
 //   node --expose-gc idle.js [--tasks 10000]
 'use strict';
-const { opt, now, report, Chan } = require('./common');
-const n = opt('tasks', 10000);
+const { now, Chan, main } = require('./common');
 
 async function idle(ready, gate) {
   await ready.send(1);
@@ -11,7 +10,8 @@ async function idle(ready, gate) {
   return r.ok ? 0 : 1; // parked until the gate closes
 }
 
-(async () => {
+main(async (opt) => {
+  const n = opt('tasks', 10000);
   const gc = global.gc || (() => {});
   const t0 = now();
   const ready = new Chan(n), gate = new Chan(0);
@@ -25,6 +25,6 @@ async function idle(ready, gate) {
   gate.close();
   const r = await Promise.all(ps);
   const wall = now() - t0;
-  report({ workload: 'micro.idle', tasks: n, size: 1, wall_ns: wall, ops: n, checksum: r.reduce((a, b) => a + b, 0),
-    bytes_per_task: Math.round((after - before) / n) });
-})();
+  return { workload: 'micro.idle', tasks: n, size: 1, wall_ns: wall, ops: n, checksum: r.reduce((a, b) => a + b, 0),
+    bytes_per_task: Math.round((after - before) / n) };
+});

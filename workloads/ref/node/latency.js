@@ -3,9 +3,8 @@
 //   node latency.js [--tasks 1] [--size 27] [--rounds 40] [--period_us 1000] [--min_ms 100]
 'use strict';
 const { setTimeout: sleep } = require('timers/promises');
-const { opt, now, report, fib, Chan } = require('./common');
-const hogs = opt('tasks', 1), n = opt('size', 27), rounds = opt('rounds', 40);
-const period = opt('period_us', 1000), minMs = opt('min_ms', 100);
+const { now, fib, Chan, main } = require('./common');
+let n, rounds, period;
 
 async function probe(stop) {
   const lates = [];
@@ -27,7 +26,11 @@ async function hog() {
   return s;
 }
 
-(async () => {
+main(async (opt) => {
+  const hogs = opt('tasks', 1), minMs = opt('min_ms', 100);
+  n = opt('size', 27);
+  rounds = opt('rounds', 40);
+  period = opt('period_us', 1000);
   const t0 = now();
   const stop = new Chan(0);
   const p = probe(stop);
@@ -37,6 +40,6 @@ async function hog() {
   stop.close();
   const s = await p;
   const wall = now() - t0;
-  report({ workload: 'mix.latency', tasks: hogs, size: n, wall_ns: wall, ops: s.count,
-    checksum: sums.reduce((a, b) => a + b, 0), p50_ns: s.p50, p99_ns: s.p99, max_ns: s.max });
-})();
+  return { workload: 'mix.latency', tasks: hogs, size: n, wall_ns: wall, ops: s.count,
+    checksum: sums.reduce((a, b) => a + b, 0), p50_ns: s.p50, p99_ns: s.p99, max_ns: s.max };
+});

@@ -9,8 +9,8 @@ const fs = require('fs');
 const net = require('net');
 const os = require('os');
 const path = require('path');
-const { opt, now, report, fill, Reader } = require('./common');
-const pairs = opt('tasks', 4), n = opt('size', 10000), msg = opt('msg', 64), rounds = opt('rounds', 1);
+const { now, fill, Reader, main } = require('./common');
+let n, msg;
 
 async function ping(sock) {
   const rd = new Reader(sock), buf = Buffer.alloc(msg), want = Buffer.alloc(msg);
@@ -39,7 +39,10 @@ async function pong(sock) {
   return seen;
 }
 
-(async () => {
+main(async (opt) => {
+  const pairs = opt('tasks', 4), rounds = opt('rounds', 1);
+  n = opt('size', 10000);
+  msg = opt('msg', 64);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'concbench-pipe-'));
   const where = path.join(dir, 's');
   const pongs = [];
@@ -59,6 +62,6 @@ async function pong(sock) {
   }
   server.close();
   fs.rmSync(dir, { recursive: true, force: true });
-  report({ workload: 'io.pipe', tasks: pairs, size: n, wall_ns: wall, ops: pairs * n, checksum: ok,
-    note: 'Node has no pipe(2): each pair over a Unix-domain socket (libuv pipe handle)' });
-})();
+  return { workload: 'io.pipe', tasks: pairs, size: n, wall_ns: wall, ops: pairs * n, checksum: ok,
+    note: 'Node has no pipe(2): each pair over a Unix-domain socket (libuv pipe handle)' };
+});

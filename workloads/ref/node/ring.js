@@ -4,8 +4,7 @@
 // own on seeing that. Checksum: n + 1 receipts.
 //   node ring.js [--tasks 503] [--size 100000] [--rounds R]  (R rounds, the last reported)
 'use strict';
-const { opt, now, report, Chan } = require('./common');
-const tasks = opt('tasks', 503), n = opt('size', 100000), rounds = opt('rounds', 1);
+const { now, Chan, main } = require('./common');
 
 async function member(inq, outq) {
   let seen = 0;
@@ -20,7 +19,8 @@ async function member(inq, outq) {
   return seen;
 }
 
-(async () => {
+main(async (opt) => {
+  const tasks = opt('tasks', 503), n = opt('size', 100000), rounds = opt('rounds', 1);
   let wall = 0n, seen = 0;
   for (let k = 0; k < rounds; k++) {
     const ch = Array.from({ length: tasks }, () => new Chan(0));
@@ -30,5 +30,5 @@ async function member(inq, outq) {
     seen = (await Promise.all(ps)).reduce((a, b) => a + b, 0);
     wall = now() - t0;
   }
-  report({ workload: 'micro.ring', tasks, size: n, wall_ns: wall, ops: n, checksum: seen });
-})();
+  return { workload: 'micro.ring', tasks, size: n, wall_ns: wall, ops: n, checksum: seen };
+});

@@ -2,8 +2,8 @@
 // return their number; sum 499999500000 for a million leaves.
 //   node skynet.js [--size 1000000] [--fanout 10]
 'use strict';
-const { opt, now, report } = require('./common');
-const size = opt('size', 1000000), fanout = opt('fanout', 10);
+const { now, main } = require('./common');
+let fanout;
 
 async function sky(num, sz) {
   if (sz === 1) return num;
@@ -15,11 +15,13 @@ async function sky(num, sz) {
   return sum;
 }
 
-(async () => {
+main(async (opt) => {
+  const size = opt('size', 1000000);
+  fanout = opt('fanout', 10);
   const t0 = now();
   const sum = await sky(0, size);
   const wall = now() - t0;
   let tasks = 0;
   for (let k = size; k >= 1; k /= fanout) tasks += k;
-  report({ workload: 'micro.skynet', tasks: 1, size, wall_ns: wall, ops: tasks, checksum: sum });
-})();
+  return { workload: 'micro.skynet', tasks: 1, size, wall_ns: wall, ops: tasks, checksum: sum };
+});

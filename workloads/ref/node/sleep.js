@@ -2,19 +2,21 @@
 //   node sleep.js [--tasks 1000] [--size 100]
 'use strict';
 const { setTimeout: sleep } = require('timers/promises');
-const { opt, now, report } = require('./common');
-const tasks = opt('tasks', 1000), ms = opt('size', 100);
+const { now, main } = require('./common');
+let ms;
 
 async function task() {
   await sleep(ms);
   return 1;
 }
 
-(async () => {
+main(async (opt) => {
+  const tasks = opt('tasks', 1000);
+  ms = opt('size', 100);
   const t0 = now();
   const ps = new Array(tasks);
   for (let i = 0; i < tasks; i++) ps[i] = task();
   const r = await Promise.all(ps);
   const wall = now() - t0;
-  report({ workload: 'io.sleep', tasks, size: ms, wall_ns: wall, ops: tasks, checksum: r.reduce((a, b) => a + b, 0) });
-})();
+  return { workload: 'io.sleep', tasks, size: ms, wall_ns: wall, ops: tasks, checksum: r.reduce((a, b) => a + b, 0) };
+});

@@ -1,14 +1,14 @@
 // spawn.js: twin of micro.spawn: N trivial async tasks, spawned and joined in batches of B.
 //   node spawn.js [--tasks 100000] [--size 100]
 'use strict';
-const { opt, now, report } = require('./common');
-const tasks = opt('tasks', 100000), batch = opt('size', 100);
+const { now, main } = require('./common');
 
 async function nop(i) {
   return i + 1;
 }
 
-(async () => {
+main(async (opt) => {
+  const tasks = opt('tasks', 100000), batch = opt('size', 100);
   const t0 = now();
   let sum = 0;
   for (let done = 0; done < tasks; done += batch) {
@@ -18,5 +18,5 @@ async function nop(i) {
     for (let i = 0; i < k; i++) sum += await ps[i];
   }
   const wall = now() - t0;
-  report({ workload: 'micro.spawn', tasks, size: batch, wall_ns: wall, ops: tasks, checksum: sum });
-})();
+  return { workload: 'micro.spawn', tasks, size: batch, wall_ns: wall, ops: tasks, checksum: sum };
+});

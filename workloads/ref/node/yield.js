@@ -3,17 +3,19 @@
 //   node yield.js [--tasks 2] [--size 100000]
 'use strict';
 const { setImmediate: immediate } = require('timers/promises');
-const { opt, now, report } = require('./common');
-const tasks = opt('tasks', 2), n = opt('size', 100000);
+const { now, main } = require('./common');
+let n;
 
 async function task() {
   for (let i = 0; i < n; i++) await immediate();
   return n;
 }
 
-(async () => {
+main(async (opt) => {
+  const tasks = opt('tasks', 2);
+  n = opt('size', 100000);
   const t0 = now();
   const r = await Promise.all(Array.from({ length: tasks }, task));
   const wall = now() - t0;
-  report({ workload: 'micro.yield', tasks, size: n, wall_ns: wall, ops: tasks * n, checksum: r.reduce((a, b) => a + b, 0) });
-})();
+  return { workload: 'micro.yield', tasks, size: n, wall_ns: wall, ops: tasks * n, checksum: r.reduce((a, b) => a + b, 0) };
+});

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"runtime"
 	"time"
+
+	"../twin"
 )
 
-func main() {
+// One repetition; twin.Main runs it once per repetition the harness sends.
+func run() {
 	flag.Int64("tasks", 2, "unused (always 2 goroutines)")
 	size := flag.Int64("size", 100000, "round trips (cap=0) or messages (cap>0)")
 	workers := flag.Int("workers", runtime.NumCPU(), "GOMAXPROCS")
@@ -62,3 +65,5 @@ func main() {
 	wall := time.Since(start)
 	fmt.Printf("wall_ns=%d ops=%d checksum=%d\n", wall.Nanoseconds(), n, sum)
 }
+
+func main() { twin.Main(run) }

@@ -3,7 +3,7 @@
 // compute fib(hog_n) rounds, checking each, until the connection is done or duration_ms has
 // passed on their own clock. Go preempts the hogs (asynchronously since 1.14), so the
 // server keeps its share of the Ps. Checksum: bytes echoed plus one per hog whose every
-// round was right. One connection per process: -rounds is accepted and must be 1.
+// round was right. One connection per repetition: -rounds is accepted and must be 1.
 package main
 
 import (
@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"../twin"
 )
 
 func fib(n int) uint64 {
@@ -33,7 +35,8 @@ func fibValue(n int) uint64 {
 	return a
 }
 
-func main() {
+// One repetition; twin.Main runs it once per repetition the harness sends.
+func run() {
 	hogs := flag.Int("tasks", 1, "hogs")
 	flag.Int64("size", 64, "message bytes (the client's concern)")
 	durationMs := flag.Int64("duration_ms", 1000, "how long the client sends")
@@ -47,7 +50,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "convoy: --listen-fd is required and --rounds must be 1")
 		os.Exit(2)
 	}
-	ln, err := net.FileListener(os.NewFile(uintptr(*fd), "listen"))
+	lf := os.NewFile(uintptr(*fd), "listen")
+	ln, err := net.FileListener(lf)
+	lf.Close() // the listener holds its own copy
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "convoy:", err)
 		os.Exit(1)
@@ -57,6 +62,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "convoy: accept:", err)
 		os.Exit(1)
 	}
+	ln.Close() // one connection, as the C workload accepts one
 	start := time.Now()
 	echoed := make(chan int64)
 	go func() {
@@ -89,3 +95,5 @@ func main() {
 	wg.Wait()
 	fmt.Printf("workload=mix.convoy wall_ns=%d checksum=%d\n", time.Since(start).Nanoseconds(), uint64(bytes)+uint64(good))
 }
+
+func main() { twin.Main(run) }

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"../twin"
 )
 
 func fib(n int) uint64 {
@@ -17,7 +19,8 @@ func fib(n int) uint64 {
 	return fib(n-1) + fib(n-2)
 }
 
-func main() {
+// One repetition; twin.Main runs it once per repetition the harness sends.
+func run() {
 	tasks := flag.Int64("tasks", 8, "goroutines")
 	size := flag.Int("size", 30, "n of fib(n)")
 	workers := flag.Int("workers", runtime.NumCPU(), "GOMAXPROCS")
@@ -45,3 +48,5 @@ func main() {
 	wall := time.Since(start)
 	fmt.Printf("wall_ns=%d ops=%d checksum=%d\n", wall.Nanoseconds(), *tasks**rounds, sum)
 }
+
+func main() { twin.Main(run) }

@@ -14,9 +14,12 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"../twin"
 )
 
-func main() {
+// One repetition; twin.Main runs it once per repetition the harness sends.
+func run() {
 	tasks := flag.Int("tasks", 8, "files")
 	size := flag.Int64("size", 1024, "KiB per file")
 	chunk := flag.Int("chunk_kb", 64, "read size in KiB")
@@ -78,3 +81,5 @@ func main() {
 	}
 	fmt.Printf("workload=io.file wall_ns=%d ops=%d checksum=%d\n", wall.Nanoseconds(), int64(*tasks)**size*1024, sum)
 }
+
+func main() { twin.Main(run) }

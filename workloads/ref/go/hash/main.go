@@ -14,6 +14,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"../twin"
 )
 
 // fill is wl_fill: xorshift64 from seed*golden+1, one byte per step.
@@ -36,7 +38,8 @@ func kernel(data []byte, rounds int) uint64 {
 	return binary.LittleEndian.Uint64(out[:8])
 }
 
-func main() {
+// One repetition; twin.Main runs it once per repetition the harness sends.
+func run() {
 	tasks := flag.Int("tasks", 8, "tasks (buffers)")
 	size := flag.Int("size", 1024, "KiB per buffer")
 	workers := flag.Int("workers", runtime.NumCPU(), "GOMAXPROCS")
@@ -75,3 +78,5 @@ func main() {
 	}
 	fmt.Printf("workload=cpu.hash wall_ns=%d ops=%d checksum=%d\n", wall.Nanoseconds(), *tasks, sum)
 }
+
+func main() { twin.Main(run) }

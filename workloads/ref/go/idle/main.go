@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"../twin"
 )
 
 func pss() int64 {
@@ -31,7 +33,8 @@ func pss() int64 {
 	return -1
 }
 
-func main() {
+// One repetition; twin.Main runs it once per repetition the harness sends.
+func run() {
 	tasks := flag.Int64("tasks", 10000, "idle goroutines")
 	flag.Int64("size", 1, "unused")
 	workers := flag.Int("workers", runtime.NumCPU(), "GOMAXPROCS")
@@ -68,3 +71,5 @@ func main() {
 	fmt.Printf("wall_ns=%d ops=%d checksum=%d bytes_per_task=%d\n", wall.Nanoseconds(), n,
 		count, (after-before)/n)
 }
+
+func main() { twin.Main(run) }

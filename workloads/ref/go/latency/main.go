@@ -9,6 +9,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"../twin"
 )
 
 func fib(n int) uint64 {
@@ -18,7 +20,8 @@ func fib(n int) uint64 {
 	return fib(n-1) + fib(n-2)
 }
 
-func main() {
+// One repetition; twin.Main runs it once per repetition the harness sends.
+func run() {
 	tasks := flag.Int64("tasks", 1, "hogs")
 	size := flag.Int("size", 27, "n of each hog's fib(n)")
 	workers := flag.Int("workers", runtime.NumCPU(), "GOMAXPROCS")
@@ -79,3 +82,5 @@ func main() {
 	fmt.Printf("wall_ns=%d ops=%d checksum=%d p50_ns=%d p99_ns=%d max_ns=%d\n", wall.Nanoseconds(),
 		len(lates), sum, q(0.5), q(0.99), lates[len(lates)-1])
 }
+
+func main() { twin.Main(run) }

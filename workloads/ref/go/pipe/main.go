@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"../twin"
 )
 
 func fill(buf []byte, seed uint64) {
@@ -33,7 +35,8 @@ func must(err error) {
 	}
 }
 
-func main() {
+// One repetition; twin.Main runs it once per repetition the harness sends.
+func run() {
 	pairs := flag.Int("tasks", 4, "pairs")
 	n := flag.Int64("size", 10000, "round trips per pair")
 	msg := flag.Int("msg", 64, "message bytes")
@@ -102,3 +105,5 @@ func main() {
 	}
 	fmt.Printf("workload=io.pipe wall_ns=%d ops=%d checksum=%d\n", wall.Nanoseconds(), int64(*pairs)**n, ok)
 }
+
+func main() { twin.Main(run) }

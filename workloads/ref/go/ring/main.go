@@ -11,9 +11,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"../twin"
 )
 
-func main() {
+// One repetition; twin.Main runs it once per repetition the harness sends.
+func run() {
 	tasks := flag.Int("tasks", 503, "goroutines in the ring")
 	n := flag.Int64("size", 100000, "token passes")
 	workers := flag.Int("workers", runtime.NumCPU(), "GOMAXPROCS")
@@ -53,3 +56,5 @@ func main() {
 	}
 	fmt.Printf("workload=micro.ring wall_ns=%d ops=%d checksum=%d\n", wall.Nanoseconds(), *n, seen)
 }
+
+func main() { twin.Main(run) }

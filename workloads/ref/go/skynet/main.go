@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"runtime"
 	"time"
+
+	"../twin"
 )
 
 func skynet(c chan<- int64, num, size, div int64) {
@@ -26,7 +28,8 @@ func skynet(c chan<- int64, num, size, div int64) {
 	c <- sum
 }
 
-func main() {
+// One repetition; twin.Main runs it once per repetition the harness sends.
+func run() {
 	flag.Int64("tasks", 1, "unused")
 	size := flag.Int64("size", 1000000, "leaves (a power of fanout)")
 	workers := flag.Int("workers", runtime.NumCPU(), "GOMAXPROCS")
@@ -45,3 +48,5 @@ func main() {
 	wall := time.Since(start)
 	fmt.Printf("wall_ns=%d ops=%d checksum=%d\n", wall.Nanoseconds(), total, sum)
 }
+
+func main() { twin.Main(run) }

@@ -10,9 +10,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"../twin"
 )
 
-func main() {
+// One repetition; twin.Main runs it once per repetition the harness sends.
+func run() {
 	tasks := flag.Int64("tasks", 1000, "sleepers")
 	size := flag.Int64("size", 100, "sleep in ms")
 	workers := flag.Int("workers", runtime.NumCPU(), "GOMAXPROCS")
@@ -40,3 +43,5 @@ func main() {
 	}
 	fmt.Printf("wall_ns=%d ops=%d checksum=%d\n", wall.Nanoseconds(), *tasks, sum)
 }
+
+func main() { twin.Main(run) }

@@ -7,9 +7,12 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"../twin"
 )
 
-func main() {
+// One repetition; twin.Main runs it once per repetition the harness sends.
+func run() {
 	tasks := flag.Int64("tasks", 100000, "goroutines")
 	size := flag.Int64("size", 100, "batch: goroutines started before waiting for them")
 	workers := flag.Int("workers", runtime.NumCPU(), "GOMAXPROCS")
@@ -40,3 +43,5 @@ func main() {
 	wall := time.Since(start)
 	fmt.Printf("wall_ns=%d ops=%d checksum=%d\n", wall.Nanoseconds(), *tasks, sum)
 }
+
+func main() { twin.Main(run) }

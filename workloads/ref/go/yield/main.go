@@ -7,9 +7,12 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"../twin"
 )
 
-func main() {
+// One repetition; twin.Main runs it once per repetition the harness sends.
+func run() {
 	tasks := flag.Int64("tasks", 2, "goroutines")
 	size := flag.Int64("size", 100000, "yields per goroutine")
 	workers := flag.Int("workers", runtime.NumCPU(), "GOMAXPROCS")
@@ -37,3 +40,5 @@ func main() {
 	}
 	fmt.Printf("wall_ns=%d ops=%d checksum=%d\n", wall.Nanoseconds(), *tasks**size, sum)
 }
+
+func main() { twin.Main(run) }
