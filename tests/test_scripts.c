@@ -506,7 +506,7 @@ static void to_schema2(const char *src, const char *dst)
 
 /* Schema 2 is read by every script, and a schema-2 copy of a schema-1 run gives the same
  * table (the new columns add to the rows, they change no figure; ratios pair by round). */
-Test(scripts, schema2_rows_read_like_schema1, .timeout = 120)
+Test(scripts, schema2_rows_read_like_schema1, .timeout = SCRIPT_TIMEOUT)
 {
 	to_schema2(FIX "run-a", in_tmp("v2"));
 	int rc = run_script("table", FIX "run-a", "--src", FIX "twins", "--out", in_tmp("t1.md"), "--csv",
