@@ -28,11 +28,13 @@ Test(cpython, twin_reports_latencies, .timeout = 60)
 	pyembed_result r;
 	pyembed_run("mix.latency", "threads",
 		    "{'tasks': 1, 'size': 12, 'workers': 2, 'rounds': 3, 'period_us': 1000, "
-		    "'min_ms': 30, 'switch_us': 5000}",
+		    "'min_ms': 100, 'switch_us': 5000}",
 		    &r);
 	cr_assert_eq(r.checksum, 3 * 144);
 	cr_assert(r.has_lat && r.has_ops);
-	cr_assert_geq(r.ops, 2, "the probe woke %lu times in 30 ms", (unsigned long)r.ops);
+	/* how often the probe wakes in its 100 ms is the box's to say (a loaded box may run
+	 * its thread once); that it woke and timed itself is the twin's */
+	cr_assert_geq(r.ops, 1, "the probe woke %lu times in 100 ms", (unsigned long)r.ops);
 	cr_assert_leq(r.p50_ns, r.max_ns);
 }
 
