@@ -8,11 +8,11 @@
 
 /* The smallest stack_kb accepted leaves the runtime its own deepest path twice over (mn.h). */
 #define MN_PARAMS(X)                                                                      \
-	X(MN_P_STACK_KB, "stack_kb", 64, MN_STACK_MIN / 1024, 65536,                      \
+	X(MN_P_STACK_KB, "stack_kb", MN_STACK_DEFAULT / 1024, MN_STACK_MIN / 1024, 65536, \
 	  "usable stack per G, KiB (reserved; committed on touch)")                       \
-	X(MN_P_PREEMPT_MS, "preempt_ms", 10, 0, 10000,                                    \
+	X(MN_P_PREEMPT_MS, "preempt_ms", MN_PREEMPT_NS / 1000000, 0, 10000,               \
 	  "async preemption of a G running this long, ms (0: off)")                       \
-	X(MN_P_SYSCALL_US, "syscall_us", 20, 1, 1000000,                                  \
+	X(MN_P_SYSCALL_US, "syscall_us", MN_SYSCALL_NS / 1000, 1, 1000000,                \
 	  "sysmon retakes a P blocked in a syscall after, us")
 CB_PARAMS(mn_params, MN_PARAMS);
 
