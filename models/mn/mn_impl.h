@@ -223,7 +223,14 @@ static inline int mn__runq_empty(mn_p *p) /* ring and runnext */
 	       !atomic_load_explicit(&p->runnext, memory_order_acquire);
 }
 int mn__runq_put(mn_p *p, mn_g *g, int next); /* 1 when the ring grew (worth waking a thief) */
-mn_g *mn__runq_get(mn_p *p);                  /* runnext first, then the ring; NULL if empty */
+mn_g *mn__runq_get_ring(mn_p *p);
+static inline mn_g *mn__runq_get(mn_p *p) /* runnext first, then the ring; NULL if empty */
+{
+	mn_g *g = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+	if (g && atomic_compare_exchange_strong(&p->runnext, &g, NULL))
+		return g;
+	return mn__runq_get_ring(p); /* a call, as it was before the split (gcc's part.0) */
+}
 mn_g *mn__runq_steal(mn_p *p, mn_p *victim, int stealnext); /* half of victim's ring */
 void mn__gq_put(mn_g *const *gs, int n);      /* append to the global queue */
 static inline void mn__gq_put1(mn_g *g)
