@@ -223,7 +223,14 @@ static inline int mn__runq_empty(mn_p *p) /* ring and runnext */
 	       !atomic_load_explicit(&p->runnext, memory_order_acquire);
 }
 int mn__runq_put(mn_p *p, mn_g *g, int next); /* 1 when the ring grew (worth waking a thief) */
-mn_g *mn__runq_get(mn_p *p);                  /* runnext first, then the ring; NULL if empty */
+mn_g *mn__runq_get_ring(mn_p *p);
+static inline mn_g *mn__runq_get(mn_p *p) /* runnext first, then the ring; NULL if empty */
+{
+	mn_g *g = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+	if (g && atomic_compare_exchange_strong(&p->runnext, &g, NULL))
+		return g;
+	return mn__runq_get_ring(p); /* a call, as it was before the split (gcc's part.0) */
+}
 mn_g *mn__runq_steal(mn_p *p, mn_p *victim, int stealnext); /* half of victim's ring */
 void mn__gq_put(mn_g *const *gs, int n);      /* append to the global queue */
 static inline void mn__gq_put1(mn_g *g)
@@ -233,7 +240,17 @@ static inline void mn__gq_put1(mn_g *g)
 mn_g *mn__gq_get(mn_p *p, int max);           /* one to run, a batch more onto p's ring */
 
 /* Gs and stacks (mn_stack.c). The caches of p belong to its owner. */
-mn_g *mn__galloc(mn_p *p);                    /* a free G, NULL when out of memory */
+/* The fast paths of spawn and exit stay inline, as they were before the split. */
+mn_g *mn__galloc_slow(mn_p *p);
+static inline mn_g *mn__galloc(mn_p *p) /* a free G, NULL when out of memory */
+{
+	mn_g *g = p->gfree;
+	if (!g)
+		return mn__galloc_slow(p);
+	p->gfree = g->link;
+	p->ngfree--;
+	return g;
+}
 void mn__gfree(mn_p *p, mn_g *g);
 int mn__stack_refill(mn_p *p);                /* on g0 only: may map a slab */
 static inline int mn__stack_get(mn_p *p, coro_stack *out)
@@ -243,7 +260,13 @@ static inline int mn__stack_get(mn_p *p, coro_stack *out)
 	*out = p->stacks[--p->nstacks];
 	return 0;
 }
-void mn__stack_put(mn_p *p, const coro_stack *s);
+void mn__stack_spill(mn_p *p);
+static inline void mn__stack_put(mn_p *p, const coro_stack *s)
+{
+	if (p->nstacks == MN_STACK_CACHE)
+		mn__stack_spill(p);
+	p->stacks[p->nstacks++] = *s;
+}
 /* The top MN_STACK_OWNER bytes of every G stack hold the G that owns it (NULL while the
  * stack is free), so that a fault in any guard names its G, whichever M or context took it.
  * 16 keeps the coroutine's top 16-byte aligned. */

@@ -123,11 +123,10 @@ static inline void mn_prefetch_g(mn_p *p, mn_g *g, mn_g *before)
 		__builtin_prefetch(sp + 64 * i, 1, 3);
 }
 
-mn_g *mn__runq_get(mn_p *p)
+/* The ring part of mn__runq_get (mn_impl.h takes runnext inline). */
+mn_g *mn__runq_get_ring(mn_p *p)
 {
-	mn_g *g = atomic_load_explicit(&p->runnext, memory_order_relaxed);
-	if (g && atomic_compare_exchange_strong(&p->runnext, &g, NULL))
-		return g;
+	mn_g *g;
 	for (;;) {
 		uint32_t h = atomic_load_explicit(&p->head, memory_order_acquire);
 		uint32_t t = atomic_load_explicit(&p->tail, memory_order_relaxed);

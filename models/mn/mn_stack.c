@@ -19,14 +19,10 @@
 _Static_assert(MN_STACK_CACHE <= MN_STACK_SLACK_PER_P && MN_SLAB <= MN_STACK_SLACK_PER_P,
 	       "a P's cache and a fresh slab must fit the kept-stack slack mn.h promises");
 
-mn_g *mn__galloc(mn_p *p)
+/* p's cache of free Gs is empty: refill it from the global cache or a fresh block. */
+mn_g *mn__galloc_slow(mn_p *p)
 {
-	mn_g *g = p->gfree;
-	if (g) {
-		p->gfree = g->link;
-		p->ngfree--;
-		return g;
-	}
+	mn_g *g;
 	mn__lock(&mn_sched.slk);
 	if (mn_sched.gfree) {
 		for (int i = 0; i < MN_G_CACHE / 2 && mn_sched.gfree; i++) {
@@ -123,23 +119,21 @@ __attribute__((noinline)) int mn__stack_refill(mn_p *p)
 	return 0;
 }
 
-void mn__stack_put(mn_p *p, const coro_stack *s)
+/* p's stack cache is full: move half of it to the global cache. */
+void mn__stack_spill(mn_p *p)
 {
-	if (p->nstacks == MN_STACK_CACHE) {
-		mn__lock(&mn_sched.slk);
-		if (mn_sched.ngstacks + MN_STACK_CACHE / 2 > mn_sched.gstackcap) {
-			int cap = mn_sched.gstackcap ? 2 * mn_sched.gstackcap : 1024;
-			coro_stack *n = realloc(mn_sched.gstacks, sizeof(coro_stack) * cap);
-			if (!n)
-				mn__fatal("out of memory for the stack cache");
-			mn_sched.gstacks = n;
-			mn_sched.gstackcap = cap;
-		}
-		while (p->nstacks > MN_STACK_CACHE / 2)
-			mn_sched.gstacks[mn_sched.ngstacks++] = p->stacks[--p->nstacks];
-		mn__unlock(&mn_sched.slk);
+	mn__lock(&mn_sched.slk);
+	if (mn_sched.ngstacks + MN_STACK_CACHE / 2 > mn_sched.gstackcap) {
+		int cap = mn_sched.gstackcap ? 2 * mn_sched.gstackcap : 1024;
+		coro_stack *n = realloc(mn_sched.gstacks, sizeof(coro_stack) * cap);
+		if (!n)
+			mn__fatal("out of memory for the stack cache");
+		mn_sched.gstacks = n;
+		mn_sched.gstackcap = cap;
 	}
-	p->stacks[p->nstacks++] = *s;
+	while (p->nstacks > MN_STACK_CACHE / 2)
+		mn_sched.gstacks[mn_sched.ngstacks++] = p->stacks[--p->nstacks];
+	mn__unlock(&mn_sched.slk);
 }
 
 /* The G whose stack guard holds addr, or NULL (set *guard when addr is in a guard at all).
