@@ -20,7 +20,7 @@ CFLAGS  += $(CSTD) $(OPT) $(WARN) $(SAN) -Irunners -Iworkloads -Imodels $(PKG_CF
            -DCB_VERSION=\"$(VERSION)\" -DCB_CFLAGS="\"$(OPT) $(SAN)\"" -MMD -MP
 # Every frame of a page or more touches each page as it grows, so no frame can jump the
 # guard below a task's stack (mn's G stacks, the loops' run stack): workloads, the task API
-# and the tests run on those stacks, hence for all objects. mn_sched.c sizes its guards on it.
+# and the tests run on those stacks, hence for all objects. mn_stack.c sizes its guards on it.
 CFLAGS  += -fstack-clash-protection
 LDLIBS  += $(PKG_LIBS) $(PY_LIBS) -lpthread -lm
 LDFLAGS += $(SAN)
@@ -115,7 +115,7 @@ test-run:
 # Sanitizer passes: the whole suite rebuilt in its own folder. Leaks inside libpython are
 # the interpreter's own (tests/lsan.supp).
 # clang links its sanitizer runtimes into the executable, where mn cannot tell their malloc
-# from the program's own text and so never preempts (models/mn/mn_sched.c): link ASan's
+# from the program's own text and so never preempts (models/mn/mn_preempt.c): link ASan's
 # runtime shared, as gcc does, and the mn tests assert that preemptions happened.
 # A comma inside $(if ...) would split its arguments: the clang-only flags live apart.
 CLANG_SHARED_ASAN = -shared-libasan -Wl,-rpath,$(shell $(CC) -print-runtime-dir 2>/dev/null)
@@ -132,7 +132,7 @@ test-asan: deps
 # end-to-end tests, built normally, against a TSan-built bench: every backend and workload
 # of the quick matrix in a TSan process, any report failing its cell. mn preempts by
 # switching Gs inside its SIGURG handler, only when the interrupted PC is in the program's
-# own text (never in libc or the runtime, models/mn/mn_sched.c), so the libc calls that
+# own text (never in libc or the runtime, models/mn/mn_preempt.c), so the libc calls that
 # follow are safe; TSan cannot know that, hence report_signal_unsafe=0.
 test-tsan: deps
 	@$(MAKE) --no-print-directory build

@@ -23,7 +23,7 @@
  * task runs is that task's overflow, and coop_opts.on_overflow gets a message naming it (id
  * and entry function). Any other fault goes back to the handler that was installed before
  * (a sanitizer's, or the default: killed by the signal). mn's G stacks have the same kind of
- * handler (mn_sigsegv, models/mn/mn_sched.c); they differ in how the running task and its
+ * handler (mn__sigsegv, models/mn/mn_stack.c); they differ in how the running task and its
  * stack are found. */
 #include <errno.h>
 #include <signal.h>
