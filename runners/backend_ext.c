@@ -73,6 +73,17 @@ static uint64_t field(const char *line, const char *key, int *found)
 	return 0;
 }
 
+static int is_client_param(const cb_workload *wl, const char *name)
+{
+	if (!wl->client_params)
+		return 0;
+	size_t n = strlen(name);
+	for (const char *p = wl->client_params; (p = strstr(p, name)); p += n)
+		if ((p == wl->client_params || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+			return 1;
+	return 0;
+}
+
 static uint64_t ext_run(const ext_runtime *rt, cb_rep *r)
 {
 	const cb_cell *c = r->cell;
@@ -111,6 +122,10 @@ static uint64_t ext_run(const ext_runtime *rt, cb_rep *r)
 		argv[n++] = args[k][1];
 	}
 	for (int i = 0; c->wl->params && c->wl->params[i].name; i++, k++) {
+		if (is_client_param(c->wl, c->wl->params[i].name)) { /* the twin only serves */
+			k--;
+			continue;
+		}
 		snprintf(args[k][0], 48, "--%s", c->wl->params[i].name);
 		snprintf(args[k][1], 48, "%" PRId64, c->p[i]);
 		argv[n++] = args[k][0];

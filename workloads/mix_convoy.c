@@ -1,7 +1,10 @@
 /* mix.convoy: one echo connection's requests/s beside H CPU hogs in the same process (the
  * GIL convoy effect: an I/O task that must win the lock back after every read). The client
- * runs for duration_ms; hogs compute fib(hog_n) rounds, checking each result, until the
- * connection is done or duration_ms has passed on their own clock. */
+ * runs for duration_ms, of which the last duration_ms - warmup_ms are its measured window;
+ * hogs compute fib(hog_n) rounds, checking each result, until the connection is done or
+ * duration_ms has passed on their own clock. Closed loop (rate=0): requests/s is the
+ * figure; open loop (rate=R, a modest fixed rate): the echo service's latency percentiles
+ * beside the hogs are (the convoy and a blocked event loop show as latency). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -12,8 +15,13 @@
 static const cb_param_def convoy_params[] = {
 	{"duration_ms", 1000, 10, 3600000, "how long the client sends requests"},
 	{"hog_n", 25, 10, 40, "n of each hog round's fib(n)"},
+	/* the client's alone (loadgen.c), not passed to a twin (client_params) */
+	{"warmup_ms", 0, 0, 3600000, "first part of duration_ms not counted (warm-up)"},
+	{"rate", 0, 0, 1000000000, "open loop: requests/s (0: closed loop)"},
+	{"arrival", 0, 0, 1, "open loop inter-arrival: 0 constant, 1 exponential (Poisson)"},
 	{NULL, 0, 0, 0, NULL},
 };
+enum { P_DURATION, P_HOG_N, P_WARMUP, P_RATE, P_ARRIVAL };
 
 typedef struct chog_arg {
 	cb_chan *stop;
@@ -39,7 +47,9 @@ static uint64_t chog_task(void *arg, size_t len)
 static int convoy_prepare(cb_rep *r, char *err, size_t n)
 {
 	const cb_cell *c = r->cell;
-	return wl_served_start(r, 1, (int)c->size, 0, c->p[0], err, n);
+	cb_loadgen_opts o = {.conns = 1, .msg = (int)c->size, .duration_ms = c->p[P_DURATION] - c->p[P_WARMUP],
+			     .warmup_ms = c->p[P_WARMUP], .rate = c->p[P_RATE], .arrival = (int)c->p[P_ARRIVAL]};
+	return wl_served_start(r, &o, err, n);
 }
 
 static uint64_t convoy_root(void *arg, size_t len)
@@ -51,7 +61,7 @@ static uint64_t convoy_root(void *arg, size_t len)
 	wl_served_go(s);
 	int fd = wl_served_accept(s);
 	cb_task *echo = cb_spawn(wl_echo_task, &fd, sizeof fd);
-	chog_arg ha = {cb_chan_make(1, 0), (int32_t)c->p[1], (uint64_t)c->p[0] * 1000000u};
+	chog_arg ha = {cb_chan_make(1, 0), (int32_t)c->p[P_HOG_N], (uint64_t)c->p[P_DURATION] * 1000000u};
 	cb_task **hogs = malloc((size_t)(c->tasks + 1) * sizeof *hogs);
 	for (int64_t i = 0; i < c->tasks; i++)
 		hogs[i] = cb_spawn(chog_task, &ha, sizeof ha);
@@ -74,8 +84,15 @@ static int convoy_finish(cb_rep *r, uint64_t result, char *err, size_t n)
 	 * or missing echo adds one that no run can make up, as in io.echo. */
 	r->checksum = result;
 	r->expected = lg.bytes + (uint64_t)c->tasks + lg.errors;
-	r->rate = lg.elapsed_ns ? (double)lg.requests * 1e9 / (double)lg.elapsed_ns : 0;
 	return 0;
+}
+
+static const char *convoy_check(const cb_cell *c, char *buf, size_t n)
+{
+	if (c->p[P_WARMUP] >= c->p[P_DURATION])
+		return snprintf(buf, n, "mix.convoy: warmup_ms=%lld leaves no window of duration_ms=%lld",
+				(long long)c->p[P_WARMUP], (long long)c->p[P_DURATION]), buf;
+	return NULL;
 }
 
 static int64_t convoy_peak(const cb_cell *c) { return c->tasks + 2; }
@@ -87,6 +104,7 @@ const cb_workload cb_wl_mix_convoy = {
 	.size_doc = "message bytes", .size_def = 64, .size_max = 1 << 20,
 	.params = convoy_params,
 	.serial_doc = "unsupported: the hogs must run beside the connection",
-	.peak_tasks = convoy_peak, .prepare = convoy_prepare, .root = convoy_root,
+	.check = convoy_check, .peak_tasks = convoy_peak, .prepare = convoy_prepare, .root = convoy_root,
 	.finish = convoy_finish, .cleanup = wl_served_stop,
+	.client_params = "warmup_ms rate arrival",
 };
