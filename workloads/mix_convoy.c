@@ -5,6 +5,7 @@
  * duration_ms has passed on their own clock. Closed loop (rate=0): requests/s is the
  * figure; open loop (rate=R, a modest fixed rate): the echo service's latency percentiles
  * beside the hogs are (the convoy and a blocked event loop show as latency). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -52,6 +53,27 @@ static int convoy_prepare(cb_rep *r, char *err, size_t n)
 	return wl_served_start(r, &o, err, n);
 }
 
+/* Read one whole message of size bytes from fd and echo it; the bytes echoed. */
+static uint64_t echo_first(int fd, size_t size)
+{
+	char *buf = malloc(size);
+	if (!buf)
+		cb_abort("error", "mix.convoy: out of memory");
+	size_t got = 0;
+	while (got < size) {
+		ssize_t r = cb_read(fd, buf + got, size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break; /* the client went away: its report says so */
+		got += (size_t)r;
+	}
+	if (got && wl_write_full(fd, buf, got) < 0)
+		got = 0;
+	free(buf);
+	return got;
+}
+
 static uint64_t convoy_root(void *arg, size_t len)
 {
 	(void)len;
@@ -60,12 +82,17 @@ static uint64_t convoy_root(void *arg, size_t len)
 	const wl_served *s = r->priv;
 	wl_served_go(s);
 	int fd = wl_served_accept(s);
+	/* The client's clock starts at its first echo (loadgen.c): echo its first message before
+	 * any hog exists, so that the hogs, which last duration_ms from here, cover the whole
+	 * window (on a cooperative loop a hog spawned first would delay that echo, and the
+	 * window would open only once the hog was done). */
+	uint64_t first = echo_first(fd, (size_t)c->size);
 	cb_task *echo = cb_spawn(wl_echo_task, &fd, sizeof fd);
 	chog_arg ha = {cb_chan_make(1, 0), (int32_t)c->p[P_HOG_N], (uint64_t)c->p[P_DURATION] * 1000000u};
 	cb_task **hogs = malloc((size_t)(c->tasks + 1) * sizeof *hogs);
 	for (int64_t i = 0; i < c->tasks; i++)
 		hogs[i] = cb_spawn(chog_task, &ha, sizeof ha);
-	uint64_t sum = cb_join(echo);
+	uint64_t sum = first + cb_join(echo);
 	cb_chan_close(ha.stop);
 	for (int64_t i = 0; i < c->tasks; i++)
 		sum += cb_join(hogs[i]);
