@@ -17,13 +17,16 @@ if (xmode eq 'pct') {
 }
 set logscale y
 set format y '%.0s%c'
+# gnuplot evaluates a plot-for's style once even over an empty range (a backend may have no
+# point on schedule, or none behind): an empty list must not reach int()
+lstyle(list, i) = i <= words(list) ? int(word(list, i)) : 1
 set offsets graph 0.03, graph 0.03, 0, 0
 set key below
 do for [fmt in formats] {
     eval(term(fmt))
     set output outbase.'.'.fmt
-    plot for [i=1:words(files)] word(files, i) using 1:2:3:4 with yerrorlines ls int(word(styles, i)) title word(names, i), \
-         for [i=1:words(bfiles)] word(bfiles, i) using 1:2 with points ls int(word(bstyles, i)) pt 6 ps 1.5 \
+    plot for [i=1:words(files)] word(files, i) using 1:2:3:4 with yerrorlines ls lstyle(styles, i) title word(names, i), \
+         for [i=1:words(bfiles)] word(bfiles, i) using 1:2 with points ls lstyle(bstyles, i) pt 6 ps 1.5 \
              title (word(bnames, i) eq '-' ? '' : word(bnames, i)), \
          (words(bfiles) ? NaN : 1/0) with points pt 6 ps 1.5 lc rgb '#555555' \
              title "hollow: the load generator fell behind (not the server's latency)", \
