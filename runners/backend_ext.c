@@ -107,6 +107,18 @@ static void add_arg(ext_args *a, const char *key, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A parameter of the load generator alone (cb_workload.client_params): a twin only serves. */
+static int is_client_param(const cb_workload *wl, const char *name)
+{
+	if (!wl->client_params)
+		return 0;
+	size_t n = strlen(name);
+	for (const char *p = wl->client_params; (p = strstr(p, name)); p += n)
+		if ((p == wl->client_params || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+			return 1;
+	return 0;
+}
+
 /* The cell's shape and parameters, and what prepare() left for the twin: io.file's folder. */
 static void rep_args(const cb_cell *c, const cb_rep *r, ext_args *a)
 {
@@ -115,7 +127,8 @@ static void rep_args(const cb_cell *c, const cb_rep *r, ext_args *a)
 	add_arg(a, "size", "%" PRId64, c->size);
 	add_arg(a, "workers", "%d", c->cfg.workers);
 	for (int i = 0; c->wl->params && c->wl->params[i].name; i++)
-		add_arg(a, c->wl->params[i].name, "%" PRId64, c->p[i]);
+		if (!is_client_param(c->wl, c->wl->params[i].name)) /* the twin only serves */
+			add_arg(a, c->wl->params[i].name, "%" PRId64, c->p[i]);
 	char dir[256];
 	if (!strcmp(c->wl->name, "io.file") && sscanf(r->twin, "dir=%255s", dir) == 1)
 		add_arg(a, "dir", "%s", dir);

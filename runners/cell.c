@@ -349,8 +349,8 @@ static void child_main(const cb_cell *cell, const cb_run_opts *o, int wfd)
 		else
 			snprintf(row.note, sizeof row.note, "%s%s%s", r->note, *r->note && *cal ? "; " : "", cal);
 		one_line(row.note);
-		int hl = snprintf(line, sizeof line, "ROW\t%s\t%" PRId64 "\t%" PRIu64 "\t", row.status,
-				  row.wall_ns, row.ops);
+		int hl = snprintf(line, sizeof line, "ROW\t%s\t%" PRId64 "\t%" PRIu64 "\t%.17g\t", row.status,
+				  row.wall_ns, row.ops, row.ops_per_s);
 		int n = cb_csv_format(o->meta, &row, line + hl, sizeof line - (size_t)hl);
 		if (n < 0)
 			cb_abort("error", "row too long");
@@ -411,7 +411,7 @@ static int row_fields(void)
 }
 
 static void handle_line(char *l, const cb_cell *c, const cb_run_opts *o, cb_cell_result *res,
-			double *walls, int *nw, int *aborted)
+			double *walls, double *rates, int *nw, int *aborted)
 {
 	if (!strncmp(l, "ROW\t", 4)) {
 		char *status = l + 4, *p = strchr(status, '\t');
@@ -420,6 +420,7 @@ static void handle_line(char *l, const cb_cell *c, const cb_run_opts *o, cb_cell
 		*p++ = 0;
 		double wall = strtod(p, &p);
 		double ops = strtod(p + 1, &p);
+		double rate = strtod(p + 1, &p);
 		char *csvline = p + 1;
 		size_t len = strlen(csvline), rl = 0;
 		csvline[len++] = '\r'; /* the line splitter ate the row's CRLF */
@@ -436,6 +437,8 @@ static void handle_line(char *l, const cb_cell *c, const cb_run_opts *o, cb_cell
 		if (!strcmp(status, "ok"))
 			res->ok_rows++;
 		snprintf(res->status, sizeof res->status, "%.15s", status);
+		if (!strcmp(status, "ok") && res->ok_rows <= o->reps + 1) /* rates has reps + 1 */
+			rates[res->ok_rows - 1] = rate;
 		walls[(*nw)++] = wall;
 		if (o->verbose)
 			fprintf(stderr, "  rep %d/%d: %.3f ms %s\n", *nw, o->reps, wall / 1e6,
@@ -466,7 +469,7 @@ typedef struct cell_pipe {
 
 /* Read the (non-blocking) pipe until it is empty or at EOF, handling each whole line. */
 static void pump(cell_pipe *cp, const cb_cell *c, const cb_run_opts *o, cb_cell_result *res,
-		 double *walls, int *nw, int *aborted)
+		 double *walls, double *rates, int *nw, int *aborted)
 {
 	while (!cp->eof) {
 		if (cp->have == sizeof cp->buf - 1) /* a line longer than any row: not one */
@@ -488,7 +491,7 @@ static void pump(cell_pipe *cp, const cb_cell *c, const cb_run_opts *o, cb_cell_
 			if (ll && cp->buf[ll - 1] == '\r')
 				cp->buf[ll - 1] = 0;
 			if (!*aborted)
-				handle_line(cp->buf, c, o, res, walls, nw, aborted);
+				handle_line(cp->buf, c, o, res, walls, rates, nw, aborted);
 			memmove(cp->buf, nl + 1, cp->have - ll - 1);
 			cp->have -= ll + 1;
 		}
@@ -550,6 +553,7 @@ int cb_cell_run(const cb_cell *c, const cb_run_opts *o, cb_cell_result *res)
 	close(p[1]);
 
 	double *walls = calloc((size_t)o->reps + 1, sizeof *walls);
+	double *rates = calloc((size_t)o->reps + 1, sizeof *rates);
 	int nw = 0, aborted = 0, status = 0, exited = 0, timed_out = 0;
 	uint64_t deadline = cb_now_ns() + (uint64_t)o->timeout_s * 1000000000u;
 	cell_pipe *cp = calloc(1, sizeof *cp);
@@ -569,7 +573,7 @@ int cb_cell_run(const cb_cell *c, const cb_run_opts *o, cb_cell_result *res)
 		if (cp->eof) /* the cell closed its end: only its exit is awaited */
 			usleep((useconds_t)wait_ms * 1000);
 		else if (poll(&pf, 1, wait_ms) > 0)
-			pump(cp, c, o, res, walls, &nw, &aborted);
+			pump(cp, c, o, res, walls, rates, &nw, &aborted);
 		if (reap_delay_ms())
 			usleep((useconds_t)reap_delay_ms() * 1000);
 		if (waitpid(pid, &status, WNOHANG) == pid) {
@@ -583,7 +587,7 @@ int cb_cell_run(const cb_cell *c, const cb_run_opts *o, cb_cell_result *res)
 		waitpid(pid, &status, 0);
 	/* The cell is gone, so everything it wrote is in the pipe: its last rows, or those it
 	 * had sent before its deadline or a signal. */
-	pump(cp, c, o, res, walls, &nw, &aborted);
+	pump(cp, c, o, res, walls, rates, &nw, &aborted);
 	if (timed_out && !aborted && nw >= o->reps)
 		timed_out = 0; /* every repetition is in: the cell was late only in exiting */
 	/* As subreaper we inherit the group's orphans; wait until none is left, zombies
@@ -630,6 +634,12 @@ int cb_cell_run(const cb_cell *c, const cb_run_opts *o, cb_cell_result *res)
 		res->wall_med_ns = nw % 2 ? walls[nw / 2] : (walls[nw / 2 - 1] + walls[nw / 2]) / 2;
 	}
 	free(walls);
+	if (res->ok_rows) {
+		int k = res->ok_rows <= o->reps + 1 ? res->ok_rows : o->reps + 1;
+		qsort(rates, (size_t)k, sizeof *rates, cmp_d);
+		res->rate_med = k % 2 ? rates[k / 2] : (rates[k / 2 - 1] + rates[k / 2]) / 2;
+	}
+	free(rates);
 	if (res->write_errno) {
 		fprintf(stderr, "bench: cannot write %s: %s: %d row%s not written; it holds only the "
 			"whole rows before\n", o->csv, cb_csv_cause(res->write_errno), res->lost_rows,

@@ -193,11 +193,12 @@ static int cmd_run(int argc, char **argv)
 	if (rc == CB_EXIT_LOST) /* cb_cell_run said what and why; no summary of lost rows */
 		return rc;
 	if (res.ok_rows)
+		/* the rate: the rows' median ops_per_s (a load generator's window, or ops / wall) */
 		printf("%s %s: wall median %.3f ms (min %.3f, max %.3f) over %d reps; %.0f %s, %.1f ns each, %.0f %s/s\n",
 		       be->name, wl->name, res.wall_med_ns / 1e6, res.wall_min_ns / 1e6,
 		       res.wall_max_ns / 1e6, res.ok_rows, res.ops, wl->unit,
 		       res.ops ? res.wall_med_ns / res.ops : 0,
-		       res.wall_med_ns ? res.ops * 1e9 / res.wall_med_ns : 0, wl->unit);
+		       res.rate_med, wl->unit);
 	if (res.ok_rows != res.rows || !res.rows)
 		printf("%s %s: %s: %s\n", be->name, wl->name, res.status, res.note);
 	return rc;

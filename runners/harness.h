@@ -37,6 +37,7 @@ typedef struct cb_cell_result {
 	char note[600];
 	double wall_med_ns, wall_min_ns, wall_max_ns;
 	double ops;              /* ops of one repetition */
+	double rate_med;         /* median ops_per_s of the ok rows (0: none) */
 	int write_errno;         /* why the first failed append failed; 0 if none did */
 	int lost_rows;           /* rows not written because of it */
 	int64_t calibrated;      /* the knob's value calibration chose (0: none ran) */
@@ -82,15 +83,37 @@ void cb_suite_order(uint64_t gseed, int round, int *order, int n);
 
 /* Load generator (bench loadgen), a separate process driving io.echo / mix.convoy. */
 int cb_loadgen_main(int argc, char **argv);
+/* How it drives the server. count: messages per connection when duration_ms is 0. With
+ * duration_ms it measures a steady-state window: warmup_ms after the start, duration_ms
+ * long. rate 0: closed loop; rate R: open loop at R requests/s over all connections
+ * (arrival: CB_ARRIVAL_CONST or CB_ARRIVAL_POISSON), latency from each intended send time. */
+enum { CB_ARRIVAL_CONST = 0, CB_ARRIVAL_POISSON = 1 };
+typedef struct cb_loadgen_opts {
+	int port, conns, msg;
+	int64_t count, duration_ms, warmup_ms, rate;
+	int arrival;
+} cb_loadgen_opts;
+/* Why an open-loop point is not the server's latency (bits of behind). */
+enum {
+	CB_BEHIND_RATE = 1, /* achieved below CB_BEHIND_RATE_FRAC of the asked rate */
+	CB_BEHIND_LAG = 2,  /* send lag (actual - intended send time) beyond CB_BEHIND_LAG_NS at p99 */
+};
+#define CB_BEHIND_RATE_FRAC 0.95
+#define CB_BEHIND_LAG_NS 1000000u
 typedef struct cb_loadgen_report {
-	uint64_t requests, errors, bytes;
-	uint64_t p50_ns, p99_ns, max_ns, elapsed_ns;
+	uint64_t requests, errors, bytes;  /* requests: round trips completed in the window */
+	uint64_t p50_ns, p99_ns, max_ns, elapsed_ns; /* elapsed: the window */
+	uint64_t p90_ns, p999_ns;
+	uint64_t sent;                     /* requests sent in the window */
+	uint64_t lag_p99_ns;               /* open loop: send lag at p99 */
+	uint64_t behind;                   /* CB_BEHIND_* bits; 0 in closed loop */
 } cb_loadgen_report;
 /* Start a load generator against 127.0.0.1:port; it connects everything, then waits for a
  * byte on the returned go fd. Returns its pid, or -1. */
-int cb_loadgen_start(int port, int conns, int msg, int64_t count, int64_t duration_ms,
-		     int *go_fd, int *report_fd, char *err, size_t n);
+int cb_loadgen_start(const cb_loadgen_opts *o, int *go_fd, int *report_fd, char *err, size_t n);
 int cb_loadgen_finish(int pid, int report_fd, cb_loadgen_report *r, char *err, size_t n);
+/* "fell behind: ..." for a report with behind bits, for a row's note ("" if none). */
+void cb_loadgen_behind_note(const cb_loadgen_report *r, int64_t rate, char *buf, size_t n);
 
 /* google/benchmark's next count for calibration (cell.c), exposed for tests. */
 int64_t cb_calibrate_next(int64_t count, uint64_t wall_ns, uint64_t target_ns, int64_t max);

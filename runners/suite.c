@@ -25,13 +25,27 @@ typedef struct suite_set {
 	int py;                /* 1: only the cpython-* backends, -1: all but them, 0: all */
 	int min_ms;            /* calibrate to this instead of --min-time (0: --min-time) */
 } suite_set;
-enum { SWEEP = 1, PER_CPU = 2, CPU_TASKS = 4 };
+enum { SWEEP = 1, PER_CPU = 2, CPU_TASKS = 4, RATE_SWEEP = 8 };
 #define TASKS_PER_CPU 4
 
 /* mix.latency's probe lasts as long as its hogs: their rounds are calibrated so that the
  * probe runs this long, and its p99 comes from about 1000 wakes (300 in QUICK). */
 #define LATENCY_MS_FULL 1000
 #define LATENCY_MS_QUICK 300
+
+/* io.echo and mix.convoy measure a steady-state window of the load generator: 1 s after a
+ * 0.3 s warm-up (QUICK: 0.3 s after 0.1 s); duration_ms is the whole, warmup_ms its start. */
+#define WINDOW_FULL "duration_ms=1300;warmup_ms=300"
+#define WINDOW_QUICK "duration_ms=400;warmup_ms=100"
+
+/* RATE_SWEEP: io.echo open loop at these percentages of the backend's own closed-loop peak
+ * at RATE_PEAK_CONNS connections (a set of the same run, before the sweep): the latency
+ * against offered load, and its knee. mix.convoy's open loop is the echo service at a
+ * modest fixed rate beside the hogs (CONVOY_RATE: one request each 5 ms). */
+static const int rate_pcts[] = {10, 25, 50, 75, 90, 100, 110};
+#define N_RATE_PCTS (int)(sizeof rate_pcts / sizeof rate_pcts[0])
+#define RATE_PEAK_CONNS 100
+#define CONVOY_RATE ";rate=200"
 
 /* The interpreted twins run the same algorithms 30 to 100 times slower than C: their sets
  * (py = 1) are smaller, so that the matrix finishes, and every row says which size ran. */
@@ -46,12 +60,15 @@ static const suite_set quick_sets[] = {
 	{"cpu.hash", 4, 64, "native=0;rounds=2", CPU_TASKS, 0, 0},
 	{"cpu.hash", 4, 64, "native=1;rounds=2", CPU_TASKS, 0, 0},
 	{"io.sleep", 200, 20, "", 0, 0, 0},
-	{"io.echo", 10, 1024, "msgs=200", 0, 0, 0},
+	{"io.echo", 10, 1024, WINDOW_QUICK, 0, 0, 0},
+	{"io.echo", 100, 1024, WINDOW_QUICK, 0, 0, 0},
+	{"io.echo", RATE_PEAK_CONNS, 1024, WINDOW_QUICK, RATE_SWEEP, 0, 0},
 	{"io.pipe", 4, 500, "", 0, 0, 0},
 	{"io.file", 4, 1024, "", 0, 0, 0},
 	{"mix.latency", 1, 30, "rounds=10;min_ms=0", 0, C_ONLY, LATENCY_MS_QUICK},
 	{"mix.latency", 1, 25, "rounds=20;min_ms=0", 0, PY_ONLY, LATENCY_MS_QUICK},
-	{"mix.convoy", 1, 64, "duration_ms=300", 0, 0, 0},
+	{"mix.convoy", 1, 64, WINDOW_QUICK, 0, 0, 0},
+	{"mix.convoy", 1, 64, WINDOW_QUICK CONVOY_RATE, 0, 0, 0},
 	{"micro.spawn", 2000, 0, "", 0, 0, 0},
 	{"micro.yield", 2, 5000, "", 0, 0, 0},
 	{"micro.chan", 0, 5000, "cap=0", 0, 0, 0},
@@ -70,9 +87,11 @@ static const suite_set full_sets[] = {
 	{"cpu.hash", 8, 16, "native=1", SWEEP | CPU_TASKS, PY_ONLY, 0},
 	{"io.sleep", 10000, 100, "", 0, 0, 0},
 	{"io.sleep", 100000, 100, "", 0, C_ONLY, 0},
-	{"io.echo", 10, 1024, "msgs=200", 0, 0, 0},
-	{"io.echo", 100, 1024, "msgs=200", 0, 0, 0},
-	{"io.echo", 1000, 1024, "msgs=50", 0, 0, 0},
+	{"io.echo", 10, 1024, WINDOW_FULL, 0, 0, 0},
+	{"io.echo", 100, 1024, WINDOW_FULL, 0, 0, 0},
+	{"io.echo", 1000, 1024, WINDOW_FULL, 0, 0, 0},
+	/* the sweep's points in QUICK windows: 7 points x 7 rounds per backend */
+	{"io.echo", RATE_PEAK_CONNS, 1024, WINDOW_QUICK, RATE_SWEEP, 0, 0},
 	{"io.pipe", 8, 20000, "", 0, C_ONLY, 0},
 	{"io.pipe", 8, 2000, "", 0, PY_ONLY, 0},
 	{"io.file", 8, 4096, "", 0, 0, 0},
@@ -83,9 +102,12 @@ static const suite_set full_sets[] = {
 	{"mix.latency", 0, 22, "rounds=40;min_ms=1000", 0, PY_ONLY, 0},
 	{"mix.latency", 1, 22, "rounds=40;min_ms=0", 0, PY_ONLY, LATENCY_MS_FULL},
 	{"mix.latency", 2, 22, "rounds=40;min_ms=0", 0, PY_ONLY, LATENCY_MS_FULL},
-	{"mix.convoy", 0, 64, "duration_ms=1000", 0, 0, 0},
-	{"mix.convoy", 1, 64, "duration_ms=1000", 0, 0, 0},
-	{"mix.convoy", 2, 64, "duration_ms=1000", 0, 0, 0},
+	{"mix.convoy", 0, 64, WINDOW_FULL, 0, 0, 0},
+	{"mix.convoy", 1, 64, WINDOW_FULL, 0, 0, 0},
+	{"mix.convoy", 2, 64, WINDOW_FULL, 0, 0, 0},
+	{"mix.convoy", 0, 64, WINDOW_FULL CONVOY_RATE, 0, 0, 0},
+	{"mix.convoy", 1, 64, WINDOW_FULL CONVOY_RATE, 0, 0, 0},
+	{"mix.convoy", 2, 64, WINDOW_FULL CONVOY_RATE, 0, 0, 0},
 	{"micro.spawn", 1000, 0, "", 0, 0, 0},
 	{"micro.spawn", 10000, 0, "", 0, 0, 0},
 	{"micro.spawn", 100000, 0, "", 0, C_ONLY, 0},
@@ -168,6 +190,7 @@ typedef struct cell_list {
 	cb_cell *v;
 	int *group;  /* cells of one round group (see same_group) share a number */
 	int *min_ms; /* the set's calibration target, 0: --min-time */
+	int *pct;    /* RATE_SWEEP: the rate is this % of the backend's peak; 0: as planned */
 	int n, cap;
 } cell_list;
 
@@ -184,12 +207,16 @@ static cb_cell *cell_add(cell_list *l, int group, int min_ms)
 		int *m = realloc(l->min_ms, (size_t)cap * sizeof *m);
 		if (m)
 			l->min_ms = m;
-		if (!v || !g || !m)
+		int *pc = realloc(l->pct, (size_t)cap * sizeof *pc);
+		if (pc)
+			l->pct = pc;
+		if (!v || !g || !m || !pc)
 			cb_usage_error("suite: out of memory planning %d cells", cap);
 		l->cap = cap;
 	}
 	l->group[l->n] = group;
 	l->min_ms[l->n] = min_ms;
+	l->pct[l->n] = 0;
 	cb_cell *c = &l->v[l->n++];
 	memset(c, 0, sizeof *c);
 	return c;
@@ -215,6 +242,11 @@ int cb_suite_sweep(int ncpu, int *out, int max)
  * seconds apart, not between medians measured minutes apart. */
 static int same_group(const suite_set *prev, const suite_set *s)
 {
+	/* A rate sweep is a group of its own, after the peaks it is a percentage of: each
+	 * backend's closed-loop rate at RATE_PEAK_CONNS, measured by the group before it. Its
+	 * offered loads and backends share its rounds. */
+	if (prev && ((prev->flags | s->flags) & RATE_SWEEP))
+		return 0;
 	return prev && !strcmp(prev->workload, s->workload) && prev->py == s->py;
 }
 
@@ -234,6 +266,9 @@ static void plan(cell_list *l, const suite_set *sets, const char *wlist, const c
 		ws[0] = 0; /* 0: the default (usable CPUs) */
 		if (s->flags & SWEEP)
 			nw = cb_suite_sweep(ncpu, ws, 64);
+		if (s->flags & RATE_SWEEP) /* the offered loads, at the usable CPUs */
+			for (nw = 0; nw < N_RATE_PCTS; nw++)
+				ws[nw] = 0;
 		for (int k = 0; k < nw; k++) {
 			for (size_t b = 0; b < cb_nbackends; b++) {
 				const cb_backend *be = cb_backends[b];
@@ -247,6 +282,8 @@ static void plan(cell_list *l, const suite_set *sets, const char *wlist, const c
 				if (!be->concurrent && ws[k] > 1)
 					continue;
 				cb_cell *c = cell_add(l, group, s->min_ms);
+				if (s->flags & RATE_SWEEP)
+					l->pct[l->n - 1] = rate_pcts[k];
 				cb_cell_defaults(c, be, wl);
 				c->cfg.workers = ws[k] ? ws[k] : ncpu;
 				if (s->tasks || wl->tasks_zero_ok)
@@ -327,9 +364,63 @@ static void print_plan(const cell_list *l, int ncpu, int rounds, int min_ms, con
 		       c->wl->name, c->tasks, c->cfg.workers, c->size, params);
 		if (l->min_ms[i])
 			printf("  (calibrated to %d ms)", l->min_ms[i]);
+		if (l->pct[i])
+			printf("  (rate: %d%% of its closed-loop peak at %d connections)", l->pct[i],
+			       RATE_PEAK_CONNS);
 		putchar('\n');
 	}
 	printf("%d cells\n", l->n);
+}
+
+/* ---- RATE_SWEEP: offered loads relative to each backend's own peak ---------------------- */
+
+/* Each backend's closed-loop requests/s at RATE_PEAK_CONNS connections, one per round. */
+typedef struct rate_peaks {
+	double *v; /* [backend index * rounds + k] */
+	int *n;    /* per backend index */
+	int rounds;
+} rate_peaks;
+
+static int backend_index(const cb_backend *be)
+{
+	for (size_t b = 0; b < cb_nbackends; b++)
+		if (cb_backends[b] == be)
+			return (int)b;
+	return 0;
+}
+
+/* Keep the rate of a closed-loop windowed io.echo cell at RATE_PEAK_CONNS connections. */
+static void peak_note(rate_peaks *pk, const cell_list *l, int i, const cb_cell_result *res)
+{
+	const cb_cell *c = &l->v[i];
+	if (l->pct[i] || strcmp(c->wl->name, "io.echo") || c->tasks != RATE_PEAK_CONNS ||
+	    c->p[cb_param_slot(c->wl->params, "rate")] != 0 ||
+	    c->p[cb_param_slot(c->wl->params, "duration_ms")] <= 0 || !res->ok_rows)
+		return;
+	int b = backend_index(c->be);
+	if (pk->n[b] < pk->rounds)
+		pk->v[b * pk->rounds + pk->n[b]++] = res->rate_med;
+}
+
+/* Set a sweep cell's rate from its backend's median peak; -1 if there is none. */
+static int peak_apply(const rate_peaks *pk, const cell_list *l, int i)
+{
+	cb_cell *c = &l->v[i];
+	int b = backend_index(c->be), n = pk->n[b];
+	if (!n)
+		return -1;
+	double v[n];
+	memcpy(v, pk->v + b * pk->rounds, sizeof v);
+	for (int x = 1; x < n; x++) /* insertion sort: at most a few rounds */
+		for (int y = x; y > 0 && v[y - 1] > v[y]; y--) {
+			double t = v[y];
+			v[y] = v[y - 1], v[y - 1] = t;
+		}
+	double med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	int64_t rate = (int64_t)(med * l->pct[i] / 100.0 + 0.5);
+	char kv[64], why[128];
+	snprintf(kv, sizeof kv, "rate=%" PRId64, rate > 0 ? rate : 1);
+	return cb_cell_set_param(c, kv, why, sizeof why) < 0 ? -1 : 0;
 }
 
 /* Set the workload's scaled knob (its `scale`) of c to v. */
@@ -394,7 +485,7 @@ int cb_suite_main(int argc, char **argv)
 		cb_usage_error("suite: no cell matches --backends/--workloads");
 	if (dry) {
 		print_plan(&l, ncpu, rounds, min_time, cpus ? "--cpus" : "affinity and cgroup quota");
-		free(l.v), free(l.group), free(l.min_ms);
+		free(l.v), free(l.group), free(l.min_ms), free(l.pct);
 		return 0;
 	}
 
@@ -436,6 +527,8 @@ int cb_suite_main(int argc, char **argv)
 	uint64_t t0 = cb_now_ns();
 	int bad = 0, done = 0, total = l.n * rounds;
 	int *order = malloc((size_t)l.n * sizeof *order);
+	rate_peaks peaks = {calloc(cb_nbackends * (size_t)rounds, sizeof(double)),
+			    calloc(cb_nbackends, sizeof(int)), rounds};
 	char *calibrated = calloc((size_t)l.n, 1), *skip = calloc((size_t)l.n, 1);
 	/* Group by group (see same_group), round by round: every cell of the group once per
 	 * round in a shuffled order, so that the figures a table divides are measured seconds
@@ -466,16 +559,24 @@ int cb_suite_main(int argc, char **argv)
 				int target = l.min_ms[i] ? l.min_ms[i] : min_time;
 				ro.min_time_ns = calibrated[i] ? 0 : (uint64_t)target * 1000000u;
 				cb_cell_result res;
+				if (l.pct[i] && peak_apply(&peaks, &l, i) < 0) {
+					fprintf(stderr, "        -> skipped: no closed-loop io.echo peak of %s at %d "
+						"connections in this run\n", c->be->name, RATE_PEAK_CONNS);
+					skip[i] = 1;
+					done++;
+					continue;
+				}
 				int rc = cb_cell_run(c, &ro, &res);
+				peak_note(&peaks, &l, i, &res);
 				done++;
 				if (rc == CB_EXIT_LOST) { /* cb_cell_run said what and why */
-					free(order), free(calibrated), free(skip), free(l.v), free(l.group), free(l.min_ms);
+					free(order), free(peaks.v), free(peaks.n), free(calibrated), free(skip), free(l.v), free(l.group), free(l.min_ms), free(l.pct);
 					return rc;
 				}
 				if (rc == 130) {
 					fprintf(stderr, "bench: interrupted at %d/%d; %s holds only whole rows\n",
 						done, total, csv);
-					free(order), free(calibrated), free(skip), free(l.v), free(l.group), free(l.min_ms);
+					free(order), free(peaks.v), free(peaks.n), free(calibrated), free(skip), free(l.v), free(l.group), free(l.min_ms), free(l.pct);
 					return 130;
 				}
 				/* later rounds run the count round 1 found */
@@ -500,6 +601,6 @@ int cb_suite_main(int argc, char **argv)
 	fprintf(stderr, "done: %d cells x %d rounds in %.0f s (%d not ok: unsupported, errors...), results in %s\n",
 		l.n, rounds, (double)(cb_now_ns() - t0) / 1e9, bad, dir);
 	printf("%s\n", dir);
-	free(order), free(calibrated), free(skip), free(l.v), free(l.group), free(l.min_ms);
+	free(order), free(peaks.v), free(peaks.n), free(calibrated), free(skip), free(l.v), free(l.group), free(l.min_ms), free(l.pct);
 	return 0;
 }

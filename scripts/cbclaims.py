@@ -43,6 +43,9 @@ SIMPLE_LOC_FACTOR = 2.0      # simple: twin's lines <= 2 x the shortest twin of 
 LIKE_FACTOR = 0.8            # Go verdict: 'like X' = at least 80% of X's figure
 CONVOY_BANDS = (0.25, 0.75)  # fidelity: I/O with hogs / without: collapses < 0.25 <= drops < 0.75 <= holds
 GROWTH_BANDS = (1.5, 4.0)    # fidelity: cost at the most tasks / at the fewest: flat < 1.5 <= grows < 4 <= steep
+LOW_LATENCY_P99_NS = 1e6     # latency under load: io.echo open-loop p99 < 1 ms (a round trip on loopback
+                             # is tens of µs; 1 ms is queueing), also the chart's knee
+LOAD_PCTS = (50, 90)         # ... at these offered loads, in % of the backend's own closed-loop peak
 
 
 def parallel_threshold(ncpu):
@@ -63,6 +66,7 @@ P99 = Check("p99", lambda n: [PREEMPT_P99_NS], ("preemptive", "cooperative"), ()
 SCALE = Check("behind best", lambda n: [SCALE_FACTOR], ("scales", "lags"), (), "x")
 LIKE = Check("ratio", lambda n: [LIKE_FACTOR], ("unlike", "like"), (), "x")
 GROWTH = Check("cost growth", lambda n: list(GROWTH_BANDS), ("flat", "grows", "steep"), (), "x")
+LOAD = Check("p99", lambda n: [LOW_LATENCY_P99_NS], ("low latency", "queues"), (), "ns")
 CONVOY = Check("with hogs / without", lambda n: list(CONVOY_BANDS), ("collapses", "drops", "holds"), (), "x")
 
 
@@ -116,6 +120,17 @@ CLAIMS = (
                     aloop=("cheap",), uv=("cheap",)),
           per_model(mn="cheap (user space)", fork="costly (pipes + pickling)", threads="costly (kernel switch)",
                     gil="costly (kernel + GIL hand-off)", aloop="cheap (user space)", uv="cheap (user space)")),
+    Claim("load", "Latency under load (io.echo open loop: p99 at 50% and 90% of the model's own peak)",
+          "m_load", (LOAD._replace(figure="p99 at 50%"), LOAD._replace(figure="p99 at 90%")),
+          per_model(mn=("low latency", "low latency"), fork=("low latency", "queues"),
+                    threads=("low latency", "low latency"), gil=("low latency", "low latency"),
+                    aloop=("low latency", "low latency"), uv=("low latency", "low latency")),
+          per_model(mn="built for high-concurrency I/O (scalable servers)",
+                    fork="a process per worker: connections wait for a free one",
+                    threads="a thread per connection serves each at once",
+                    gil="threads fine for I/O (GIL released on reads)",
+                    aloop="extremely efficient for many concurrent connections",
+                    uv="brilliant at high-concurrency I/O")),
     Claim("scheduler", "Scheduler", "m_scheduler", (Check("rows", None, (), (), ""),),
           {m: ({"agrees"},) for m in ("mn", "fork", "threads", "gil", "aloop", "uv")},
           {}),

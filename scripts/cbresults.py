@@ -286,6 +286,79 @@ class Run:
         return out
 
 
+def is_open_loop(cell):
+    """An io.echo / mix.convoy cell driven open loop (rate=R > 0): its figures are latencies
+    at an offered load, not a closed loop's requests/s; only the latency-under-load row and
+    chart read it."""
+    try:
+        return float(cell.wparams.get("rate", "0") or 0) > 0
+    except ValueError:
+        return False
+
+
+BEHIND = "fell behind"   # the load generator's note on a point that is not the server's latency
+
+
+def on_schedule(row):
+    """An open-loop row whose load generator kept its schedule (no 'fell behind' note)."""
+    return BEHIND not in (row["note"] or "")
+
+
+def _num_param(cell, key):
+    try:
+        return float(cell.wparams.get(key, "0") or 0)
+    except ValueError:
+        return 0.0
+
+
+def load_sweep(run, backend):
+    """A backend's io.echo open-loop sweep: (peak, points) or None if it has none. peak: the
+    median requests/s of its closed-loop windowed cell at the sweep's connections (None if
+    not measured); points: [(cell, offered req/s, % of peak or None, on-schedule ok rows)],
+    by offered load."""
+    opens = [c for c in run.cells.values()
+             if c.backend == backend and c.workload == "io.echo" and is_open_loop(c)]
+    if not opens:
+        return None
+    tasks = max(c.tasks for c in opens)
+    closed = [c for c in run.cells.values()
+              if c.backend == backend and c.workload == "io.echo" and c.tasks == tasks and c.ok
+              and not is_open_loop(c) and _num_param(c, "duration_ms") > 0]
+    peak = closed[0].median("ops_per_s") if closed else None
+    pts = []
+    for c in opens:
+        if c.tasks == tasks:
+            rate = _num_param(c, "rate")
+            pts.append((c, rate, 100 * rate / peak if peak else None, [r for r in c.ok if on_schedule(r)]))
+    return peak, sorted(pts, key=lambda p: p[1])
+
+
+def plotted(point):
+    """A sweep point drawn as the server's latency: at least half its ok rows on schedule."""
+    c, _, _, rows = point
+    return bool(c.ok) and 2 * len(rows) >= len(c.ok)
+
+
+def point_p99(point):
+    """Median p99 (ns) of a sweep point's on-schedule rows, or None."""
+    vals = [r["p99_ns"] for r in point[3] if r["p99_ns"] is not None]
+    return statistics.median(vals) if vals else None
+
+
+def knee(points, limit_ns):
+    """The highest offered load up to which every plotted point's p99 stays under limit_ns
+    (None if the lowest is already above): the end of the flat part of the curve."""
+    best = None
+    for p in points:
+        if not plotted(p):
+            continue
+        v = point_p99(p)
+        if v is None or v >= limit_ns:
+            break
+        best = p
+    return best
+
+
 class Cell:
     def __init__(self, key, rows, wparams):
         self.backend, self.workload, self.tasks, self.workers, self.size, self.params = key

@@ -213,22 +213,26 @@ uint64_t wl_echo_task(void *arg, size_t len)
 	return wl_echo_fd(fd, NULL);
 }
 
-int wl_served_start(cb_rep *r, int conns, int msg, int64_t count, int64_t duration_ms, char *err, size_t n)
+int wl_served_start(cb_rep *r, const cb_loadgen_opts *o, char *err, size_t n)
 {
+	cb_loadgen_opts lo = *o;
 	wl_served *s = calloc(1, sizeof *s);
 	if (!s)
 		return snprintf(err, n, "out of memory"), -1;
-	s->lfd = wl_listen(conns + 64, &s->port, err, n);
+	s->lfd = wl_listen(lo.conns + 64, &s->port, err, n);
 	if (s->lfd < 0) {
 		free(s);
 		return -1;
 	}
-	s->pid = cb_loadgen_start(s->port, conns, msg, count, duration_ms, &s->go_fd, &s->report_fd, err, n);
+	lo.port = s->port;
+	s->pid = cb_loadgen_start(&lo, &s->go_fd, &s->report_fd, err, n);
 	if (s->pid < 0) {
 		close(s->lfd);
 		free(s);
 		return -1;
 	}
+	s->windowed = lo.duration_ms > 0;
+	s->rate = lo.rate;
 	r->priv = s;
 	snprintf(r->twin, sizeof r->twin, "listen_fd=%d;go_fd=%d;port=%d", s->lfd, s->go_fd, s->port);
 	return 0;
@@ -296,8 +300,17 @@ int wl_served_report(cb_rep *r, cb_loadgen_report *lg, char *err, size_t n)
 	r->p50_ns = lg->p50_ns;
 	r->p99_ns = lg->p99_ns;
 	r->max_ns = lg->max_ns;
+	r->has_p90 = 1;
+	r->p90_ns = lg->p90_ns;
+	r->p999_ns = lg->p999_ns;
+	/* A window's requests/s is the load generator's own count over its own window (the
+	 * same clock for every backend and twin); a count-sized run keeps ops / wall. */
+	if (s->windowed && lg->elapsed_ns)
+		r->rate = (double)lg->requests * 1e9 / (double)lg->elapsed_ns;
 	if (lg->errors)
 		snprintf(r->note, sizeof r->note, "client saw %llu bad or missing echoes",
 			 (unsigned long long)lg->errors);
+	else if (lg->behind)
+		cb_loadgen_behind_note(lg, s->rate, r->note, sizeof r->note);
 	return 0;
 }

@@ -62,8 +62,12 @@ uint64_t wl_echo_fd(int fd, const wl_echo_fault *fault);
 /* State of a workload served by the load generator (io.echo, mix.convoy). */
 typedef struct wl_served {
 	int lfd, port, go_fd, report_fd, pid;
+	int windowed;    /* the client measured a window: its rate is the row's requests/s */
+	int64_t rate;    /* the open-loop rate asked (0: closed loop) */
 } wl_served;
-int wl_served_start(cb_rep *r, int conns, int msg, int64_t count, int64_t duration_ms, char *err, size_t n);
+struct cb_loadgen_opts;
+/* Listen, and start the load generator as o says (its port is filled in here). */
+int wl_served_start(cb_rep *r, const struct cb_loadgen_opts *o, char *err, size_t n);
 void wl_served_stop(cb_rep *r);
 /* After the run: the client's report into the rep (ops, round-trip percentiles, a note on
  * bad echoes); the client is reaped. 0, or -1 with err. */

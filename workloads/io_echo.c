@@ -1,7 +1,12 @@
 /* io.echo: a plain TCP echo server on 127.0.0.1 under the backend (one task per connection),
- * driven by the load generator in a separate process: C connections, each sending msgs
- * messages of size bytes and waiting for each echo. Requests/s and round-trip percentiles
- * come from the client's side, as a user would see them. */
+ * driven by the load generator in a separate process: C connections sending messages of
+ * size bytes. Closed loop (rate=0): each connection sends its next message when the echo is
+ * back, msgs of them, or for duration_ms; open loop (rate=R): R requests/s over all the
+ * connections at their intended times, latency measured from those (loadgen.c). With
+ * duration_ms the client measures a steady-state window (the warmup_ms first are not
+ * counted): requests/s is its own count over its own window, the same for every backend
+ * and twin. Requests/s and round-trip percentiles come from the client's side, as a user
+ * would see them. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,14 +15,37 @@
 #include "common.h"
 #include "harness.h"
 
-#define ECHO_PARAMS(X)                                                                      \
-	X(ECHO_P_MSGS, "msgs", 200, 1, 1000000000, "messages (round trips) per connection")
+/* The client's params (loadgen.c), io.echo's whole table and the first of test.echo_fault's;
+ * none is passed to a twin, which only serves (ECHO_CLIENT). */
+#define ECHO_CLIENT "msgs duration_ms warmup_ms rate arrival"
+#define ECHO_PARAMS(X)                                                                     \
+	X(ECHO_P_MSGS, "msgs", 200, 1, 1000000000,                                          \
+	  "messages (round trips) per connection, when duration_ms is 0")                    \
+	X(ECHO_P_DURATION, "duration_ms", 0, 0, 3600000,                                    \
+	  "how long the client sends (0: msgs per connection); a steady-state window")      \
+	X(ECHO_P_WARMUP, "warmup_ms", 0, 0, 3600000,                                        \
+	  "first part of duration_ms not counted (warm-up)")                                 \
+	X(ECHO_P_RATE, "rate", 0, 0, 1000000000,                                            \
+	  "open loop: requests/s over all connections (0: closed loop)")                     \
+	X(ECHO_P_ARRIVAL, "arrival", 0, 0, 1,                                               \
+	  "open loop inter-arrival: 0 constant, 1 exponential (Poisson)")
 CB_PARAMS(echo_params, ECHO_PARAMS);
+
+static void echo_client(const cb_cell *c, cb_loadgen_opts *o)
+{
+	*o = (cb_loadgen_opts){.conns = (int)c->tasks, .msg = (int)c->size, .count = c->p[ECHO_P_MSGS],
+			       .duration_ms = c->p[ECHO_P_DURATION] - c->p[ECHO_P_WARMUP],
+			       .warmup_ms = c->p[ECHO_P_WARMUP], .rate = c->p[ECHO_P_RATE],
+			       .arrival = (int)c->p[ECHO_P_ARRIVAL]};
+	if (!c->p[ECHO_P_DURATION])
+		o->duration_ms = o->warmup_ms = 0;
+}
 
 static int echo_prepare(cb_rep *r, char *err, size_t n)
 {
-	const cb_cell *c = r->cell;
-	return wl_served_start(r, (int)c->tasks, (int)c->size, c->p[ECHO_P_MSGS], 0, err, n);
+	cb_loadgen_opts o;
+	echo_client(r->cell, &o);
+	return wl_served_start(r, &o, err, n);
 }
 
 extern const cb_workload cb_wl_test_echo_fault;
@@ -53,13 +81,21 @@ static int echo_finish(cb_rep *r, uint64_t result, char *err, size_t n)
 	 * echo at most what it was sent), so a bad echo fails the run even when the count is
 	 * right. */
 	r->checksum = result;
-	r->expected =
-		(uint64_t)c->tasks * (uint64_t)c->p[ECHO_P_MSGS] * (uint64_t)c->size + lg.errors;
+	if (c->p[ECHO_P_DURATION] || c->p[ECHO_P_RATE]) /* sized by time or by a schedule: what was sent */
+		r->expected = lg.bytes + lg.errors;
+	else
+		r->expected = (uint64_t)c->tasks * (uint64_t)c->p[ECHO_P_MSGS] * (uint64_t)c->size + lg.errors;
 	return 0;
 }
 
 static const char *echo_check(const cb_cell *c, char *buf, size_t n)
 {
+	if (c->p[ECHO_P_WARMUP] && !c->p[ECHO_P_DURATION])
+		return snprintf(buf, n, "%s: warmup_ms needs duration_ms (a window to warm up for)",
+				c->wl->name), buf;
+	if (c->p[ECHO_P_DURATION] && c->p[ECHO_P_WARMUP] >= c->p[ECHO_P_DURATION])
+		return snprintf(buf, n, "%s: warmup_ms=%lld leaves no window of duration_ms=%lld",
+				c->wl->name, (long long)c->p[ECHO_P_WARMUP], (long long)c->p[ECHO_P_DURATION]), buf;
 	int64_t m = wl_somaxconn();
 	if (c->tasks > m)
 		return snprintf(buf, n, "io.echo: %lld connections exceed net.core.somaxconn = %lld "
@@ -89,7 +125,7 @@ const cb_workload cb_wl_io_echo = {
 	.params = echo_params,
 	.serial_doc = "iterative server: connections are served one after another",
 	.check = echo_check, .refuse = echo_refuse, .peak_tasks = echo_peak, .prepare = echo_prepare, .root = echo_root,
-	.finish = echo_finish, .cleanup = wl_served_stop,
+	.finish = echo_finish, .cleanup = wl_served_stop, .client_params = ECHO_CLIENT,
 };
 
 /* test.echo_fault (test only, hidden): io.echo whose echo tasks misbehave on purpose, so
@@ -134,5 +170,5 @@ const cb_workload cb_wl_test_echo_fault = {
 	.params = fault_params, .hidden = 1,
 	.serial_doc = "iterative server: connections are served one after another",
 	.check = echo_check, .refuse = echo_refuse, .peak_tasks = echo_peak, .prepare = echo_prepare,
-	.root = echo_root, .finish = echo_finish, .cleanup = wl_served_stop,
+	.root = echo_root, .finish = echo_finish, .cleanup = wl_served_stop, .client_params = ECHO_CLIENT,
 };

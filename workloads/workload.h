@@ -64,6 +64,9 @@ typedef struct cb_workload {
 	int hidden;                /* test-only: not in bench list nor in the suite */
 	int independent;           /* the root's children never talk to each other (pool-able) */
 	int cold;                  /* measures the runtime's memory: no reuse across repetitions */
+	/* Params that are the load generator's alone, space-separated: a twin only serves, and
+	 * is not passed them (backend_ext.c). */
+	const char *client_params;
 	int (*finish)(cb_rep *r, uint64_t result, char *err, size_t n); /* untimed */
 	void (*cleanup)(cb_rep *r);                              /* optional */
 } cb_workload;
