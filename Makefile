@@ -101,8 +101,11 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_OBJ)
 
 # Tests: every tests/test_*.c is a Criterion binary; each test runs in its own process with
 # a timeout. deps first, then a build in a sub-make (so the flags see installed packages).
+# The Go twins are rebuilt where go is installed, so that no test runs a stale twin against
+# a harness that speaks another protocol.
 test: deps
 	@$(MAKE) --no-print-directory build
+	@if command -v go >/dev/null; then $(MAKE) --no-print-directory refs; fi
 	@$(MAKE) --no-print-directory test-run
 
 # TESTS=test_x narrows the run to some binaries.
