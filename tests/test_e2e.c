@@ -552,8 +552,10 @@ Test(cli, idle_memory_is_measured_cold_every_rep, .timeout = 120, .init = mk_tmp
 		const char *b = strstr(f[CB_COL_note], "bytes_per_task=");
 		cr_assert_not_null(b, "note: %s", f[CB_COL_note]);
 		long long per = atoll(b + strlen("bytes_per_task="));
-		/* at least the touched top page of a stack per G */
-		cr_assert_geq(per, 4096, "rep %d: %lld bytes per idle G", rows + 1, per);
+		/* about the touched top page of a stack per G (a warm repetition would report next
+		 * to nothing); the resident-set delta it is taken from also counts pages the rest of
+		 * the process gave back meanwhile (4089 seen), hence three quarters of a page */
+		cr_assert_geq(per, 3 * 4096 / 4, "rep %d: %lld bytes per idle G", rows + 1, per);
 		rows++;
 	}
 	cr_assert_eq(rows, 3);
