@@ -1,3 +1,5 @@
+#include <errno.h>
+#include <poll.h>
 /* testutil.h: helpers for the Criterion tests: run the bench binary, read its CSV. */
 #ifndef CB_TESTUTIL_H
 #define CB_TESTUTIL_H
@@ -70,32 +72,40 @@ static inline int tu_run(char *const argv[], char *err, size_t errn, char *out, 
 		_exit(127);
 	}
 	close(ep[1]), close(op[1]);
+	/* Both pipes at once (poll): a child that fills one while we wait on the other would
+	 * block for ever (a long --dry-run plan on stdout). */
 	size_t en = 0, on = 0;
-	for (int open_fds = 2; open_fds;) {
-		open_fds = 0;
+	while (ep[0] >= 0 || op[0] >= 0) {
+		struct pollfd pf[2] = {{.fd = ep[0], .events = POLLIN}, {.fd = op[0], .events = POLLIN}};
+		if (poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		char tmp[4096];
 		ssize_t r;
-		if (ep[0] >= 0) {
-			char tmp[4096];
+		if (ep[0] >= 0 && pf[0].revents) {
 			r = read(ep[0], tmp, sizeof tmp);
 			if (r > 0) {
 				size_t k = (size_t)r < errn - 1 - en ? (size_t)r : errn - 1 - en;
 				memcpy(err + en, tmp, k), en += k;
-			} else
+			} else if (r == 0 || errno != EINTR)
 				close(ep[0]), ep[0] = -1;
-			open_fds++;
 		}
-		if (op[0] >= 0) {
-			char tmp[4096];
+		if (op[0] >= 0 && pf[1].revents) {
 			r = read(op[0], tmp, sizeof tmp);
 			if (r > 0) {
 				size_t k = out ? ((size_t)r < outn - 1 - on ? (size_t)r : outn - 1 - on) : 0;
 				if (out)
 					memcpy(out + on, tmp, k), on += k;
-			} else
+			} else if (r == 0 || errno != EINTR)
 				close(op[0]), op[0] = -1;
-			open_fds++;
 		}
 	}
+	if (ep[0] >= 0)
+		close(ep[0]);
+	if (op[0] >= 0)
+		close(op[0]);
 	err[en] = 0;
 	if (out)
 		out[on] = 0;
