@@ -235,6 +235,15 @@ static int64_t *scale_knob(cb_cell *c, int64_t *max)
 	return &c->p[i];
 }
 
+/* The smallest value the cell's scaled knob takes (1 for size). */
+static int64_t knob_min(const cb_cell *c)
+{
+	int i = c->wl->scale && strcmp(c->wl->scale, "size") ? cb_param_slot(c->wl->params, c->wl->scale) : -1;
+	return i >= 0 && c->wl->params[i].min > 1 ? c->wl->params[i].min : 1;
+}
+
+#define WARMUP_COUNT_DIV 8
+
 /* The next count to try after `count` took `wall_ns`, google/benchmark's rule: aim 40% past
  * the target (a repetition varies), grow at most CAL_MAX_GROWTH-fold per probe (a probe
  * far too short says little about the rate). */
@@ -304,12 +313,26 @@ static void child_main(const cb_cell *cell, const cb_run_opts *o, int wfd)
 		send_line(line, (size_t)n);
 	}
 	/* Warm-up: at least o->warmup repetitions and, when there is any, o->warmup_ns; the
-	 * calibration probes count (they ran the same cell in this process). */
-	uint64_t warm_end = cal_t0 + (o->warmup ? o->warmup_ns : 0);
-	for (int w = o->warmup ? probes : 0; w < o->warmup || cb_now_ns() < warm_end; w++) {
+	 * calibration probes count (they ran the same cell in this process). A repetition
+	 * that opens with its own uncounted warm-up (a window's warmup_ms) needs none: a
+	 * warm-up repetition would run the whole window twice; nor does a cold one, which
+	 * measures a fresh runtime each time (nothing of a warm-up would carry over). */
+	const char *wp = c->wl->warm_param;
+	int self_warm = (wp && c->p[cb_param_slot(c->wl->params, wp)] > 0) || c->cfg.cold;
+	int warmups = self_warm ? 0 : o->warmup;
+	uint64_t warm_end = cal_t0 + (warmups ? o->warmup_ns : 0);
+	/* A count-sized cell warms up at a WARMUP_COUNT_DIV-th of its count (the same code,
+	 * caches and pools), repeated until the warm-up time has passed: a whole repetition of
+	 * mix.latency's 1 s probe would double the cell's time for no more warmth. */
+	int64_t count = knob ? *knob : 0;
+	if (knob)
+		*knob = count / WARMUP_COUNT_DIV > knob_min(c) ? count / WARMUP_COUNT_DIV : knob_min(c);
+	for (int w = warmups ? probes : 0; w < warmups || cb_now_ns() < warm_end; w++) {
 		rep_meas m;
 		rep_once(c, &m);
 	}
+	if (knob)
+		*knob = count;
 
 	cb_row row;
 	for (int rep = 0; rep < o->reps; rep++) {

@@ -14,18 +14,21 @@
 #include "util.h"
 
 /* One parameter set of a workload. flags: SWEEP runs it at workers 1, 2, 4, ... up to the
- * usable CPUs, the CPU count itself and twice it; PER_CPU makes tasks a count per usable CPU
- * (tasks x ncpu); CPU_TASKS raises tasks to at least TASKS_PER_CPU per CPU, so a 64-CPU box
- * has work for all its cores. */
+ * usable CPUs, the CPU count itself and twice it (SWEEP_TO_NCPU: without twice it); PER_CPU
+ * makes tasks a count per usable CPU (tasks x ncpu); CPU_TASKS raises tasks to at least
+ * TASKS_PER_CPU per CPU, so a 64-CPU box has work for all its cores; NO_SERIAL leaves out
+ * the backends that run tasks one after another, where their row would only say that
+ * (200 sleeps of 20 ms are 4 s a repetition on serial; an iterative server under an open-loop
+ * schedule over 100 connections falls behind at every offered load). */
 typedef struct suite_set {
 	const char *workload;
 	int64_t tasks, size;   /* 0: the workload's default */
 	const char *params;    /* "k=v;k=v" */
-	int flags;             /* SWEEP, PER_CPU */
+	int flags;             /* SWEEP, PER_CPU, ... */
 	int py;                /* 1: only the cpython-* backends, -1: all but them, 0: all */
 	int min_ms;            /* calibrate to this instead of --min-time (0: --min-time) */
 } suite_set;
-enum { SWEEP = 1, PER_CPU = 2, CPU_TASKS = 4, RATE_SWEEP = 8 };
+enum { SWEEP = 1, PER_CPU = 2, CPU_TASKS = 4, RATE_SWEEP = 8, SWEEP_TO_NCPU = 16, NO_SERIAL = 32 };
 #define TASKS_PER_CPU 4
 
 /* mix.latency's probe lasts as long as its hogs: their rounds are calibrated so that the
@@ -40,10 +43,12 @@ enum { SWEEP = 1, PER_CPU = 2, CPU_TASKS = 4, RATE_SWEEP = 8 };
 
 /* RATE_SWEEP: io.echo open loop at these percentages of the backend's own closed-loop peak
  * at RATE_PEAK_CONNS connections (a set of the same run, before the sweep): the latency
- * against offered load, and its knee. mix.convoy's open loop is the echo service at a
- * modest fixed rate beside the hogs (CONVOY_RATE: one request each 5 ms). */
-static const int rate_pcts[] = {10, 25, 50, 75, 90, 100, 110};
-#define N_RATE_PCTS (int)(sizeof rate_pcts / sizeof rate_pcts[0])
+ * against offered load, and its knee. QUICK runs only the loads the table judges (its
+ * "latency under load" row: p99 at 50% and 90%). mix.convoy's open loop is the echo service
+ * at a modest fixed rate beside the hogs (CONVOY_RATE: one request each 5 ms). */
+static const int rate_pcts_full[] = {10, 25, 50, 75, 90, 100, 110};
+static const int rate_pcts_quick[] = {50, 90};
+#define N_OF(a) (int)(sizeof(a) / sizeof(a)[0])
 #define RATE_PEAK_CONNS 100
 #define CONVOY_RATE ";rate=200"
 
@@ -54,15 +59,27 @@ static const int rate_pcts[] = {10, 25, 50, 75, 90, 100, 110};
 
 /* Sizes are chosen so that the slowest backend (the embedded CPython twins) finishes each
  * cell in seconds on 2 cores, and so that every chart has a sweep to draw: workers for the
- * CPU workloads, connections for echo, hogs for the mixed ones, tasks for spawn and idle. */
-static const suite_set quick_sets[] = {
+ * CPU workloads, connections for echo, hogs for the mixed ones, tasks for spawn and idle.
+ *
+ * QUICK is the cells behind the comparison table's marks and the Go verdict, and nothing
+ * else, so that it ends in about 3 minutes on 2 cores with its extra rounds: cpu.fib's sweep
+ * (parallelism, best for CPU-bound, the speedup shapes), io.sleep and io.echo at one scale
+ * (concurrency, timers, I/O at scale), the open loop at the two judged loads, mix.latency
+ * with a hog (preemption), micro.spawn, micro.chan and micro.idle. The charts of other
+ * workloads, the growth shapes and the convoy need the full matrix. The Python twins run
+ * fib(18), not fib(30): calibration scales their rounds to the target, where fib(30) took
+ * 2 s a repetition in Python; their micro.idle parks 50 tasks, not 200 (the mp twin forks a
+ * process per task: 200 took 45 s on the loaded 2-vCPU box). */
+/* --smoke: every workload once, at QUICK's sizes, on every backend: a check that each pair
+ * runs and gives ok rows (the tests run it), not a table (one scale each, no growth). */
+static const suite_set smoke_sets[] = {
 	{"cpu.fib", 4, 30, "", SWEEP | CPU_TASKS, 0, 0},
 	{"cpu.hash", 4, 64, "native=0;rounds=2", CPU_TASKS, 0, 0},
 	{"cpu.hash", 4, 64, "native=1;rounds=2", CPU_TASKS, 0, 0},
 	{"io.sleep", 200, 20, "", 0, 0, 0},
 	{"io.echo", 10, 1024, WINDOW_QUICK, 0, 0, 0},
 	{"io.echo", 100, 1024, WINDOW_QUICK, 0, 0, 0},
-	{"io.echo", RATE_PEAK_CONNS, 1024, WINDOW_QUICK, RATE_SWEEP, 0, 0},
+	{"io.echo", RATE_PEAK_CONNS, 1024, WINDOW_QUICK, RATE_SWEEP | NO_SERIAL, 0, 0},
 	{"io.pipe", 4, 500, "", 0, 0, 0},
 	{"io.file", 4, 1024, "", 0, 0, 0},
 	{"mix.latency", 1, 30, "rounds=10;min_ms=0", 0, C_ONLY, LATENCY_MS_QUICK},
@@ -78,6 +95,20 @@ static const suite_set quick_sets[] = {
 	{"micro.idle", 200, 0, "", 0, 0, 0},
 	{NULL, 0, 0, NULL, 0, 0, 0},
 };
+static const suite_set quick_sets[] = {
+	{"cpu.fib", 4, 30, "", SWEEP | SWEEP_TO_NCPU | CPU_TASKS, C_ONLY, 0},
+	{"cpu.fib", 4, 18, "", SWEEP | SWEEP_TO_NCPU | CPU_TASKS, PY_ONLY, 0},
+	{"io.sleep", 200, 20, "", NO_SERIAL, 0, 0},
+	{"io.echo", 100, 1024, WINDOW_QUICK, NO_SERIAL, 0, 0},
+	{"io.echo", RATE_PEAK_CONNS, 1024, WINDOW_QUICK, RATE_SWEEP | NO_SERIAL, 0, 0},
+	{"mix.latency", 1, 30, "rounds=10;min_ms=0", 0, C_ONLY, LATENCY_MS_QUICK},
+	{"mix.latency", 1, 25, "rounds=20;min_ms=0", 0, PY_ONLY, LATENCY_MS_QUICK},
+	{"micro.spawn", 2000, 0, "", 0, 0, 0},
+	{"micro.chan", 0, 5000, "cap=0", 0, 0, 0},
+	{"micro.idle", 200, 0, "", 0, C_ONLY, 0},
+	{"micro.idle", 50, 0, "", 0, PY_ONLY, 0},
+	{NULL, 0, 0, NULL, 0, 0, 0},
+};
 static const suite_set full_sets[] = {
 	{"cpu.fib", 8, 34, "", SWEEP | CPU_TASKS, C_ONLY, 0},
 	{"cpu.fib", 8, 25, "", SWEEP | CPU_TASKS, PY_ONLY, 0},
@@ -91,7 +122,7 @@ static const suite_set full_sets[] = {
 	{"io.echo", 100, 1024, WINDOW_FULL, 0, 0, 0},
 	{"io.echo", 1000, 1024, WINDOW_FULL, 0, 0, 0},
 	/* the sweep's points in QUICK windows: 7 points x 7 rounds per backend */
-	{"io.echo", RATE_PEAK_CONNS, 1024, WINDOW_QUICK, RATE_SWEEP, 0, 0},
+	{"io.echo", RATE_PEAK_CONNS, 1024, WINDOW_QUICK, RATE_SWEEP | NO_SERIAL, 0, 0},
 	{"io.pipe", 8, 20000, "", 0, C_ONLY, 0},
 	{"io.pipe", 8, 2000, "", 0, PY_ONLY, 0},
 	{"io.file", 8, 4096, "", 0, 0, 0},
@@ -160,7 +191,7 @@ static void check_list(const char *csv, int backends)
 }
 
 static const char suite_usage[] =
-	"usage: bench suite [--quick] [--out DIR] [--backends a,b] [--workloads x,y]\n"
+	"usage: bench suite [--quick | --smoke] [--out DIR] [--backends a,b] [--workloads x,y]\n"
 	"                   [--reps N] [--timeout SEC] [--min-time MS] [--seed N]\n"
 	"                   [--dry-run [--cpus N]]\n"
 	"Runs the matrix, each cell in its own process under a watchdog, into DIR/runs.csv and\n"
@@ -173,8 +204,10 @@ static const char suite_usage[] =
 	"that a repetition lasts --min-time; later rounds run the count found.\n"
 	"The matrix scales with the usable CPUs (affinity and cgroup quota): --dry-run prints the\n"
 	"planned cells and runs nothing; --cpus N plans for an N-CPU box instead.\n"
-	"Defaults: all backends and workloads; --reps 7 (3 with --quick); --min-time 200 (50);\n"
-	"--timeout 300 per cell process (60); --seed from the clock.\n"
+	"--quick runs only the cells behind the comparison table's marks (about 3 minutes on 2\n"
+	"cores); --smoke runs every workload once on every backend at QUICK's sizes (a check).\n"
+	"Defaults: all backends and workloads; --reps 7 (3 with --quick or --smoke); --min-time\n"
+	"200 (50); --timeout 300 per cell process (60); --seed from the clock.\n"
 	"Exit status: 0 done (cells not ok are rows too), 2 bad input (nothing run), 3 a row could\n"
 	"not be written (disk full, file or folder removed, read-only): the run stops there and\n"
 	"runs.csv holds only whole rows, 130 interrupted.";
@@ -250,7 +283,8 @@ static int same_group(const suite_set *prev, const suite_set *s)
 	return prev && !strcmp(prev->workload, s->workload) && prev->py == s->py;
 }
 
-static void plan(cell_list *l, const suite_set *sets, const char *wlist, const char *bl, int ncpu)
+static void plan(cell_list *l, const suite_set *sets, const int *pcts, int npcts, const char *wlist,
+		 const char *bl, int ncpu)
 {
 	char why[256];
 	int group = -1;
@@ -266,8 +300,10 @@ static void plan(cell_list *l, const suite_set *sets, const char *wlist, const c
 		ws[0] = 0; /* 0: the default (usable CPUs) */
 		if (s->flags & SWEEP)
 			nw = cb_suite_sweep(ncpu, ws, 64);
+		if ((s->flags & SWEEP_TO_NCPU) && nw > 1)
+			nw--; /* the last point is twice ncpu */
 		if (s->flags & RATE_SWEEP) /* the offered loads, at the usable CPUs */
-			for (nw = 0; nw < N_RATE_PCTS; nw++)
+			for (nw = 0; nw < npcts; nw++)
 				ws[nw] = 0;
 		for (int k = 0; k < nw; k++) {
 			for (size_t b = 0; b < cb_nbackends; b++) {
@@ -279,11 +315,11 @@ static void plan(cell_list *l, const suite_set *sets, const char *wlist, const c
 					continue;
 				/* a backend that runs tasks one after another ignores workers: one
 				 * baseline per sweep (at 1 worker), in the rounds of every worker count */
-				if (!be->concurrent && ws[k] > 1)
+				if (!be->concurrent && (ws[k] > 1 || (s->flags & NO_SERIAL)))
 					continue;
 				cb_cell *c = cell_add(l, group, s->min_ms);
 				if (s->flags & RATE_SWEEP)
-					l->pct[l->n - 1] = rate_pcts[k];
+					l->pct[l->n - 1] = pcts[k];
 				cb_cell_defaults(c, be, wl);
 				c->cfg.workers = ws[k] ? ws[k] : ncpu;
 				if (s->tasks || wl->tasks_zero_ok)
@@ -440,11 +476,11 @@ static void set_knob(cb_cell *c, int64_t v)
 
 int cb_suite_main(int argc, char **argv)
 {
-	int quick = 0, dry = 0;
+	int quick = 0, smoke = 0, dry = 0;
 	const char *out = NULL, *bl = NULL, *wlist = NULL;
 	int64_t reps = -1, timeout = -1, min_ms = -1, cpus = 0, seed = -1;
 	static const struct option opts[] = {
-		{"quick", 0, 0, 'q'}, {"out", 1, 0, 'o'}, {"backends", 1, 0, 'b'},
+		{"quick", 0, 0, 'q'}, {"smoke", 0, 0, 'K'}, {"out", 1, 0, 'o'}, {"backends", 1, 0, 'b'},
 		{"workloads", 1, 0, 'w'}, {"reps", 1, 0, 'r'}, {"timeout", 1, 0, 'T'},
 		{"min-time", 1, 0, 'M'}, {"dry-run", 0, 0, 'd'}, {"cpus", 1, 0, 'C'},
 		{"seed", 1, 0, 'S'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
@@ -454,6 +490,7 @@ int cb_suite_main(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (o) {
 		case 'q': quick = 1; break;
+		case 'K': smoke = 1; break;
 		case 'o': out = optarg; break;
 		case 'b': bl = optarg; break;
 		case 'w': wlist = optarg; break;
@@ -470,17 +507,25 @@ int cb_suite_main(int argc, char **argv)
 	}
 	if (optind < argc)
 		cb_usage_error("suite: unexpected argument %s", argv[optind]);
+	if (quick && smoke)
+		cb_usage_error("suite: --quick and --smoke are two matrices: give one");
+	int short_run = quick || smoke; /* QUICK's rounds, target time and timeout */
 	if (cpus && !dry)
 		cb_usage_error("suite: --cpus %" PRId64 " plans for another box: only with --dry-run", cpus);
 	check_list(bl, 1);
 	check_list(wlist, 0);
 
 	int ncpu = cpus ? (int)cpus : cb_ncpu();
-	int rounds = (int)(reps > 0 ? reps : quick ? ROUNDS_QUICK : ROUNDS_FULL);
-	int min_time = (int)(min_ms >= 0 ? min_ms : quick ? MIN_TIME_MS_QUICK : MIN_TIME_MS_FULL);
+	int rounds = (int)(reps > 0 ? reps : short_run ? ROUNDS_QUICK : ROUNDS_FULL);
+	int min_time = (int)(min_ms >= 0 ? min_ms : short_run ? MIN_TIME_MS_QUICK : MIN_TIME_MS_FULL);
 	/* Build the whole list first: the progress line needs n, and bad sets fail early. */
 	cell_list l = {0};
-	plan(&l, quick ? quick_sets : full_sets, wlist, bl, ncpu);
+	if (smoke)
+		plan(&l, smoke_sets, rate_pcts_quick, N_OF(rate_pcts_quick), wlist, bl, ncpu);
+	else if (quick)
+		plan(&l, quick_sets, rate_pcts_quick, N_OF(rate_pcts_quick), wlist, bl, ncpu);
+	else
+		plan(&l, full_sets, rate_pcts_full, N_OF(rate_pcts_full), wlist, bl, ncpu);
 	if (!l.n)
 		cb_usage_error("suite: no cell matches --backends/--workloads");
 	if (dry) {
@@ -522,7 +567,7 @@ int cb_suite_main(int argc, char **argv)
 		cb_usage_error("suite: cannot write %s: %s", mj, strerror(errno));
 
 	cb_run_opts ro = {.reps = 1, .warmup = 1, .warmup_ns = (uint64_t)CB_WARMUP_MS_DEFAULT * 1000000u,
-			  .timeout_s = timeout > 0 ? timeout : quick ? 60 : 300, .csv = csv,
+			  .timeout_s = timeout > 0 ? timeout : short_run ? 60 : 300, .csv = csv,
 			  .meta = &meta, .verbose = 0};
 	uint64_t t0 = cb_now_ns();
 	int bad = 0, done = 0, total = l.n * rounds;

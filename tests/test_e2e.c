@@ -1,4 +1,4 @@
-/* test_e2e.c: the bench command from outside: every (backend, workload) pair of the quick
+/* test_e2e.c: the bench command from outside: every (backend, workload) pair of the smoke
  * matrix gives rows that are ok with the checksum verified, or unsupported with a reason;
  * bad input exits 2 with one line and writes nothing; a crash or hang becomes a row. */
 #include <criterion/criterion.h>
@@ -50,7 +50,7 @@ ParameterizedTest(be_name *bn, e2e, quick_matrix, .timeout = 400, .init = mk_tmp
 	const char **name = &nm;
 	char out[256], err[65536], so[4096];
 	snprintf(out, sizeof out, "%s/run", tmpdir);
-	char *argv[] = {"bench", "suite", "--quick", "--reps", "1", "--min-time", "0", "--timeout", "60", "--out", out,
+	char *argv[] = {"bench", "suite", "--smoke", "--reps", "1", "--min-time", "0", "--timeout", "60", "--out", out,
 			"--backends", (char *)*name, NULL};
 	int rc = tu_run(argv, err, sizeof err, so, sizeof so);
 	cr_assert_eq(rc, 0, "suite failed (%d): %s", rc, err);
@@ -288,7 +288,7 @@ Test(cli, suite_runs_rounds_with_every_backend_once_per_round, .timeout = 240, .
 	enum { ROUNDS = 3, MAXM = 64 };
 	char out[256], err[8192], so[4096];
 	snprintf(out, sizeof out, "%s/order", tmpdir);
-	char *a[] = {"bench", "suite", "--quick", "--reps", "3", "--seed", "11", "--min-time", "1",
+	char *a[] = {"bench", "suite", "--smoke", "--reps", "3", "--seed", "11", "--min-time", "1",
 		     "--out", out, "--backends", "serial,threads,mn", "--workloads", "cpu.fib", NULL};
 	cr_assert_eq(tu_run(a, err, sizeof err, so, sizeof so), 0, "%s", err);
 	/* the group's members in plan order: serial at 1 worker only, threads and mn at each */

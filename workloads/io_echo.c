@@ -125,7 +125,7 @@ const cb_workload cb_wl_io_echo = {
 	.params = echo_params,
 	.serial_doc = "iterative server: connections are served one after another",
 	.check = echo_check, .refuse = echo_refuse, .peak_tasks = echo_peak, .prepare = echo_prepare, .root = echo_root,
-	.finish = echo_finish, .cleanup = wl_served_stop, .client_params = ECHO_CLIENT,
+	.finish = echo_finish, .cleanup = wl_served_stop, .client_params = ECHO_CLIENT, .warm_param = "warmup_ms",
 };
 
 /* test.echo_fault (test only, hidden): io.echo whose echo tasks misbehave on purpose, so
@@ -170,5 +170,5 @@ const cb_workload cb_wl_test_echo_fault = {
 	.params = fault_params, .hidden = 1,
 	.serial_doc = "iterative server: connections are served one after another",
 	.check = echo_check, .refuse = echo_refuse, .peak_tasks = echo_peak, .prepare = echo_prepare,
-	.root = echo_root, .finish = echo_finish, .cleanup = wl_served_stop, .client_params = ECHO_CLIENT,
+	.root = echo_root, .finish = echo_finish, .cleanup = wl_served_stop, .client_params = ECHO_CLIENT, .warm_param = "warmup_ms",
 };

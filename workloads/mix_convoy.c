@@ -136,5 +136,5 @@ const cb_workload cb_wl_mix_convoy = {
 	.serial_doc = "unsupported: the hogs must run beside the connection",
 	.check = convoy_check, .peak_tasks = convoy_peak, .prepare = convoy_prepare, .root = convoy_root,
 	.finish = convoy_finish, .cleanup = wl_served_stop,
-	.client_params = "warmup_ms rate arrival",
+	.client_params = "warmup_ms rate arrival", .warm_param = "warmup_ms",
 };

@@ -67,6 +67,10 @@ typedef struct cb_workload {
 	/* Params that are the load generator's alone, space-separated: a twin only serves, and
 	 * is not passed them (backend_ext.c). */
 	const char *client_params;
+	/* A param that gives each repetition its own uncounted warm-up (a steady-state window's
+	 * first ms): while it is > 0 the harness runs no warm-up repetition before the measured
+	 * one, which would only run the whole window a second time. NULL: none. */
+	const char *warm_param;
 	int (*finish)(cb_rep *r, uint64_t result, char *err, size_t n); /* untimed */
 	void (*cleanup)(cb_rep *r);                              /* optional */
 } cb_workload;
