@@ -2,6 +2,7 @@
  * affinity and its cgroup's CPU quota, as Go 1.25 and libuv's uv_available_parallelism
  * count them, not the online CPUs), and the noise counters recorded beside every
  * repetition (steal time, CPU pressure, load average). */
+#include <dirent.h>
 #include <math.h>
 #include <sched.h>
 #include <stdio.h>
@@ -150,6 +151,38 @@ int cb_ncpu(void)
 		cached = cb_usable_cpus_of(cb_affinity_cpus(),
 					   cb_cgroup_quota_cpus("/sys/fs/cgroup", "/proc/self/cgroup"));
 	return cached;
+}
+
+/* ---- a core for the load generator ------------------------------------------------ */
+
+int cb_split_client_cpu(int workers)
+{
+	/* the affinity the process had before the first split (the next repetition's threads
+	 * are pinned already) */
+	static cpu_set_t all;
+	static int have;
+	if (!have) {
+		CPU_ZERO(&all);
+		if (sched_getaffinity(0, sizeof all, &all) < 0)
+			return -1;
+		have = 1;
+	}
+	cpu_set_t set = all;
+	if (cb_ncpu() <= workers || CPU_COUNT(&set) <= workers)
+		return -1;
+	int client = CPU_SETSIZE - 1;
+	while (!CPU_ISSET(client, &set))
+		client--;
+	CPU_CLR(client, &set);
+	/* every thread the server has now; the ones it starts later inherit from these */
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return -1;
+	for (struct dirent *e; (e = readdir(d));)
+		if (e->d_name[0] != '.')
+			sched_setaffinity((pid_t)atoi(e->d_name), sizeof set, &set);
+	closedir(d);
+	return client;
 }
 
 /* ---- noise ------------------------------------------------------------------------- */

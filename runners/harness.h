@@ -92,7 +92,14 @@ typedef struct cb_loadgen_opts {
 	int port, conns, msg;
 	int64_t count, duration_ms, warmup_ms, rate;
 	int arrival;
+	int pinned, cpu; /* pinned: the load generator runs on CPU cpu alone */
 } cb_loadgen_opts;
+/* Where the box has a CPU to spare beside a server of `workers` workers (usable CPUs, quota
+ * included, above workers), the load generator gets the highest CPU of this process's
+ * affinity to itself and every thread of the server (this process now, and what it starts
+ * later) the others, so that the client never takes a core from the server it measures
+ * (wrk2's and mutilate's set-up). Returns the client's CPU, or -1: too few CPUs, shared. */
+int cb_split_client_cpu(int workers);
 /* Why an open-loop point is not the server's latency (bits of behind). */
 enum {
 	CB_BEHIND_RATE = 1, /* achieved below CB_BEHIND_RATE_FRAC of the asked rate */

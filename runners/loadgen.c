@@ -34,6 +34,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -491,6 +492,12 @@ int cb_loadgen_start(const cb_loadgen_opts *o, int *go_fd, int *report_fd, char 
 	if (pid < 0)
 		return snprintf(err, n, "fork: %s", strerror(errno)), -1;
 	if (pid == 0) {
+		if (o->pinned) {
+			cpu_set_t one;
+			CPU_ZERO(&one);
+			CPU_SET(o->cpu, &one);
+			sched_setaffinity(0, sizeof one, &one);
+		}
 		fcntl(go[0], F_SETFD, 0);
 		fcntl(rep[1], F_SETFD, 0);
 		char *argv[24] = {"bench", "loadgen", "--port", a[0], "--conns", a[1], "--msg", a[2],

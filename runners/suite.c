@@ -30,6 +30,12 @@ typedef struct suite_set {
 } suite_set;
 enum { SWEEP = 1, PER_CPU = 2, CPU_TASKS = 4, RATE_SWEEP = 8, SWEEP_TO_NCPU = 16, NO_SERIAL = 32 };
 #define TASKS_PER_CPU 4
+/* Workloads driven by the load generator (io.echo, mix.convoy) run their server at ncpu - 1
+ * workers on a box of this many usable CPUs or more, and the generator on the last CPU alone
+ * (cb_split_client_cpu), so that the client never takes a core from the server it measures;
+ * on 2 or 3 CPUs a server of ncpu - 1 workers would lose a third to a half of its parallelism,
+ * so there the two share the CPUs and the open-loop points say when the client fell behind. */
+#define CLIENT_CORE_MIN_CPUS 4
 
 /* mix.latency's probe lasts as long as its hogs: their rounds are calibrated so that the
  * probe runs this long, and its p99 comes from about 1000 wakes (300 in QUICK). */
@@ -322,6 +328,9 @@ static void plan(cell_list *l, const suite_set *sets, const int *pcts, int npcts
 					l->pct[l->n - 1] = pcts[k];
 				cb_cell_defaults(c, be, wl);
 				c->cfg.workers = ws[k] ? ws[k] : ncpu;
+				/* a load generator's own core, where the box has one to spare */
+				if (wl->client_params && !ws[k] && ncpu >= CLIENT_CORE_MIN_CPUS)
+					c->cfg.workers = ncpu - 1;
 				if (s->tasks || wl->tasks_zero_ok)
 					c->tasks = s->flags & PER_CPU ? s->tasks * ncpu : s->tasks;
 				if ((s->flags & CPU_TASKS) && c->tasks < (int64_t)TASKS_PER_CPU * ncpu)

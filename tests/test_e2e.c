@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <dirent.h>
 #include <sys/resource.h>
@@ -729,4 +730,54 @@ Test(faults, fork_channel_capacity_is_asked_or_unsupported, .timeout = 120, .ini
 	a[9] = fits;
 	cr_assert_eq(tu_run(a, err, sizeof err, NULL, 0), 0, "%s", err);
 	cr_assert_eq(count_rows(csv, "ok", note, sizeof note), 1, "%s", note);
+}
+
+/* ---- the load generator's own CPU ---------------------------------------------------- */
+
+/* The note of the last row of a CSV file (into note). */
+static void last_note(const char *path, char *note, size_t n)
+{
+	char *s = tu_slurp(path);
+	cr_assert_not_null(s, "%s", path);
+	const char *p = s;
+	char store[8192], *f[CB_NCOLUMNS + 1];
+	*note = 0;
+	while (tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1) == CB_NCOLUMNS)
+		snprintf(note, n, "%s", f[CB_COL_note]);
+	free(s);
+}
+
+/* Where the box has a CPU to spare beside the server's workers, the load generator runs on
+ * the highest CPU alone and the row says which; pinned to one CPU, the two share it and the
+ * row says nothing of a CPU of its own. */
+Test(cli, load_generator_gets_a_spare_cpu_alone, .timeout = 120, .init = mk_tmp, .fini = rm_tmp)
+{
+	cpu_set_t all;
+	cr_assert_eq(sched_getaffinity(0, sizeof all, &all), 0);
+	if (CPU_COUNT(&all) < 2 || cb_ncpu() < 2)
+		cr_skip_test("one usable CPU: none to spare");
+	int hi = CPU_SETSIZE - 1, lo = 0;
+	while (!CPU_ISSET(hi, &all))
+		hi--;
+	while (!CPU_ISSET(lo, &all))
+		lo++;
+	char csv[2][300], err[8192], so[4096], note[2048], want[64];
+	for (int pinned = 0; pinned < 2; pinned++) {
+		snprintf(csv[pinned], sizeof csv[0], "%s/echo%d.csv", tmpdir, pinned);
+		if (pinned) { /* the child inherits it */
+			cpu_set_t one;
+			CPU_ZERO(&one);
+			CPU_SET(lo, &one);
+			cr_assert_eq(sched_setaffinity(0, sizeof one, &one), 0);
+		}
+		char *a[] = {"bench", "run", "--backend", "threads", "--workload", "io.echo", "--tasks", "4",
+			     "--workers", "1", "--param", "duration_ms=200", "--reps", "1", "--warmup", "0",
+			     "--quiet", "--csv", csv[pinned], NULL};
+		cr_assert_eq(tu_run(a, err, sizeof err, so, sizeof so), 0, "%s", err);
+	}
+	last_note(csv[0], note, sizeof note);
+	snprintf(want, sizeof want, "load generator alone on CPU %d", hi);
+	cr_assert(strstr(note, want), "spare CPU: note '%s' lacks '%s'", note, want);
+	last_note(csv[1], note, sizeof note);
+	cr_assert(!strstr(note, "load generator alone"), "one CPU: note '%s'", note);
 }

@@ -225,6 +225,9 @@ int wl_served_start(cb_rep *r, const cb_loadgen_opts *o, char *err, size_t n)
 		return -1;
 	}
 	lo.port = s->port;
+	int cpu = cb_split_client_cpu(r->cell->cfg.workers);
+	lo.pinned = cpu >= 0, lo.cpu = cpu;
+	s->client_cpu = cpu;
 	s->pid = cb_loadgen_start(&lo, &s->go_fd, &s->report_fd, err, n);
 	if (s->pid < 0) {
 		close(s->lfd);
@@ -312,5 +315,10 @@ int wl_served_report(cb_rep *r, cb_loadgen_report *lg, char *err, size_t n)
 			 (unsigned long long)lg->errors);
 	else if (lg->behind)
 		cb_loadgen_behind_note(lg, s->rate, r->note, sizeof r->note);
+	if (s->client_cpu >= 0) {
+		size_t k = strlen(r->note);
+		snprintf(r->note + k, sizeof r->note - k, "%sload generator alone on CPU %d",
+			 k ? "; " : "", s->client_cpu);
+	}
 	return 0;
 }

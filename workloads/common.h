@@ -64,6 +64,7 @@ typedef struct wl_served {
 	int lfd, port, go_fd, report_fd, pid;
 	int windowed;    /* the client measured a window: its rate is the row's requests/s */
 	int64_t rate;    /* the open-loop rate asked (0: closed loop) */
+	int client_cpu;  /* the load generator's own CPU, -1: it shares the server's */
 } wl_served;
 struct cb_loadgen_opts;
 /* Listen, and start the load generator as o says (its port is filled in here). */
