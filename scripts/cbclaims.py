@@ -37,7 +37,8 @@ HEAVY_TASK_BYTES = 65536     # heavy task: >= 64 KiB resident per parked task
 CHEAP_SWITCH_NS = 1e3        # cheap switch: rendezvous round trip (two switches) < 1 µs
 FEW_THREADS_SLACK = 8        # M:N: OS threads <= 2 x ncpu + 8 whatever the task count
 POOL_THREADS = 8             # event loop: loop thread + a small pool (libuv's 4) + slack
-TIE_FRACTION = 0.10          # 'best for': within 10% of the best model counts as winning
+TIE_FRACTION = 0.10          # 'best for': within 10% of the best model counts as winning, judged by the
+                             # interval of the per-round ratio to every other model (scripts/table)
 SIMPLE_LOC_FACTOR = 2.0      # simple: twin's lines <= 2 x the shortest twin of the workload (Go and
                              # JS count a whole program, Python one function without twin.py's helpers)
 LIKE_FACTOR = 0.8            # Go verdict: 'like X' = at least 80% of X's figure

@@ -364,29 +364,37 @@ Test(cli, suite_runs_rounds_with_every_backend_once_per_round, .timeout = 240, .
 	free(s);
 }
 
+/* Run argv (a `bench run` of one repetition writing csv) and read its one row into f, the
+ * fields stored in store. */
+static void one_row(char *const argv[], const char *csv, char *store, size_t n, char **f)
+{
+	char err[8192];
+	cr_assert_eq(tu_run(argv, err, sizeof err, NULL, 0), 0, "%s", err);
+	char *s = tu_slurp(csv);
+	cr_assert_not_null(s);
+	const char *p = s;
+	tu_csv_record(&p, store, n, f, CB_NCOLUMNS + 1); /* the header */
+	cr_assert_eq(tu_csv_record(&p, store, n, f, CB_NCOLUMNS + 1), CB_NCOLUMNS);
+	free(s); /* the fields live in store */
+}
+
 /* One row of `bench run` with --min-time: the count calibration chose, and its note. */
 static void calibrated_row(const char *backend, const char *workers, const char *min_ms,
 			   int64_t *rounds, int64_t *ops, char *note, size_t n)
 {
-	char csv[128], err[8192];
+	char csv[128];
 	snprintf(csv, sizeof csv, "%s/cal-%s.csv", tmpdir, backend);
 	char *a[] = {"bench", "run", "--backend", (char *)backend, "--workload", "cpu.fib", "--tasks", "2",
 		     "--size", "12", "--workers", (char *)workers, "--min-time", (char *)min_ms, "--reps", "1",
 		     "--warmup", "0", "--csv", csv, "--quiet", NULL};
-	cr_assert_eq(tu_run(a, err, sizeof err, NULL, 0), 0, "%s", err);
-	char *s = tu_slurp(csv);
-	cr_assert_not_null(s);
-	const char *p = s;
 	char store[8192], *f[CB_NCOLUMNS + 1];
-	tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1);
-	cr_assert_eq(tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1), CB_NCOLUMNS);
+	one_row(a, csv, store, sizeof store, f);
 	cr_assert_str_eq(f[CB_COL_status], "ok", "%s", f[CB_COL_note]);
 	const char *r = strstr(f[CB_COL_params], "rounds=");
 	cr_assert_not_null(r, "%s", f[CB_COL_params]);
 	*rounds = atoll(r + 7);
 	*ops = atoll(f[CB_COL_ops]);
 	snprintf(note, n, "%s", f[CB_COL_note]);
-	free(s);
 }
 
 /* Calibration grows the workload's knob (cpu.fib: rounds of its tasks, never fewer tasks)
@@ -512,24 +520,18 @@ Test(cli, dry_run_plans_for_the_usable_cpus, .timeout = 60)
  * the mean lies between 0 and the max. */
 Test(cli, latency_note_has_the_mean_wake_delay, .timeout = 60, .init = mk_tmp, .fini = rm_tmp)
 {
-	char csv[128], err[8192];
+	char csv[128];
 	snprintf(csv, sizeof csv, "%s/l.csv", tmpdir);
 	char *a[] = {"bench", "run", "--backend", "threads", "--workload", "mix.latency", "--tasks", "1",
 		     "--size", "20", "--param", "rounds=5", "--param", "min_ms=30", "--reps", "1",
 		     "--warmup", "0", "--csv", csv, "--quiet", NULL};
-	cr_assert_eq(tu_run(a, err, sizeof err, NULL, 0), 0, "%s", err);
-	char *s = tu_slurp(csv);
-	cr_assert_not_null(s);
-	const char *p = s;
 	char store[8192], *f[CB_NCOLUMNS + 1];
-	tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1);
-	cr_assert_eq(tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1), CB_NCOLUMNS);
+	one_row(a, csv, store, sizeof store, f);
 	double mean_ms = -1;
 	cr_assert_eq(sscanf(f[CB_COL_note], "mean wake delay %lf ms", &mean_ms), 1, "note: %s", f[CB_COL_note]);
 	double max_ms = atof(f[CB_COL_max_ns]) / 1e6; /* max_ns */
 	cr_assert(mean_ms >= 0 && mean_ms <= max_ms + 0.001, "mean %.3f ms, max %.3f ms", mean_ms,
 		  max_ms);
-	free(s);
 }
 
 /* micro.idle measures memory, so mn (which keeps stacks from one repetition for the next)

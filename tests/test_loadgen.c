@@ -100,17 +100,35 @@ static int loadgen(const stall_server *s, char **extra, cb_loadgen_report *r)
 	return rc;
 }
 
+/* bench loadgen against a fresh stall server (stall_at 0: one that never stalls), with the
+ * extra options; the exit status. */
+static int against_server(int stall_at, char **extra, cb_loadgen_report *r)
+{
+	stall_server s;
+	server_start(&s, stall_at);
+	int rc = loadgen(&s, extra, r);
+	server_stop(&s);
+	return rc;
+}
+
+/* The same in open loop: rate requests/s for ms, arrival NULL (constant) or "poisson". */
+static int open_loop(int stall_at, int rate, int ms, const char *arrival, cb_loadgen_report *r)
+{
+	char rs[16], mss[16];
+	snprintf(rs, sizeof rs, "%d", rate);
+	snprintf(mss, sizeof mss, "%d", ms);
+	char *extra[] = {"--rate", rs, "--duration-ms", mss, arrival ? "--arrival" : NULL, (char *)arrival, NULL};
+	return against_server(stall_at, extra, r);
+}
+
 #define MS 1000000ull
 
 Test(loadgen, closed_loop_p99_misses_a_stall, .timeout = 60)
 {
-	stall_server s;
-	server_start(&s, STALL_AT);
 	char count[16];
 	snprintf(count, sizeof count, "%d", CLOSED_COUNT);
 	cb_loadgen_report r;
-	int rc = loadgen(&s, (char *[]){"--count", count, NULL}, &r);
-	server_stop(&s);
+	int rc = against_server(STALL_AT, (char *[]){"--count", count, NULL}, &r);
 	cr_assert_eq(rc, 0);
 	cr_assert_eq(r.requests, CLOSED_COUNT);
 	cr_assert_eq(r.errors, 0);
@@ -122,14 +140,8 @@ Test(loadgen, closed_loop_p99_misses_a_stall, .timeout = 60)
 
 Test(loadgen, open_loop_p99_shows_a_stall, .timeout = 60)
 {
-	stall_server s;
-	server_start(&s, STALL_AT);
-	char rate[16], ms[16];
-	snprintf(rate, sizeof rate, "%d", OPEN_RATE);
-	snprintf(ms, sizeof ms, "%d", OPEN_MS);
 	cb_loadgen_report r;
-	int rc = loadgen(&s, (char *[]){"--rate", rate, "--duration-ms", ms, NULL}, &r);
-	server_stop(&s);
+	int rc = open_loop(STALL_AT, OPEN_RATE, OPEN_MS, NULL, &r);
 	cr_assert_eq(rc, 0);
 	cr_assert_eq(r.errors, 0);
 	cr_assert_gt(r.requests, STALL_AT, "the stall fell inside the window");
@@ -144,14 +156,8 @@ Test(loadgen, open_loop_p99_shows_a_stall, .timeout = 60)
 
 Test(loadgen, poisson_arrivals_show_the_stall_too, .timeout = 60)
 {
-	stall_server s;
-	server_start(&s, STALL_AT);
-	char rate[16], ms[16];
-	snprintf(rate, sizeof rate, "%d", OPEN_RATE);
-	snprintf(ms, sizeof ms, "%d", OPEN_MS);
 	cb_loadgen_report r;
-	int rc = loadgen(&s, (char *[]){"--rate", rate, "--duration-ms", ms, "--arrival", "poisson", NULL}, &r);
-	server_stop(&s);
+	int rc = open_loop(STALL_AT, OPEN_RATE, OPEN_MS, "poisson", &r);
 	cr_assert_eq(rc, 0);
 	cr_assert_eq(r.errors, 0);
 	cr_assert_geq(r.max_ns, STALL_MIN_MS * MS, "max %lu ns", r.max_ns);
@@ -159,14 +165,8 @@ Test(loadgen, poisson_arrivals_show_the_stall_too, .timeout = 60)
 
 Test(loadgen, an_overloaded_generator_marks_the_point, .timeout = 60)
 {
-	stall_server s;
-	server_start(&s, 0);
-	char rate[16], ms[16];
-	snprintf(rate, sizeof rate, "%d", HUGE_RATE);
-	snprintf(ms, sizeof ms, "%d", HUGE_MS);
 	cb_loadgen_report r;
-	int rc = loadgen(&s, (char *[]){"--rate", rate, "--duration-ms", ms, NULL}, &r);
-	server_stop(&s);
+	int rc = open_loop(0, HUGE_RATE, HUGE_MS, NULL, &r);
 	cr_assert_eq(rc, 0, "falling behind is no error: every echo came back");
 	cr_assert_eq(r.errors, 0);
 	cr_assert(r.behind & CB_BEHIND_RATE, "behind = %lu after %lu requests", r.behind, r.requests);
@@ -260,30 +260,6 @@ static void fix_row(const char *csv, const cb_meta *m, const char *be, int64_t r
 	cr_assert_eq(cb_csv_append(csv, line, (size_t)n), 0);
 }
 
-static int run_py(char *const argv[], char *out, size_t n)
-{
-	int op[2];
-	cr_assert_eq(pipe(op), 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(op[1], 1);
-		dup2(op[1], 2);
-		close(op[0]);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(op[1]);
-	size_t at = 0;
-	ssize_t r;
-	while ((r = read(op[0], out + at, n - 1 - at)) > 0)
-		at += (size_t)r;
-	out[at] = 0;
-	close(op[0]);
-	int st;
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 /* mn keeps p99 under 1 ms up to 90% of its peak (✅); uv queues at 90% (❌: the article
  * expects low latency); aloop's 90% point has a generator that fell behind in every round
  * (undecided, whatever its p99). The knee is the last load whose p99 is under 1 ms. */
@@ -316,7 +292,7 @@ Test(loadgen, table_judges_latency_under_load, .timeout = 180)
 			}
 		}
 	char *a[] = {"python3", "scripts/table", dir, NULL};
-	cr_assert_eq(run_py(a, cmd_out, sizeof cmd_out), 0, "%s", cmd_out);
+	cr_assert_eq(tu_exec_read(a, 1, cmd_out, sizeof cmd_out), 0, "%s", cmd_out);
 	char path[320];
 	snprintf(path, sizeof path, "%s/table.csv", dir);
 	FILE *f = fopen(path, "r");
@@ -334,7 +310,7 @@ Test(loadgen, table_judges_latency_under_load, .timeout = 180)
 	cr_assert(strstr(uv, "knee 7.5k/s (75%"), "%.400s", uv);
 	cr_assert(strstr(al, "load generator fell behind"), "%.400s", al);
 	char *p[] = {"python3", "scripts/plots", dir, "--only", "openloop", NULL};
-	cr_assert_eq(run_py(p, cmd_out, sizeof cmd_out), 0, "%s", cmd_out);
+	cr_assert_eq(tu_exec_read(p, 1, cmd_out, sizeof cmd_out), 0, "%s", cmd_out);
 	cr_assert(strstr(cmd_out, "openloop.png") && strstr(cmd_out, "openloop_pct.png"), "%s", cmd_out);
 	char rm[400];
 	snprintf(rm, sizeof rm, "%s/table.md", dir);

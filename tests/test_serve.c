@@ -46,34 +46,6 @@ static const char py_client[] =
 	"            done += 1\n"
 	"print(done)\n";
 
-/* Run argv (found in PATH, or the bench binary when argv[0] is "bench"), stdout into out;
- * returns the exit status. */
-static int run_capture(char *const argv[], char *out, size_t n)
-{
-	int op[2];
-	cr_assert_eq(pipe(op), 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(op[1], 1);
-		close(op[0]);
-		if (!strcmp(argv[0], "bench"))
-			execv(tu_bench(), argv);
-		else
-			execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(op[1]);
-	size_t at = 0;
-	ssize_t r;
-	while ((r = read(op[0], out + at, n - 1 - at)) > 0)
-		at += (size_t)r;
-	out[at] = 0;
-	close(op[0]);
-	int st;
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 typedef struct be_name {
 	char s[32];
 } be_name;
@@ -142,7 +114,7 @@ ParameterizedTest(be_name *bn, serve, clients_count_what_the_server_served, .tim
 	snprintf(k, sizeof k, "%d", LG_COUNT);
 	snprintf(m, sizeof m, "%d", MSG);
 	char *lg[] = {"bench", "loadgen", "--port", p, "--conns", c, "--msg", m, "--count", k, NULL};
-	cr_assert_eq(run_capture(lg, out, sizeof out), 0, "%s: loadgen ran", bn->s);
+	cr_assert_eq(tu_exec_read(lg, 0, out, sizeof out), 0, "%s: loadgen ran", bn->s);
 	unsigned long long lg_req = 0, lg_err = 1;
 	cr_assert_eq(sscanf(out, "%llu %llu", &lg_req, &lg_err), 2, "loadgen report: %s", out);
 	cr_assert_eq(lg_err, 0, "%s: loadgen saw bad echoes", bn->s);
@@ -151,7 +123,7 @@ ParameterizedTest(be_name *bn, serve, clients_count_what_the_server_served, .tim
 	snprintf(c, sizeof c, "%d", PY_CONNS);
 	snprintf(k, sizeof k, "%d", PY_COUNT);
 	char *py[] = {"python3", "-c", (char *)py_client, p, c, k, m, NULL};
-	cr_assert_eq(run_capture(py, out, sizeof out), 0, "%s: python client: %s", bn->s, out);
+	cr_assert_eq(tu_exec_read(py, 0, out, sizeof out), 0, "%s: python client: %s", bn->s, out);
 	unsigned long long py_rt = strtoull(out, NULL, 10);
 	cr_assert_eq(py_rt, (unsigned long long)PY_CONNS * PY_COUNT);
 

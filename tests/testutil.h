@@ -150,6 +150,34 @@ static inline int tu_fork_read(void (*child)(void *ctx, int fd), void *ctx, char
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+struct tu_exec_arg {
+	char *const *argv;
+	int merge_stderr;
+};
+
+static inline void tu_exec_child(void *ctx, int fd)
+{
+	const struct tu_exec_arg *a = ctx;
+	dup2(fd, 1);
+	if (a->merge_stderr)
+		dup2(fd, 2);
+	close(fd);
+	if (!strcmp(a->argv[0], "bench"))
+		execv(tu_bench(), a->argv);
+	else
+		execvp(a->argv[0], a->argv);
+	_exit(127);
+}
+
+/* Run argv (found in PATH, or the bench binary when argv[0] is "bench") with its stdout (and
+ * its stderr too when merge_stderr) read to the end into out (tu_fork_read); returns its exit
+ * status (127: it could not be executed). */
+static inline int tu_exec_read(char *const argv[], int merge_stderr, char *out, size_t n)
+{
+	struct tu_exec_arg a = {argv, merge_stderr};
+	return tu_fork_read(tu_exec_child, &a, out, n);
+}
+
 /* Minimal RFC 4180 reader: splits one record (which may span lines inside quotes) from *p
  * into fields (stored in buf), returns the field count, 0 at end of input. */
 static inline int tu_csv_record(const char **p, char *buf, size_t bufn, char **fields, int maxf)

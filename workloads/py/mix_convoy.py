@@ -1,7 +1,9 @@
 """mix.convoy twin: one echo connection (the load generator's) served beside H hogs that
 compute fib(hog_n) rounds, checking each result, until the connection is done or duration_ms
-has passed on their own clock. Checksum: bytes echoed plus one per hog whose every round was
-right."""
+has passed on their own clock. As in workloads/mix_convoy.c, the first message is echoed
+before any hog exists: the client's clock starts at that echo, so the hogs (each lasting
+duration_ms from its start) cover the whole measured window, on every backend alike.
+Checksum: bytes echoed plus one per hog whose every round was right."""
 
 import asyncio
 import threading
@@ -25,12 +27,12 @@ def run_threads(a):
     twin.release_client(a)
     conn, _ = lsock.accept()
     lsock.close()
-    echoed = [0]
+    echoed = [twin.echo_first(conn, a.size)]
     stop = threading.Event()
     good = [0] * a.tasks
 
     def echo():
-        echoed[0] = twin.echo_blocking(conn)
+        echoed[0] += twin.echo_blocking(conn)
 
     def task(i):
         good[i] = hog(a.hog_n, stop.is_set, a.duration_ms)
@@ -59,10 +61,11 @@ def run_asyncio(a):
         conn, _ = await loop.sock_accept(lsock)
         lsock.close()
         reader, writer = await asyncio.open_connection(sock=conn)
+        first = await twin.echo_first_stream(reader, writer, a.size)
         server = asyncio.create_task(twin.echo_stream(reader, writer))
         hogs = [asyncio.create_task(hog_task()) for _ in range(a.tasks)]
         echoed = await server
-        return echoed + sum(await asyncio.gather(*hogs))
+        return first + echoed + sum(await asyncio.gather(*hogs))
 
     return asyncio.run(main())
 
@@ -85,12 +88,13 @@ def run_mp(a):
     twin.release_client(a)
     conn, _ = lsock.accept()
     lsock.close()
+    first = twin.echo_first(conn, a.size)
     if a.tasks == 0:
-        return twin.echo_blocking(conn)
+        return first + twin.echo_blocking(conn)
     stop = twin.mp_context().Event()
     with twin.Pool(a.tasks, initializer=mp_init, initargs=(stop,)) as pool:
         hogs = [pool.apply_async(mp_hog, (a.hog_n, a.duration_ms)) for _ in range(a.tasks)]
-        echoed = twin.echo_blocking(conn)
+        echoed = first + twin.echo_blocking(conn)
         stop.set()
         good = sum(h.get() for h in hogs)
     return echoed + good

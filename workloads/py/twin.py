@@ -187,11 +187,21 @@ def release_client(a):
 ECHO_BUF = 16384
 
 
-def echo_blocking(conn):
-    """Echo everything read from a blocking socket back until EOF; return bytes echoed."""
+def echo_blocking(conn, stop_fd=None):
+    """Echo everything read from a blocking socket back until EOF (or, for bench serve, until
+    the stop pipe stop_fd becomes readable: the connection is then closed, so its client sees
+    EOF); return bytes echoed."""
+    import select
     total = 0
+    p = None
+    if stop_fd is not None:
+        p = select.poll()
+        p.register(conn, select.POLLIN)
+        p.register(stop_fd, select.POLLIN)
     with conn:
         while True:
+            if p is not None and any(fd == stop_fd for fd, _ in p.poll()):
+                break
             try:
                 data = conn.recv(ECHO_BUF)
             except ConnectionResetError:
@@ -212,26 +222,48 @@ def stop_requested(stop_fd, timeout_ms=0):
 
 
 def echo_until(conn, stop_fd):
-    """echo_blocking for bench serve: also ends (closing the connection, so its client sees
-    EOF) once the stop pipe is readable."""
-    import select
-    total = 0
-    p = select.poll()
-    p.register(conn, select.POLLIN)
-    p.register(stop_fd, select.POLLIN)
-    with conn:
-        while True:
-            if any(fd == stop_fd for fd, _ in p.poll()):
-                break
-            try:
-                data = conn.recv(ECHO_BUF)
-            except ConnectionResetError:
-                break
-            if not data:
-                break
-            conn.sendall(data)
-            total += len(data)
-    return total
+    """echo_blocking for bench serve: also ends once the stop pipe is readable."""
+    return echo_blocking(conn, stop_fd)
+
+
+def echo_first(conn, size):
+    """Read one whole message of size bytes from a blocking socket and echo it; the bytes
+    echoed (fewer when the client went away). mix.convoy's twins call it before any hog
+    exists, as workloads/mix_convoy.c does: the client's clock starts at its first echo, so
+    the hogs, started after it, cover the whole measured window."""
+    got = b''
+    while len(got) < size:
+        try:
+            part = conn.recv(size - len(got))
+        except ConnectionResetError:
+            break
+        if not part:
+            break
+        got += part
+    if got:
+        try:
+            conn.sendall(got)
+        except (BrokenPipeError, ConnectionResetError):
+            return 0
+    return len(got)
+
+
+async def echo_first_stream(reader, writer, size):
+    """The asyncio streams version of echo_first."""
+    import asyncio
+    try:
+        got = await reader.readexactly(size)
+    except asyncio.IncompleteReadError as e:
+        got = e.partial
+    except ConnectionResetError:
+        return 0
+    if got:
+        writer.write(got)
+        try:
+            await writer.drain()
+        except ConnectionResetError:
+            return 0
+    return len(got)
 
 
 async def echo_stream(reader, writer):

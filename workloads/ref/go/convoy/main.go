@@ -2,7 +2,9 @@
 // the harness hands over, --listen-fd) served by a goroutine beside H hog goroutines that
 // compute fib(hog_n) rounds, checking each, until the connection is done or duration_ms has
 // passed on their own clock. Go preempts the hogs (asynchronously since 1.14), so the
-// server keeps its share of the Ps. Checksum: bytes echoed plus one per hog whose every
+// server keeps its share of the Ps. As in workloads/mix_convoy.c, the first message is echoed
+// before any hog exists: the client's clock starts at that echo, so the hogs (each lasting
+// duration_ms from its start) cover the whole measured window. Checksum: bytes echoed plus one per hog whose every
 // round was right. One connection per repetition: -rounds is accepted and must be 1.
 package main
 
@@ -35,10 +37,23 @@ func fibValue(n int) uint64 {
 	return a
 }
 
+// echoFirst reads one whole message of size bytes and echoes it; the bytes echoed (fewer
+// when the client went away: its report says so).
+func echoFirst(c net.Conn, size int64) int64 {
+	buf := make([]byte, size)
+	n, _ := io.ReadFull(c, buf)
+	if n > 0 {
+		if _, err := c.Write(buf[:n]); err != nil {
+			return 0
+		}
+	}
+	return int64(n)
+}
+
 // One repetition; twin.Main runs it once per repetition the harness sends.
 func run() {
 	hogs := flag.Int("tasks", 1, "hogs")
-	flag.Int64("size", 64, "message bytes (the client's concern)")
+	size := flag.Int64("size", 64, "message bytes (the first message is echoed before the hogs start)")
 	durationMs := flag.Int64("duration_ms", 1000, "how long the client sends")
 	hogN := flag.Int("hog_n", 25, "n of each hog round's fib(n)")
 	workers := flag.Int("workers", runtime.NumCPU(), "GOMAXPROCS")
@@ -64,11 +79,12 @@ func run() {
 	}
 	ln.Close() // one connection, as the C workload accepts one
 	start := time.Now()
+	first := echoFirst(c, *size)
 	echoed := make(chan int64)
 	go func() {
 		n, _ := io.Copy(c, c)
 		c.Close()
-		echoed <- n
+		echoed <- first + n
 	}()
 	var stop atomic.Bool
 	var good int64
