@@ -827,7 +827,9 @@ static uint64_t overflow_root(void *arg, size_t len)
 	return mn_join(mn_go(overflow_g, NULL, 0));
 }
 
-Test(mn, stack_overflow_is_reported_naming_the_g, .timeout = 20)
+/* Runs root in a child mn (2 Ps, 32 KiB stacks) that must die of SIGSEGV; returns what it
+ * wrote to stderr. */
+static void overflow_child(mn_fn root, char *buf, size_t size)
 {
 	int p[2];
 	cr_assert_eq(pipe(p), 0);
@@ -837,21 +839,72 @@ Test(mn, stack_overflow_is_reported_naming_the_g, .timeout = 20)
 	if (pid == 0) {
 		dup2(p[1], 2);
 		mn_config c = {.procs = 2, .stack_size = 32 * 1024};
-		mn_main(&c, overflow_root, NULL, 0);
+		mn_main(&c, root, NULL, 0);
 		_exit(0);
 	}
 	close(p[1]);
-	char buf[1024] = {0};
 	size_t have = 0;
 	ssize_t n;
-	while (have < sizeof buf - 1 && (n = read(p[0], buf + have, sizeof buf - 1 - have)) > 0)
+	memset(buf, 0, size);
+	while (have < size - 1 && (n = read(p[0], buf + have, size - 1 - have)) > 0)
 		have += (size_t)n;
 	close(p[0]);
 	int st;
 	waitpid(pid, &st, 0);
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "status %d", st);
+}
+
+Test(mn, stack_overflow_is_reported_naming_the_g, .timeout = 20)
+{
+	char buf[1024];
+	overflow_child(overflow_root, buf, sizeof buf);
 	cr_assert(strstr(buf, "task stack overflow: G 2 (entry") != NULL, "got: %s", buf);
 	cr_assert(strstr(buf, "32 KiB") != NULL, "got: %s", buf);
+}
+
+/* A G that stops NEAR_END bytes above its stack's end, closer than any signal frame fits
+ * (AT_MINSIGSTKSZ is 2 KiB even without AVX), and takes a SIGURG there (sent to itself, so
+ * that no timing decides whether one comes): the kernel cannot write the frame and raises
+ * SIGSEGV itself, with no fault address. The report must still name the G. */
+#define NEAR_END 2048
+#define SELF_SIGNALS 100 /* the first kills the child once reported; more are a bound */
+static char *near_lo;
+
+static int near_end(int d)
+{
+	volatile char pad[256];
+	pad[0] = (char)d;
+	if ((char *)pad - near_lo < NEAR_END) {
+		for (int i = 0; i < SELF_SIGNALS; i++)
+			syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), SIGURG);
+		return 0;
+	}
+	return near_end(d + 1) + pad[0];
+}
+
+static uint64_t near_end_g(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	long page = sysconf(_SC_PAGESIZE);
+	char top;
+	/* the entry frame sits in the stack's top page; the stack is 32 KiB below its end */
+	near_lo = (char *)(((uintptr_t)&top + (uintptr_t)page - 1) & ~(uintptr_t)(page - 1)) -
+		  32 * 1024;
+	return (uint64_t)near_end(0);
+}
+
+static uint64_t near_end_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	return mn_join(mn_go(near_end_g, NULL, 0));
+}
+
+Test(mn, signal_frame_that_does_not_fit_is_reported_naming_the_g, .timeout = 20)
+{
+	char buf[1024];
+	overflow_child(near_end_root, buf, sizeof buf);
+	cr_assert(strstr(buf, "task stack overflow: G 2 (entry") != NULL, "got: %s", buf);
+	cr_assert(strstr(buf, "no room for a signal frame") != NULL, "got: %s", buf);
 }
 
 /* ---- teardown ------------------------------------------------------------------------------ */

@@ -14,6 +14,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
@@ -24,10 +25,16 @@
 
 mn_m *mn__getm(void);
 
+/* real_: the next definition of name, looked up once. Threads that are not Gs (the threads
+ * and gil backends sleep through these too) race on the first look-up: the cached pointer is
+ * atomic (relaxed: every thread stores the same value, and nothing else is published). */
 #define MN_REAL(name) \
-	static __typeof__(name) *real_; \
+	static _Atomic(__typeof__(name) *) real_cached_; \
+	__typeof__(name) *real_ = atomic_load_explicit(&real_cached_, memory_order_relaxed); \
 	if (!real_) \
-		real_ = (__typeof__(name) *)dlsym(RTLD_NEXT, #name)
+		atomic_store_explicit(&real_cached_, \
+				      real_ = (__typeof__(name) *)dlsym(RTLD_NEXT, #name), \
+				      memory_order_relaxed)
 
 /* The running G if it may be restarted (a G outside the runtime), else NULL. */
 static mn_g *mn_restartable(void)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "mn_impl.h"
@@ -136,41 +137,64 @@ void mn__stack_spill(mn_p *p)
 	mn__unlock(&mn_sched.slk);
 }
 
-/* The G whose stack guard holds addr, or NULL (set *guard when addr is in a guard at all).
+/* The G stack (guard included) that holds addr: returns 1 and sets *owner (NULL for a free
+ * stack) and *above, addr's distance above the stack's lowest byte (negative in its guard).
  * Slabs are laid out guard first, stride after stride (coro_stack_alloc_many). */
-static mn_g *mn_guard_owner(const void *addr, int *guard)
+static int mn_stack_at(uintptr_t a, mn_g **owner, intptr_t *above)
 {
-	uintptr_t a = (uintptr_t)addr, stride = mn_sched.stack_stride;
-	*guard = 0;
+	uintptr_t stride = mn_sched.stack_stride;
 	for (int i = 0; stride && i < mn_sched.nslabs; i++) {
 		uintptr_t base = (uintptr_t)mn_sched.slabs[i];
 		if (a < base || a >= base + mn_sched.slab_sizes[i])
 			continue;
-		uintptr_t off = (a - base) % stride;
-		if (off >= mn_sched.stack_guard)
-			return NULL; /* inside a stack, not its guard */
-		*guard = 1;
-		coro_stack s = {.lo = (void *)(a - off + mn_sched.stack_guard)};
-		return *mn__stack_owner(&s, stride - mn_sched.stack_guard);
+		uintptr_t lo = a - (a - base) % stride + mn_sched.stack_guard;
+		*above = (intptr_t)(a - lo);
+		*owner = *mn__stack_owner(&(coro_stack){.lo = (void *)lo},
+					  stride - mn_sched.stack_guard);
+		return 1;
 	}
-	return NULL;
+	return 0;
 }
 
+static const void *mn_sig_sp(const void *ucv)
+{
+	const ucontext_t *uc = ucv;
+#if defined(__x86_64__)
+	return (const void *)uc->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+	return (const void *)uc->uc_mcontext.sp;
+#else
+	(void)uc;
+	return NULL;
+#endif
+}
+
+static size_t mn_sigframe_reach(void);
+
+/* A fault in a guard names the G that owns it. So does a fault the kernel raises itself
+ * (SI_KERNEL, no address) while the interrupted stack pointer sits within a signal frame's
+ * reach of a G stack's end: the kernel could not write the frame of a signal (SIGURG,
+ * which runs on the G's stack) below that sp and killed the thread instead. That G has used
+ * its stack up: a frame the size of the kernel's own no longer fits under it. */
 void mn__sigsegv(int sig, siginfo_t *si, void *uc)
 {
-	(void)uc;
-	int guard;
-	mn_g *g = mn_guard_owner(si->si_addr, &guard);
-	if (guard) {
+	mn_g *g = NULL;
+	intptr_t above = 0;
+	const char *why = NULL;
+	if (mn_stack_at((uintptr_t)si->si_addr, &g, &above) && above < 0)
+		why = "ran past";
+	else if (si->si_code == SI_KERNEL && mn_stack_at((uintptr_t)mn_sig_sp(uc), &g, &above) &&
+		 above < (intptr_t)(mn_sigframe_reach() + (size_t)sysconf(_SC_PAGESIZE)))
+		why = "left no room for a signal frame on";
+	if (why) {
 		char msg[256];
 		Dl_info di;
 		if (g) {
 			const char *name =
 				dladdr((void *)g->fn, &di) && di.dli_sname ? di.dli_sname : "?";
 			snprintf(msg, sizeof msg,
-				 "task stack overflow: G %llu (entry %p %s) ran past its %zu KiB "
-				 "stack",
-				 (unsigned long long)g->id, (void *)g->fn, name,
+				 "task stack overflow: G %llu (entry %p %s) %s its %zu KiB stack",
+				 (unsigned long long)g->id, (void *)g->fn, name, why,
 				 mn_sched.stack_size / 1024);
 		} else {
 			snprintf(msg, sizeof msg, "fault in the guard of a free G stack at %p",
@@ -282,10 +306,16 @@ void mn__keep_stacks(void)
 #define MN_GUARD_MIN (16 * 1024)
 #define MN_RED_ZONE 128
 
+/* How far below the interrupted sp the kernel writes a signal frame. */
+static size_t mn_sigframe_reach(void)
+{
+	return (size_t)getauxval(AT_MINSIGSTKSZ) + MN_RED_ZONE;
+}
+
 size_t mn__guard_size(void)
 {
-	size_t page = (size_t)sysconf(_SC_PAGESIZE), frame = (size_t)getauxval(AT_MINSIGSTKSZ);
-	size_t guard = frame + MN_RED_ZONE + page;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t guard = mn_sigframe_reach() + page;
 	if (guard < MN_GUARD_MIN)
 		guard = MN_GUARD_MIN;
 	return (guard + page - 1) & ~(page - 1);
