@@ -736,19 +736,6 @@ Test(faults, fork_channel_capacity_is_asked_or_unsupported, .timeout = 120, .ini
 
 /* ---- the load generator's own CPU ---------------------------------------------------- */
 
-/* The note of the last row of a CSV file (into note). */
-static void last_note(const char *path, char *note, size_t n)
-{
-	char *s = tu_slurp(path);
-	cr_assert_not_null(s, "%s", path);
-	const char *p = s;
-	char store[8192], *f[CB_NCOLUMNS + 1];
-	*note = 0;
-	while (tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1) == CB_NCOLUMNS)
-		snprintf(note, n, "%s", f[CB_COL_note]);
-	free(s);
-}
-
 /* Where the box has a CPU to spare beside the server's workers, the load generator runs on
  * the highest CPU alone and the row says which; pinned to one CPU, the two share it and the
  * row says nothing of a CPU of its own. */
@@ -763,7 +750,7 @@ Test(cli, load_generator_gets_a_spare_cpu_alone, .timeout = 120, .init = mk_tmp,
 		hi--;
 	while (!CPU_ISSET(lo, &all))
 		lo++;
-	char csv[2][300], err[8192], so[4096], note[2048], want[64];
+	char csv[2][300], note[2][2048], want[64];
 	for (int pinned = 0; pinned < 2; pinned++) {
 		snprintf(csv[pinned], sizeof csv[0], "%s/echo%d.csv", tmpdir, pinned);
 		if (pinned) { /* the child inherits it */
@@ -775,11 +762,11 @@ Test(cli, load_generator_gets_a_spare_cpu_alone, .timeout = 120, .init = mk_tmp,
 		char *a[] = {"bench", "run", "--backend", "threads", "--workload", "io.echo", "--tasks", "4",
 			     "--workers", "1", "--param", "duration_ms=200", "--reps", "1", "--warmup", "0",
 			     "--quiet", "--csv", csv[pinned], NULL};
-		cr_assert_eq(tu_run(a, err, sizeof err, so, sizeof so), 0, "%s", err);
+		char store[8192], *f[CB_NCOLUMNS + 1];
+		one_row(a, csv[pinned], store, sizeof store, f);
+		snprintf(note[pinned], sizeof note[0], "%s", f[CB_COL_note]);
 	}
-	last_note(csv[0], note, sizeof note);
 	snprintf(want, sizeof want, "load generator alone on CPU %d", hi);
-	cr_assert(strstr(note, want), "spare CPU: note '%s' lacks '%s'", note, want);
-	last_note(csv[1], note, sizeof note);
-	cr_assert(!strstr(note, "load generator alone"), "one CPU: note '%s'", note);
+	cr_assert(strstr(note[0], want), "spare CPU: note '%s' lacks '%s'", note[0], want);
+	cr_assert(!strstr(note[1], "load generator alone"), "one CPU: note '%s'", note[1]);
 }
