@@ -352,6 +352,29 @@ Test(scripts, table_without_twins_says_na, .timeout = SCRIPT_TIMEOUT)
 	cr_assert(line_with(csv, "comparison,parallelism,uv,,,➖,not run", NULL), "%s", csv);
 }
 
+/* The ease-of-use row counts one way for every runtime (scripts/cbtwins.py): the lines between
+ * twin:begin/end markers. tests/twin_lines.py writes fixture twins of Go, Node and Python
+ * into the test's folder and checks their exact counts (helpers named by twin:uses counted
+ * once), that an unmarked twin and one with bad markers have no count, and that the tree's
+ * io.echo twins are all marked. The table then shows the fixture's unmarked twins as not
+ * comparable, never as a count. */
+Test(scripts, twins_count_marked_lines_and_say_unmarked, .timeout = SCRIPT_TIMEOUT)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd, "python3 tests/twin_lines.py %s >%s 2>&1 && python3 tests/twin_lines.py --real >>%s 2>&1",
+		 tmp, in_tmp("py.out"), in_tmp("py.out"));
+	cr_assert_eq(system(cmd), 0, "%s", slurp(in_tmp("py.out")));
+	int rc = run_script("table", FIX "run-b", "--src", tmp, "--out", in_tmp("t.md"), "--csv", in_tmp("t.csv"), NULL);
+	cr_assert_eq(rc, 0, "%s", err);
+	const char *csv = slurp(in_tmp("t.csv"));
+	cr_assert(line_with(csv, "comparison,ease,mn,,,➖,not comparable: unmarked (no twin:begin region) (Go)", NULL),
+		  "%s", csv);
+	cr_assert(line_with(csv, "comparison,ease,uv,,,➖,not comparable: bad markers", NULL), "%s", csv);
+	/* cpu.fib's Go and Python twins are both marked: the verdict counts them, 4 and 7 lines */
+	cr_assert(line_with(csv, "go-verdict,simplicity like Python,mn,,,", "Go 4 lines vs Python threading 7 lines over cpu.fib",
+			    NULL), "%s", csv);
+}
+
 Test(scripts, table_bad_inputs_exit_2_writing_nothing, .timeout = SCRIPT_TIMEOUT)
 {
 	expect_refused(FIX "old-schema", "no rows of schema 1");

@@ -37,6 +37,7 @@ def run_threads(a):
         return serve_threads(a)
     lsock = twin.listen_socket(a)
     twin.release_client(a)
+    # twin:begin threads
     echoed = [0] * a.tasks
     threads = []
     try:
@@ -44,6 +45,7 @@ def run_threads(a):
             conn, _ = lsock.accept()
 
             def serve(i=i, conn=conn):
+                # twin:uses echo_blocking
                 echoed[i] = twin.echo_blocking(conn)
 
             t = threading.Thread(target=serve)
@@ -53,6 +55,7 @@ def run_threads(a):
         lsock.close()
         twin.join_threads(threads)
     return sum(echoed)
+    # twin:end
 
 
 async def serve_asyncio(a):
@@ -84,20 +87,26 @@ def run_asyncio(a):
     if a.tasks == 0:
         return asyncio.run(serve_asyncio(a))
 
+    # twin:begin asyncio
     async def main():
+        # twin:end
         lsock = twin.listen_socket(a)
         lsock.setblocking(False)
+        # twin:begin asyncio
         loop = asyncio.get_running_loop()
         tasks = []
         all_accepted = loop.create_future()
 
         def on_connect(reader, writer):
+            # twin:uses echo_stream
             tasks.append(asyncio.ensure_future(twin.echo_stream(reader, writer)))
             if len(tasks) == a.tasks and not all_accepted.done():
                 all_accepted.set_result(None)
 
         server = await asyncio.start_server(on_connect, sock=lsock)
+        # twin:end
         twin.release_client(a)
+        # twin:begin asyncio
         await all_accepted
         server.close()
         total = sum(await asyncio.gather(*tasks))
@@ -105,21 +114,26 @@ def run_asyncio(a):
         return total
 
     return asyncio.run(main())
+    # twin:end
 
 
 _lsock = None  # the listening socket, inherited by the pool's processes
 _accepted = None  # connections accepted so far, shared by them
 
 
+# twin:begin mp
 def mp_init(lsock, accepted):
     global _lsock, _accepted
     _lsock, _accepted = lsock, accepted
+# twin:end
 
 
 def mp_serve(conns, stop=None):
     """A pre-forked worker: accept and serve connections until all conns are taken (conns
     == 0, bench serve: until the stop pipe is readable). Returns (bytes, connections)."""
+    # twin:begin mp
     total = served = 0
+    # twin:end
     if stop is not None:
         while True:
             with _accepted.get_lock():  # one worker at a time waits in accept
@@ -128,13 +142,16 @@ def mp_serve(conns, stop=None):
                 conn, _ = _lsock.accept()
             served += 1
             total += twin.echo_until(conn, stop)
+    # twin:begin mp
     while True:
         with _accepted.get_lock():
             if _accepted.value >= conns:
                 return total
             _accepted.value += 1
             conn, _ = _lsock.accept()
+        # twin:uses echo_blocking
         total += twin.echo_blocking(conn)
+    # twin:end
 
 
 def run_mp(a):
@@ -148,12 +165,16 @@ def run_mp(a):
                 return {'checksum': sum(b for b, _ in got), 'ops': sum(c for _, c in got)}
         finally:
             lsock.close()
+    # twin:begin mp
     accepted = twin.mp_context().Value('q', 0)
     workers = max(1, min(a.workers, a.tasks))
     try:
         with twin.Pool(workers, initializer=mp_init, initargs=(lsock, accepted)) as pool:
             results = [pool.apply_async(mp_serve, (a.tasks,)) for _ in range(workers)]
+            # twin:end
             twin.release_client(a)
+            # twin:begin mp
             return sum(r.get() for r in results)
     finally:
         lsock.close()
+    # twin:end

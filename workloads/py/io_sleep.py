@@ -8,6 +8,7 @@ import twin
 
 
 def run_threads(a):
+    # twin:begin threads
     done = [0] * a.tasks
 
     def task(i):
@@ -18,9 +19,11 @@ def run_threads(a):
     twin.start_threads(threads)
     twin.join_threads(threads)
     return sum(done)
+    # twin:end
 
 
 def run_asyncio(a):
+    # twin:begin asyncio
     async def task():
         await asyncio.sleep(a.size / 1000)
         return 1
@@ -29,16 +32,21 @@ def run_asyncio(a):
         return sum(await asyncio.gather(*(task() for _ in range(a.tasks))))
 
     return asyncio.run(main())
+    # twin:end
 
 
+# twin:begin mp
 def sleeper(ms):
     time.sleep(ms / 1000)
     return 1
+# twin:end
 
 
 def run_mp(a):
     # A pool of W processes runs W sleeps at a time: N/W rounds of d.
     rounds = -(-a.tasks // a.workers)
     twin.refuse_slow(rounds * a.size / 1000, f"io.sleep: {a.tasks} sleeps on {a.workers} processes")
+    # twin:begin mp
     with twin.Pool(a.workers) as pool:
         return sum(pool.map(sleeper, [a.size] * a.tasks))
+    # twin:end

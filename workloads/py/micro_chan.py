@@ -22,6 +22,7 @@ def check(a, model):
 
 def run_threads(a):
     check(a, 'threads')
+    # twin:begin threads
     n, out = a.size, [0, 0]
     if a.cap == 0:
         to_pong, to_ping = queue.Queue(1), queue.Queue(1)
@@ -58,10 +59,12 @@ def run_threads(a):
     twin.start_threads(threads)
     twin.join_threads(threads)
     return out[0] + out[1]
+    # twin:end
 
 
 def run_asyncio(a):
     check(a, 'asyncio')
+    # twin:begin asyncio
     n = a.size
 
     async def main():
@@ -100,8 +103,10 @@ def run_asyncio(a):
         return sum(await asyncio.gather(consumer(), producer()))
 
     return asyncio.run(main())
+    # twin:end
 
 
+# twin:begin mp
 def mp_ping(conn, n, result):
     s = 0
     for i in range(n):
@@ -128,10 +133,12 @@ def mp_consume(q, result):
     while (v := q.get()) is not DONE:
         s += v
     result.send(s)
+# twin:end
 
 
 def run_mp(a):
     check(a, 'mp')
+    # twin:begin mp
     ctx = twin.mp_context()
     result_r, result_w = ctx.Pipe(duplex=False)
     if a.cap == 0:
@@ -144,14 +151,21 @@ def run_mp(a):
                  ctx.Process(target=mp_produce, args=(q, a.size))]
     for p in procs:
         p.start()
+    # twin:end
     twin.stat_processes(len(procs))
+    # twin:begin mp
     s = result_r.recv()
     for p in procs:
         p.join()
+    # twin:end
     twin.stat_processes(-len(procs))
+    # twin:begin mp
     result_r.close()
     result_w.close()
+    # twin:end
     for p in procs:
         if p.exitcode != 0:
             raise RuntimeError(f"micro.chan: a worker process exited with {p.exitcode}")
+    # twin:begin mp
     return s
+    # twin:end

@@ -18,6 +18,7 @@ def check(a, model):
 
 def run_threads(a):
     check(a, 'threads')
+    # twin:begin threads
     chans = [queue.Queue(1) for _ in range(a.tasks)]
     seen = [0] * a.tasks
 
@@ -35,11 +36,13 @@ def run_threads(a):
     chans[0].put(a.size)
     twin.join_threads(threads)
     return sum(seen)
+    # twin:end
 
 
 def run_asyncio(a):
     check(a, 'asyncio')
 
+    # twin:begin asyncio
     async def task(inq, outq):
         seen = 0
         while (tok := await inq.get()) is not CLOSED:
@@ -58,12 +61,14 @@ def run_asyncio(a):
         return sum(await asyncio.gather(*tasks))
 
     return asyncio.run(main())
+    # twin:end
 
 
 MP_COST_S = 60e-6  # one pass: a pipe write and a process wake-up on the next process
 MP_MAX_PROCS = 2000  # processes alive at once that the mp twin accepts (as micro.skynet's)
 
 
+# twin:begin mp
 def mp_member(inq, outq, result):
     seen = 0
     while (tok := inq.recv()) is not CLOSED:
@@ -73,6 +78,7 @@ def mp_member(inq, outq, result):
         outq.send(tok - 1)
     outq.send(CLOSED)
     result.send(seen)
+# twin:end
 
 
 def run_mp(a):
@@ -80,6 +86,7 @@ def run_mp(a):
     if a.tasks > MP_MAX_PROCS:
         raise twin.Unsupported(f"micro.ring: {a.tasks} processes alive at once "
                                f"(the mp twin runs a process per task; limit {MP_MAX_PROCS})")
+    # twin:begin mp
     ctx = twin.mp_context()
     # The ring's channels are pipes made before the processes fork, so each inherits its
     # own two ends (a pipe holds the one token in flight: a rendezvous in effect).
@@ -93,7 +100,9 @@ def run_mp(a):
         for p in procs:
             p.start()
             started += 1
+            # twin:end
             twin.stat_processes(1)
+        # twin:begin mp
         pipes[0][1].send(a.size)
         seen = sum(result_r.recv() for _ in procs)
     except BaseException:
@@ -103,13 +112,18 @@ def run_mp(a):
     finally:
         for p in procs[:started]:
             p.join()
+        # twin:end
         twin.stat_processes(-started)
+        # twin:begin mp
         for r, w in pipes:
             r.close()
             w.close()
         result_r.close()
         result_w.close()
+        # twin:end
     for p in procs:
         if p.exitcode != 0:
             raise RuntimeError(f"micro.ring: a ring process exited with {p.exitcode}")
+    # twin:begin mp
     return seen
+    # twin:end

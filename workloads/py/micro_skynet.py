@@ -21,6 +21,7 @@ def total_tasks(a):
 def run_threads(a):
     twin.refuse_slow(total_tasks(a) * 50e-6, f"micro.skynet: {total_tasks(a)} threads")
 
+    # twin:begin threads
     def sky(num, size, out, slot):
         if size == 1:
             out[slot] = num
@@ -38,11 +39,13 @@ def run_threads(a):
     twin.start_threads([root])
     twin.join_threads([root])
     return out[0]
+    # twin:end
 
 
 def run_asyncio(a):
     twin.refuse_slow(total_tasks(a) * 5e-6, f"micro.skynet: {total_tasks(a)} asyncio tasks")
 
+    # twin:begin asyncio
     async def sky(num, size):
         if size == 1:
             return num
@@ -57,8 +60,10 @@ def run_asyncio(a):
         return await asyncio.create_task(sky(0, a.size))
 
     return asyncio.run(main())
+    # twin:end
 
 
+# twin:begin mp
 def mp_sky(num, size, fanout, out):
     if size == 1:
         out.send(num)
@@ -77,6 +82,7 @@ def mp_sky(num, size, fanout, out):
         s += r.recv()
         p.join()
     out.send(s)
+# twin:end
 
 
 def run_mp(a):
@@ -84,14 +90,20 @@ def run_mp(a):
     if n > MP_MAX_TASKS:
         raise twin.Unsupported(f"micro.skynet: {n} processes alive at once "
                                f"(the mp twin runs a process per task; limit {MP_MAX_TASKS})")
+    # twin:begin mp
     ctx = twin.mp_context()
     r, w = ctx.Pipe(duplex=False)
     root = ctx.Process(target=mp_sky, args=(0, a.size, a.fanout, w))
     root.start()
+    # twin:end
     twin.stat_processes(n)
+    # twin:begin mp
     w.close()
     s = r.recv()
     root.join()
+    # twin:end
     twin.stat_processes(-n)
+    # twin:begin mp
     r.close()
     return s
+    # twin:end

@@ -14,13 +14,16 @@ def check(a, model):
     twin.refuse_slow(a.tasks * COST_S[model], f"micro.spawn: {a.tasks} {model} tasks")
 
 
+# twin:begin threads asyncio mp
 def batches(a):
     for done in range(0, a.tasks, a.size):
         yield range(done, min(a.tasks, done + a.size))
+# twin:end
 
 
 def run_threads(a):
     check(a, 'threads')
+    # twin:begin threads
     total = 0
     for batch in batches(a):
         results = {}
@@ -33,15 +36,19 @@ def run_threads(a):
         twin.join_threads(threads)
         total += sum(results.values())
     return total
+    # twin:end
 
 
+# twin:begin asyncio
 async def nop(i):
     return i + 1
+# twin:end
 
 
 def run_asyncio(a):
     check(a, 'asyncio')
 
+    # twin:begin asyncio
     async def main():
         total = 0
         for batch in batches(a):
@@ -51,17 +58,22 @@ def run_asyncio(a):
         return total
 
     return asyncio.run(main())
+    # twin:end
 
 
+# twin:begin mp
 def plus_one(i):
     return i + 1
+# twin:end
 
 
 def run_mp(a):
     check(a, 'mp')
+    # twin:begin mp
     total = 0
     with twin.Pool(a.workers) as pool:
         for batch in batches(a):
             results = [pool.apply_async(plus_one, (i,)) for i in batch]
             total += sum(r.get() for r in results)
     return total
+    # twin:end

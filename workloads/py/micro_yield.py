@@ -17,6 +17,7 @@ def check(a, model):
 
 def run_threads(a):
     check(a, 'threads')
+    # twin:begin threads
     done = [0] * a.tasks
 
     def task(i):
@@ -28,11 +29,13 @@ def run_threads(a):
     twin.start_threads(threads)
     twin.join_threads(threads)
     return sum(done)
+    # twin:end
 
 
 def run_asyncio(a):
     check(a, 'asyncio')
 
+    # twin:begin asyncio
     async def task():
         for _ in range(a.size):
             await asyncio.sleep(0)
@@ -42,15 +45,20 @@ def run_asyncio(a):
         return sum(await asyncio.gather(*(task() for _ in range(a.tasks))))
 
     return asyncio.run(main())
+    # twin:end
 
 
+# twin:begin mp
 def yielder(n):
     for _ in range(n):
         os.sched_yield()
     return n
+# twin:end
 
 
 def run_mp(a):
     check(a, 'mp')
+    # twin:begin mp
     with twin.Pool(a.workers) as pool:
         return sum(pool.map(yielder, [a.size] * a.tasks))
+    # twin:end

@@ -13,11 +13,14 @@ def check(a, parallel):
     twin.refuse_slow(t, f"mix.latency: {a.tasks} hogs x {a.rounds} x fib({a.size})")
 
 
+# twin:begin threads asyncio mp
 def hog(n, rounds):
     s = 0
     for _ in range(rounds):
+        # twin:uses fib
         s += twin.fib(n)
     return s
+# twin:end
 
 
 def report(checksum, late):
@@ -28,6 +31,7 @@ def report(checksum, late):
     return r
 
 
+# twin:begin threads mp
 def probe_blocking(period_ns, stop, late):
     """One wake per loop; stops after the wake that sees stop set (the C probe's do-while)."""
     while True:
@@ -37,10 +41,12 @@ def probe_blocking(period_ns, stop, late):
         late.append(d - period_ns if d > period_ns else 0)
         if stop():
             return
+# twin:end
 
 
 def run_threads(a):
     check(a, 1)
+    # twin:begin threads
     t0 = time.perf_counter_ns()
     period = a.period_us * 1000
     late, stop = [], threading.Event()
@@ -59,12 +65,14 @@ def run_threads(a):
         time.sleep((a.min_ms * 1000000 - ran) / 1e9)
     stop.set()
     twin.join_threads([probe])
+    # twin:end
     return report(sum(sums), late)
 
 
 def run_asyncio(a):
     check(a, 1)
 
+    # twin:begin asyncio
     async def probe(period_ns, stop, late):
         while True:
             t0 = time.perf_counter_ns()
@@ -87,14 +95,18 @@ def run_asyncio(a):
             await asyncio.sleep((a.min_ms * 1000000 - ran) / 1e9)
         stop.set()
         await p
+        # twin:end
         return report(total, late)
 
+    # twin:begin asyncio
     return asyncio.run(main())
+    # twin:end
 
 
 def run_mp(a):
     check(a, max(1, min(a.workers, a.tasks)))
     # Hogs in the pool's processes; the probe is the main process, which only waits.
+    # twin:begin mp
     t0 = time.perf_counter_ns()
     period = a.period_us * 1000
     late = []
@@ -107,4 +119,5 @@ def run_mp(a):
 
         probe_blocking(period, done, late)
         total = sum(r.get() for r in results)
+    # twin:end
     return report(total, late)

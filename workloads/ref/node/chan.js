@@ -5,6 +5,7 @@
 const { now, Chan, main } = require('./common');
 let n;
 
+// twin:begin
 async function ping(a, b) {
   let sum = 0;
   for (let i = 0; i < n; i++) {
@@ -38,11 +39,14 @@ async function consumer(a) {
     sum += r.value;
   }
 }
+// twin:end
 
 main(async (opt) => {
   n = opt('size', 100000);
   const cap = opt('cap', 0);
   const t0 = now();
+  // twin:begin
+  // twin:uses Chan
   const a = new Chan(cap);
   let sum;
   if (cap === 0) {
@@ -55,6 +59,7 @@ main(async (opt) => {
     await producer(a);
     sum = await c;
   }
+  // twin:end
   const wall = now() - t0;
   return { workload: 'micro.chan', tasks: 2, size: n, cap, wall_ns: wall, ops: n, checksum: sum };
 });

@@ -37,12 +37,15 @@ function report(fields) {
 }
 
 // fib exactly as wl_fib (recursive, fib(0)=0, fib(1)=1).
+// twin:begin fib
 function fib(n) {
   return n < 2 ? n : fib(n - 1) + fib(n - 2);
 }
+// twin:end
 
 // A channel with the task API's semantics: FIFO, capacity (0 = rendezvous: send resolves
 // once a receiver took the element), close; recv resolves to {ok, value}.
+// twin:begin Chan
 class Chan {
   constructor(cap) {
     this.cap = cap;
@@ -87,6 +90,7 @@ class Chan {
     for (const r of this.receivers.splice(0)) r({ ok: false });
   }
 }
+// twin:end
 
 // Run the twin: once from the command line, or once per message of the harness's channel,
 // one at a time (the harness waits for each report before it sends the next).

@@ -19,24 +19,34 @@ const { opt, now, main } = require('./common');
 // Serve on `where` (a handle, {fd} or {host, port}) until `left` connections are done
 // (0: until stop() is called); resolves to {bytes, conns} once the server and every
 // connection are closed.
+// Only the echo itself is the workload's code (twin:begin/end, scripts/cbtwins.py): not the
+// connection set and stop() that bench serve needs, nor the count of connections it reports.
 function serve(where, left, onListening) {
+  // twin:begin
   let bytes = 0, conns = 0;
+  // twin:end
   const open = new Set();
+  // twin:begin
   const server = net.createServer((sock) => {
+    // twin:end
     conns++;
     open.add(sock);
+    // twin:begin
     sock.on('data', (chunk) => {
       bytes += chunk.length;
       sock.write(chunk);
     });
     sock.on('error', () => sock.destroy());
     sock.on('close', () => {
+      // twin:end
       open.delete(sock);
+      // twin:begin
       if (left > 0 && --left === 0) server.close();
     });
   });
   const done = new Promise((resolve) => server.on('close', () => resolve({ bytes, conns })));
   server.listen(where, () => onListening && onListening(server));
+  // twin:end
   let stopped = false;
   const stop = () => {
     if (stopped) return; // SIGINT from a terminal and bench serve's SIGTERM both come

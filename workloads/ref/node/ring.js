@@ -6,6 +6,7 @@
 'use strict';
 const { now, Chan, main } = require('./common');
 
+// twin:begin
 async function member(inq, outq) {
   let seen = 0;
   for (;;) {
@@ -18,16 +19,22 @@ async function member(inq, outq) {
   outq.close();
   return seen;
 }
+// twin:end
 
 main(async (opt) => {
   const tasks = opt('tasks', 503), n = opt('size', 100000), rounds = opt('rounds', 1);
   let wall = 0n, seen = 0;
   for (let k = 0; k < rounds; k++) {
+    // twin:begin
+    // twin:uses Chan
     const ch = Array.from({ length: tasks }, () => new Chan(0));
+    // twin:end
     const t0 = now();
+    // twin:begin
     const ps = ch.map((c, i) => member(c, ch[(i + 1) % tasks]));
     await ch[0].send(n);
     seen = (await Promise.all(ps)).reduce((a, b) => a + b, 0);
+    // twin:end
     wall = now() - t0;
   }
   return { workload: 'micro.ring', tasks, size: n, wall_ns: wall, ops: n, checksum: seen };

@@ -5,6 +5,7 @@
 const { now, main } = require('./common');
 let fanout;
 
+// twin:begin
 async function sky(num, sz) {
   if (sz === 1) return num;
   const sub = sz / fanout;
@@ -14,12 +15,15 @@ async function sky(num, sz) {
   for (let i = 0; i < fanout; i++) sum += await ps[i];
   return sum;
 }
+// twin:end
 
 main(async (opt) => {
   const size = opt('size', 1000000);
   fanout = opt('fanout', 10);
   const t0 = now();
+  // twin:begin
   const sum = await sky(0, size);
+  // twin:end
   const wall = now() - t0;
   let tasks = 0;
   for (let k = size; k >= 1; k /= fanout) tasks += k;

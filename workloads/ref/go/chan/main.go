@@ -22,6 +22,7 @@ func run() {
 	n := *size
 
 	start := time.Now()
+	// twin:begin
 	var sum uint64
 	a := make(chan uint64, *capacity)
 	if *capacity == 0 {
@@ -62,6 +63,7 @@ func run() {
 		close(a)
 		sum = <-done
 	}
+	// twin:end
 	wall := time.Since(start)
 	fmt.Printf("wall_ns=%d ops=%d checksum=%d\n", wall.Nanoseconds(), n, sum)
 }

@@ -46,6 +46,7 @@ func run() {
 		return
 	}
 	start := time.Now()
+	// twin:begin
 	var wg sync.WaitGroup
 	var bytes int64
 	for i := 0; i < *conns; i++ {
@@ -64,6 +65,7 @@ func run() {
 	}
 	ln.Close()
 	wg.Wait()
+	// twin:end
 	fmt.Printf("workload=io.echo tasks=%d wall_ns=%d checksum=%d\n", *conns, time.Since(start).Nanoseconds(), bytes)
 }
 

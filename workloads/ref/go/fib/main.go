@@ -12,12 +12,15 @@ import (
 	"../twin"
 )
 
+// twin:begin
 func fib(n int) uint64 {
 	if n < 2 {
 		return uint64(n)
 	}
 	return fib(n-1) + fib(n-2)
 }
+
+// twin:end
 
 // One repetition; twin.Main runs it once per repetition the harness sends.
 func run() {
@@ -29,6 +32,7 @@ func run() {
 	runtime.GOMAXPROCS(*workers)
 
 	start := time.Now()
+	// twin:begin
 	var sum uint64
 	res := make([]uint64, *tasks)
 	for r := int64(0); r < *rounds; r++ {
@@ -45,6 +49,7 @@ func run() {
 			sum += v
 		}
 	}
+	// twin:end
 	wall := time.Since(start)
 	fmt.Printf("wall_ns=%d ops=%d checksum=%d\n", wall.Nanoseconds(), *tasks**rounds, sum)
 }

@@ -43,12 +43,15 @@ func run() {
 	n := *tasks
 
 	start := time.Now()
+	// twin:begin
 	ready := make(chan byte, n)
 	gate := make(chan byte)
 	var wg sync.WaitGroup
 	var count int64
 	var mu sync.Mutex
+	// twin:end
 	before := pss()
+	// twin:begin
 	for i := int64(0); i < n; i++ {
 		wg.Add(1)
 		go func() {
@@ -64,9 +67,12 @@ func run() {
 	for i := int64(0); i < n; i++ {
 		<-ready
 	}
+	// twin:end
 	after := pss()
+	// twin:begin
 	close(gate)
 	wg.Wait()
+	// twin:end
 	wall := time.Since(start)
 	fmt.Printf("wall_ns=%d ops=%d checksum=%d bytes_per_task=%d\n", wall.Nanoseconds(), n,
 		count, (after-before)/n)

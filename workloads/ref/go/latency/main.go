@@ -13,12 +13,15 @@ import (
 	"../twin"
 )
 
+// twin:begin
 func fib(n int) uint64 {
 	if n < 2 {
 		return uint64(n)
 	}
 	return fib(n-1) + fib(n-2)
 }
+
+// twin:end
 
 // One repetition; twin.Main runs it once per repetition the harness sends.
 func run() {
@@ -31,6 +34,7 @@ func run() {
 	flag.Parse()
 	runtime.GOMAXPROCS(*workers)
 
+	// twin:begin
 	start := time.Now()
 	period := time.Duration(*periodUs) * time.Microsecond
 	stop := make(chan struct{})
@@ -72,13 +76,16 @@ func run() {
 	}
 	close(stop)
 	lates := <-report
+	// twin:end
 	wall := time.Since(start)
 	sort.Slice(lates, func(i, j int) bool { return lates[i] < lates[j] })
 	q := func(f float64) int64 { return lates[int(f*float64(len(lates)-1))] }
+	// twin:begin
 	var sum uint64
 	for _, r := range res {
 		sum += r
 	}
+	// twin:end
 	fmt.Printf("wall_ns=%d ops=%d checksum=%d p50_ns=%d p99_ns=%d max_ns=%d\n", wall.Nanoseconds(),
 		len(lates), sum, q(0.5), q(0.99), lates[len(lates)-1])
 }

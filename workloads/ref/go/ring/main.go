@@ -27,12 +27,15 @@ func run() {
 	var wall time.Duration
 	var seen int64
 	for r := 0; r < *rounds; r++ {
+		// twin:begin
 		ch := make([]chan int64, *tasks)
 		for i := range ch {
 			ch[i] = make(chan int64)
 		}
+		// twin:end
 		seen = 0
 		start := time.Now()
+		// twin:begin
 		var wg sync.WaitGroup
 		for i := 0; i < *tasks; i++ {
 			wg.Add(1)
@@ -52,6 +55,7 @@ func run() {
 		}
 		ch[0] <- *n
 		wg.Wait()
+		// twin:end
 		wall = time.Since(start)
 	}
 	fmt.Printf("workload=micro.ring wall_ns=%d ops=%d checksum=%d\n", wall.Nanoseconds(), *n, seen)

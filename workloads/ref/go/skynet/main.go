@@ -11,6 +11,7 @@ import (
 	"../twin"
 )
 
+// twin:begin
 func skynet(c chan<- int64, num, size, div int64) {
 	if size == 1 {
 		c <- num
@@ -28,6 +29,8 @@ func skynet(c chan<- int64, num, size, div int64) {
 	c <- sum
 }
 
+// twin:end
+
 // One repetition; twin.Main runs it once per repetition the harness sends.
 func run() {
 	flag.Int64("tasks", 1, "unused")
@@ -42,9 +45,11 @@ func run() {
 		total += k
 	}
 	start := time.Now()
+	// twin:begin
 	c := make(chan int64)
 	go skynet(c, 0, *size, *fanout)
 	sum := <-c
+	// twin:end
 	wall := time.Since(start)
 	fmt.Printf("wall_ns=%d ops=%d checksum=%d\n", wall.Nanoseconds(), total, sum)
 }

@@ -27,6 +27,7 @@ func run() {
 	var sum int64
 	for r := 0; r < *rounds; r++ {
 		start := time.Now()
+		// twin:begin
 		var wg sync.WaitGroup
 		sum = 0
 		d := time.Duration(*size) * time.Millisecond
@@ -39,6 +40,7 @@ func run() {
 			}()
 		}
 		wg.Wait()
+		// twin:end
 		wall = time.Since(start)
 	}
 	fmt.Printf("wall_ns=%d ops=%d checksum=%d\n", wall.Nanoseconds(), *tasks, sum)

@@ -20,6 +20,7 @@ func run() {
 	runtime.GOMAXPROCS(*workers)
 
 	start := time.Now()
+	// twin:begin
 	res := make([]uint64, *size)
 	var sum uint64
 	var wg sync.WaitGroup
@@ -40,6 +41,7 @@ func run() {
 			sum += res[i]
 		}
 	}
+	// twin:end
 	wall := time.Since(start)
 	fmt.Printf("wall_ns=%d ops=%d checksum=%d\n", wall.Nanoseconds(), *tasks, sum)
 }

@@ -20,6 +20,7 @@ func run() {
 	runtime.GOMAXPROCS(*workers)
 
 	start := time.Now()
+	// twin:begin
 	var wg sync.WaitGroup
 	res := make([]int64, *tasks)
 	for t := int64(0); t < *tasks; t++ {
@@ -33,11 +34,14 @@ func run() {
 		}(t)
 	}
 	wg.Wait()
+	// twin:end
 	wall := time.Since(start)
+	// twin:begin
 	var sum int64
 	for _, r := range res {
 		sum += r
 	}
+	// twin:end
 	fmt.Printf("wall_ns=%d ops=%d checksum=%d\n", wall.Nanoseconds(), *tasks**size, sum)
 }
 
