@@ -284,6 +284,11 @@ static void twin_send(const ext_args *a, int lfd)
 	} cm;
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	if (lfd >= 0) {
+		/* libuv accepts until EAGAIN: Node 20 makes a received handle non-blocking, Node 18
+		 * (Debian 12's nodejs) does not, and its loop then blocks in accept for good. */
+		int fl = fcntl(lfd, F_GETFL);
+		if (fl >= 0 && !(fl & O_NONBLOCK))
+			fcntl(lfd, F_SETFL, fl | O_NONBLOCK);
 		mh.msg_control = cm.buf;
 		mh.msg_controllen = sizeof cm.buf;
 		struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
