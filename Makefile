@@ -136,12 +136,13 @@ test-asan: deps
 # of the quick matrix in a TSan process, any report failing its cell. mn preempts by
 # switching Gs inside its SIGURG handler, only when the interrupted PC is in the program's
 # own text (never in libc or the runtime, models/mn/mn_preempt.c), so the libc calls that
-# follow are safe; TSan cannot know that, hence report_signal_unsafe=0.
+# follow are safe; TSan cannot know that, hence report_signal_unsafe=0. It also switches
+# preemption off under TSan: CB_EXPECT_PREEMPT=0 makes e2e check that mn's rows say so.
 test-tsan: deps
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory BUILD=build-tsan SAN="-fsanitize=thread" build-tsan/bench
 	@TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1:report_signal_unsafe=0 \
-	 CB_BENCH=build-tsan/bench build/tests/test_e2e --jobs 1 --filter 'e2e/*'
+	 CB_EXPECT_PREEMPT=0 CB_BENCH=build-tsan/bench build/tests/test_e2e --jobs 1 --filter 'e2e/*'
 # memcheck over the serial, threads, gil and fork tests (their backends run inside the test
 # processes), following every child; Criterion's own allocations are suppressed.
 VG_TESTS := test_harness test_threads test_gil test_mp

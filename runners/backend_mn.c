@@ -1,7 +1,10 @@
 /* backend_mn.c: the `mn` backend, Go's runtime model: tasks are Gs of the M:N scheduler in
  * models/mn (work-stealing Ps, Ms created around blocking calls, netpoller, timers, async
  * preemption). --workers sets the number of Ps, like GOMAXPROCS. */
+#include <inttypes.h>
 #include <stdio.h>
+
+#include "coro/coro.h" /* CORO_TSAN: why preemption is off */
 
 #include "mn/mn.h"
 #include "task.h"
@@ -28,8 +31,12 @@ static _Noreturn void mn_be_overflow(const char *msg)
 	cb_abort("error", "%s", msg);
 }
 
+/* mn_preemptions counts since the process started: the count when this repetition began. */
+static uint64_t mn_be_preempt0;
+
 static uint64_t mn_be_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size_t len)
 {
+	mn_be_preempt0 = mn_preemptions();
 	mn_config c = {
 		.procs = cfg->workers,
 		.stack_size = (size_t)cfg->p[MN_P_STACK_KB] * 1024,
@@ -41,6 +48,22 @@ static uint64_t mn_be_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size
 		.cold = cfg->cold,
 	};
 	return mn_main(&c, root, arg, len);
+}
+
+/* The row says how often the repetition preempted, or why it never could: a build that
+ * silently never preempts then shows (tests/test_e2e.c asserts it on mix.latency's hog). */
+static void mn_be_rep_note(const cb_backend_cfg *cfg, char *buf, size_t n)
+{
+	if (!mn_preempt_enabled())
+#ifdef CORO_TSAN
+		snprintf(buf, n, "preemption off (ThreadSanitizer build)");
+#else
+		snprintf(buf, n, "preemption off (malloc inside the executable's text)");
+#endif
+	else if (!cfg->p[MN_P_PREEMPT_MS])
+		snprintf(buf, n, "preemption off (preempt_ms=0)");
+	else
+		snprintf(buf, n, "preemptions=%" PRIu64, mn_preemptions() - mn_be_preempt0);
 }
 
 static int64_t mn_be_max_tasks(const cb_backend_cfg *cfg, const char **why)
@@ -119,4 +142,5 @@ const cb_backend cb_backend_mn = {
 	.accept = mn_accept,
 	.connect = mn_connect,
 	.close = mn_close,
+	.rep_note = mn_be_rep_note,
 };

@@ -183,6 +183,7 @@ typedef struct rep_meas {
 	struct rusage s0, s1, c0, c1;
 	uint64_t t0, t1;
 	cb_noise n0, n1;
+	char be_note[120]; /* the backend's rep_note, "" without one */
 } rep_meas;
 
 static void rep_once(const cb_cell *c, rep_meas *m)
@@ -206,6 +207,10 @@ static void rep_once(const cb_cell *c, rep_meas *m)
 	getrusage(RUSAGE_SELF, &m->s1);
 	getrusage(RUSAGE_CHILDREN, &m->c1);
 	cb_noise_sample(&m->n1);
+	if (c->be->rep_note) {
+		c->be->rep_note(&c->cfg, m->be_note, sizeof m->be_note);
+		one_line(m->be_note);
+	}
 	int fin = c->wl->finish(&m->r, result, err, sizeof err);
 	if (c->wl->cleanup)
 		c->wl->cleanup(&m->r);
@@ -366,11 +371,14 @@ static void child_main(const cb_cell *cell, const cb_run_opts *o, int wfd)
 		row.has_checksum = 1;
 		row.checksum = r->checksum;
 		row.status = r->checksum == r->expected ? "ok" : "mismatch";
+		/* The workload's note first: readers match prefixes there ("fell behind:"). */
+		char wnote[sizeof r->note + sizeof m.be_note + 2];
+		snprintf(wnote, sizeof wnote, "%s%s%s", r->note, *r->note && *m.be_note ? "; " : "", m.be_note);
 		if (r->checksum != r->expected)
 			snprintf(row.note, sizeof row.note, "expected checksum %" PRIu64 "%s%s%s%s",
-				 r->expected, *r->note ? "; " : "", r->note, *cal ? "; " : "", cal);
+				 r->expected, *wnote ? "; " : "", wnote, *cal ? "; " : "", cal);
 		else
-			snprintf(row.note, sizeof row.note, "%s%s%s", r->note, *r->note && *cal ? "; " : "", cal);
+			snprintf(row.note, sizeof row.note, "%s%s%s", wnote, *wnote && *cal ? "; " : "", cal);
 		one_line(row.note);
 		int hl = snprintf(line, sizeof line, "ROW\t%s\t%" PRId64 "\t%" PRIu64 "\t%.17g\t", row.status,
 				  row.wall_ns, row.ops, row.ops_per_s);

@@ -159,6 +159,11 @@ typedef struct cb_backend {
 	void (*safepoint_slow)(void); /* NULL: the eval breaker is never raised */
 	void (*native_begin)(void);   /* NULL: nothing to release */
 	void (*native_end)(void);
+	/* NULL, or what the repetition that just ended did inside the backend that its row
+	 * should say (mn: how many async preemptions), written into buf as one line; the
+	 * runner appends it to the row's note after "; ". Called in the cell's process, after
+	 * run returns. */
+	void (*rep_note)(const cb_backend_cfg *cfg, char *buf, size_t n);
 } cb_backend;
 
 /* Select the backend of this process (the cell's child process). */

@@ -45,6 +45,22 @@ ParameterizedTestParameters(e2e, quick_matrix)
 	return cr_make_param_array(be_name, names, n);
 }
 
+/* mn's row note says how often the repetition preempted (backend_mn.c). mix.latency's hog
+ * runs past the 10 ms preemption slice, so a build that preempts must have preempted; one
+ * that must not (TSan: `make test-tsan` sets CB_EXPECT_PREEMPT=0) must say it is off, so a
+ * sanitizer build that silently never preempts fails either way. */
+static void check_preemptions(const char *note)
+{
+	const char *e = getenv("CB_EXPECT_PREEMPT");
+	if (e && !strcmp(e, "0")) {
+		cr_assert_not_null(strstr(note, "preemption off"), "mn mix.latency: preemption expected off: %s", note);
+		return;
+	}
+	const char *p = strstr(note, "preemptions=");
+	cr_assert_not_null(p, "mn mix.latency: no preemption count: %s", note);
+	cr_assert_gt(strtoll(p + strlen("preemptions="), NULL, 10), 0, "mn mix.latency: the hog was never preempted: %s", note);
+}
+
 ParameterizedTest(be_name *bn, e2e, quick_matrix, .timeout = 400, .init = mk_tmp, .fini = rm_tmp)
 {
 	const char *nm = bn->s;
@@ -64,7 +80,7 @@ ParameterizedTest(be_name *bn, e2e, quick_matrix, .timeout = 400, .init = mk_tmp
 	const char *p = csv;
 	char store[8192], *f[CB_NCOLUMNS + 1];
 	cr_assert_eq(tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1), CB_NCOLUMNS, "header");
-	int rows = 0, ok = 0;
+	int rows = 0, ok = 0, latency_rows = 0;
 	char seen[64][32];
 	int nseen = 0;
 	int nf;
@@ -79,6 +95,10 @@ ParameterizedTest(be_name *bn, e2e, quick_matrix, .timeout = 400, .init = mk_tmp
 			cr_assert_neq(f[CB_COL_wall_ns][0], 0, "ok row carries its wall time");
 		} else
 			cr_assert(!strcmp(st, "unsupported") && *note, "%s %s: status %s: %s", *name, f[CB_COL_workload], st, note);
+		if (!strcmp(*name, "mn") && !strcmp(f[CB_COL_workload], "mix.latency") && !strcmp(st, "ok")) {
+			check_preemptions(note);
+			latency_rows++;
+		}
 		int dup = 0;
 		for (int i = 0; i < nseen; i++)
 			dup |= !strcmp(seen[i], f[CB_COL_workload]);
@@ -86,6 +106,8 @@ ParameterizedTest(be_name *bn, e2e, quick_matrix, .timeout = 400, .init = mk_tmp
 			snprintf(seen[nseen++], 32, "%s", f[CB_COL_workload]);
 	}
 	cr_assert_geq(nseen, 14, "every workload has a row (%d seen)", nseen);
+	if (!strcmp(*name, "mn"))
+		cr_assert_gt(latency_rows, 0, "mn ran mix.latency (its hog is what preemption is checked on)");
 	/* Reference runtimes may be missing here (no go, no node): all unsupported is right. */
 	if (!strstr(*name, "-ref"))
 		cr_assert_gt(ok, 0);
