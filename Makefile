@@ -164,7 +164,7 @@ GO_TWINS := $(patsubst workloads/ref/go/%/main.go,$(BUILD)/ref/go/%,$(wildcard w
 refs: $(GO_TWINS) $(BUILD)/uv_echo
 $(BUILD)/ref/go/%: workloads/ref/go/%/main.go workloads/ref/go/twin/twin.go
 	@mkdir -p $(dir $@)
-	cd workloads/ref/go/$* && GOFLAGS=-mod=mod GO111MODULE=off go build -o $(CURDIR)/$@ .
+	cd workloads/ref/go/$* && GOFLAGS=-mod=mod GO111MODULE=off go build -o $(abspath $@) .
 
 # Result processing (python3, gnuplot): the table and charts of a run folder, and two or
 # more run folders compared: make plots RUN=results/<run>; make compare A=... B=... [OUT=dir]
