@@ -323,8 +323,8 @@ static void child_main(const cb_cell *cell, const cb_run_opts *o, int wfd)
 	 * warm-up repetition would run the whole window twice; nor does a cold one, which
 	 * measures a fresh runtime each time (nothing of a warm-up would carry over). */
 	const char *wp = c->wl->warm_param;
-	int self_warm = (wp && c->p[cb_param_slot(c->wl->params, wp)] > 0) || c->cfg.cold;
-	int warmups = self_warm ? 0 : o->warmup;
+	int no_warmup = (wp && c->p[cb_param_slot(c->wl->params, wp)] > 0) || c->cfg.cold;
+	int warmups = no_warmup ? 0 : o->warmup;
 	uint64_t warm_end = cal_t0 + (warmups ? o->warmup_ns : 0);
 	/* A count-sized cell warms up at a WARMUP_COUNT_DIV-th of its count (the same code,
 	 * caches and pools), repeated until the warm-up time has passed: a whole repetition of
