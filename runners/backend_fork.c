@@ -298,6 +298,7 @@ const cb_backend cb_backend_fork = {
 		   "process each; channels are pipes",
 	.params = fork_params,
 	.concurrent = 1,
+	.tasks_are_processes = 1, /* a Pool's only for independent tasks */
 	.max_tasks = fork_max_tasks,
 	.run = fork_run,
 	.spawn = fork_spawn,

@@ -266,13 +266,19 @@ int64_t cb_calibrate_next(int64_t count, uint64_t wall_ns, uint64_t target_ns, i
 	return next > (double)max ? max : (int64_t)next;
 }
 
-/* Grow the cell's knob until a repetition lasts min_time_ns twice in a row (never below the
- * count it was given). The probes are the first warm-up. What it did goes into note (the rows say it). */
+/* Find the count at which a repetition lasts min_time_ns twice in a row: start at a
+ * CAL_START_DIV-th of the count the cell was given (its set's guess, never below the knob's
+ * minimum) and grow from there, so that a backend for which the guess is far too big (the
+ * 1:1 threads' rendezvous channel: 100000 round trips are 4 s) runs a short repetition, not
+ * a long one, and a fast one still reaches the target in a few short probes. The probes are
+ * the first warm-up. What it did goes into note (the rows say it). */
+#define CAL_START_DIV 16
 static int calibrate(cb_cell *c, uint64_t min_time_ns, char *note, size_t n)
 {
 	int64_t max = 0, *knob = scale_knob(c, &max);
 	if (!knob || !min_time_ns)
 		return 0;
+	*knob = *knob / CAL_START_DIV > knob_min(c) ? *knob / CAL_START_DIV : knob_min(c);
 	uint64_t w = 0;
 	int probes = 0;
 	/* The process's first repetition pays for cold caches, lazy binding, an embedded

@@ -70,6 +70,7 @@ void cb_noise_probe(cb_probe *p);
 typedef struct cb_machine_info {
 	uint64_t seed;
 	int rounds, min_time_ms;
+	int cell_budget_ms;      /* past 3 rounds, a cell stops once it has had this long (0: never) */
 	cb_probe probe_start, probe_end;
 	int have_end;            /* probe_end measured (the run finished) */
 } cb_machine_info;

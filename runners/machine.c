@@ -162,8 +162,9 @@ int cb_machine_json(const char *path, const cb_meta *m, const cb_machine_info *m
 	else
 		fputs("null", f);
 	if (mi) {
-		fprintf(f, ",\n  \"seed\": %" PRIu64 ",\n  \"rounds\": %d,\n  \"min_time_ms\": %d",
-			mi->seed, mi->rounds, mi->min_time_ms);
+		fprintf(f, ",\n  \"seed\": %" PRIu64 ",\n  \"rounds\": %d,\n  \"min_time_ms\": %d,"
+			   "\n  \"cell_budget_ms\": %d",
+			mi->seed, mi->rounds, mi->min_time_ms, mi->cell_budget_ms);
 		json_probe(f, "noise_probe_start", &mi->probe_start, 1);
 		json_probe(f, "noise_probe_end", &mi->probe_end, mi->have_end);
 	}

@@ -386,6 +386,55 @@ Test(cli, suite_runs_rounds_with_every_backend_once_per_round, .timeout = 240, .
 	free(s);
 }
 
+/* Rows of csv whose backend is be, counted by round (rounds[r], r <= 8). */
+static int rows_by_round(const char *csv, const char *be, int *rounds)
+{
+	char *s = tu_slurp(csv);
+	cr_assert_not_null(s);
+	const char *p = s;
+	char store[8192], *f[CB_NCOLUMNS + 1];
+	int n = 0;
+	tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1);
+	while (tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1) == CB_NCOLUMNS)
+		if (!strcmp(f[CB_COL_backend], be)) {
+			int r = atoi(f[CB_COL_round]);
+			cr_assert(r >= 1 && r <= 8, "round %s", f[CB_COL_round]);
+			rounds[r]++, n++;
+		}
+	free(s);
+	return n;
+}
+
+/* A cell whose processes have had --cell-budget-ms stops after 3 rounds, where the others
+ * go on (a budget of 1 ms: every cell is past it from round 1); with 0 every cell runs every
+ * round; machine.json records the budget. */
+Test(cli, suite_stops_a_long_cell_after_three_rounds, .timeout = 240, .init = mk_tmp, .fini = rm_tmp)
+{
+	for (int budget = 0; budget < 2; budget++) {
+		char out[256], err[8192], so[4096], path[300], ms[8];
+		snprintf(out, sizeof out, "%s/budget%d", tmpdir, budget);
+		snprintf(ms, sizeof ms, "%d", budget);
+		char *a[] = {"bench", "suite", "--reps", "5", "--min-time", "5", "--out", out, "--backends",
+			     "mn", "--workloads", "micro.yield", "--cell-budget-ms", ms, NULL};
+		cr_assert_eq(tu_run(a, err, sizeof err, so, sizeof so), 0, "%s", err);
+		snprintf(path, sizeof path, "%s/runs.csv", out);
+		int rounds[9] = {0}, n = rows_by_round(path, "mn", rounds);
+		int cells = rounds[1];
+		cr_assert_geq(cells, 2, "micro.yield's C sets on mn: %d cells", cells);
+		for (int r = 1; r <= 5; r++)
+			cr_assert_eq(rounds[r], r <= 3 || !budget ? cells : 0, "budget %d ms: %d rows in round %d",
+				     budget, rounds[r], r);
+		cr_assert_eq(n, cells * (budget ? 3 : 5));
+		if (budget)
+			cr_assert(strstr(err, "no more rounds: its 3 took"), "the stop is said: %s", err);
+		snprintf(path, sizeof path, "%s/machine.json", out);
+		char *s = tu_slurp(path), want[64];
+		snprintf(want, sizeof want, "\"cell_budget_ms\": %d,", budget);
+		cr_assert(s && strstr(s, want), "%s in %s", want, s);
+		free(s);
+	}
+}
+
 /* Run argv (a `bench run` of one repetition writing csv) and read its one row into f, the
  * fields stored in store. */
 static void one_row(char *const argv[], const char *csv, char *store, size_t n, char **f)
