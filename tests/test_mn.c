@@ -933,8 +933,8 @@ Test(mn, signal_frame_that_does_not_fit_is_reported_naming_the_g, .timeout = 20)
  * it may not deliver): stack_overflow_is_reported_naming_the_g found no report, now and
  * then, when sysmon had started the M its G ran on. Here the harness thread blocks the
  * three itself, so the first M inherits them whoever starts it; the root never leaves that
- * thread (it makes no call into mn, and a blocked SIGURG cannot preempt it) while the
- * checkers run on others. */
+ * thread (while it waits it makes no call into mn, and a blocked SIGURG cannot preempt it),
+ * so the checkers run on other Ms. */
 enum { MASK_CHECKERS = 4 };
 static _Atomic int mask_checked, mask_blocked, mask_on_harness;
 static pid_t mask_harness_tid;
