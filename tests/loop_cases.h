@@ -380,7 +380,10 @@ Test(LOOP_SUITE, parked_tasks_keep_their_frames, .timeout = 30)
 
 /* ---- files: a read into a stack buffer survives other tasks running meanwhile ------ */
 
-static const char *lc_file_path = "/tmp/concbench_loop_test_file";
+/* The file is the test's own (mkstemp): test_aloop and test_uv share this case, and other
+ * checkouts on the box run it too; with one fixed path, one process's unlink or truncating
+ * rewrite made another's readers fail to open it or sum a half-written file. */
+static char lc_file_path[64];
 
 static uint64_t lc_file_reader(void *arg, size_t len)
 {
@@ -429,7 +432,10 @@ static uint64_t lc_files_root(void *arg, size_t len)
 
 Test(LOOP_SUITE, file_reads, .timeout = 20)
 {
-	FILE *f = fopen(lc_file_path, "w");
+	snprintf(lc_file_path, sizeof lc_file_path, "/tmp/concbench_loop_test_file_XXXXXX");
+	int fd = mkstemp(lc_file_path);
+	cr_assert_geq(fd, 0);
+	FILE *f = fdopen(fd, "w");
 	cr_assert(f);
 	uint64_t want = 0;
 	for (int i = 0; i < 100000; i++) {

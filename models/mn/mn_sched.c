@@ -883,12 +883,18 @@ static void mn_m_init(mn_m *m)
 static void *mn_m_thread(void *arg)
 {
 	mn_m *m = arg;
-	sigset_t all;
-	sigfillset(&all);
-	sigdelset(&all, SIGURG);
-	sigdelset(&all, SIGSEGV);
-	sigdelset(&all, SIGBUS);
-	pthread_sigmask(SIG_BLOCK, &all, NULL); /* process signals go to the harness thread */
+	/* Process signals go to the harness thread; an M takes SIGURG (preemption) and the
+	 * faults. The mask is set whole, not added to: a thread starts with its creator's mask,
+	 * and the creator may be sysmon, which blocks everything, or a G inside the SIGURG
+	 * handler. An M that kept SIGSEGV blocked from its creator could not report a G's
+	 * overflow: the kernel kills the process on a fault it may not deliver, without running
+	 * the handler. */
+	sigset_t mask;
+	sigfillset(&mask);
+	sigdelset(&mask, SIGURG);
+	sigdelset(&mask, SIGSEGV);
+	sigdelset(&mask, SIGBUS);
+	pthread_sigmask(SIG_SETMASK, &mask, NULL);
 	mn_m_init(m);
 	if (m->nextp) {
 		mn_acquirep(m, m->nextp);
