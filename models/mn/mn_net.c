@@ -121,8 +121,11 @@ mn_g *mn__netpoll(int64_t timeout_ns)
 	for (int i = 0; i < n; i++) {
 		mn_pd *pd = evs[i].data.ptr;
 		if (!pd) {
+			/* a break: only a blocking poll drains it (as Go's netpoll does). A poll
+			 * that does not block (sysmon's, a scheduler's look) taking it would leave
+			 * the blocking poller asleep past the deadline or the stop it was for. */
 			uint64_t v;
-			if (read(mn_evfd, &v, sizeof v) < 0) {
+			if (timeout_ns != 0 && read(mn_evfd, &v, sizeof v) < 0) {
 				/* raced with another reader: nothing left to drain */
 			}
 			continue;
