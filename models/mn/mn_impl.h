@@ -9,6 +9,18 @@
 #include "coro/coro.h"
 #include "mn.h"
 
+/* Happens-before edges that ThreadSanitizer cannot see, because they go through the kernel
+ * by a path it does not intercept: release where the object is handed off, acquire where it
+ * is taken. Each use says which edge it stands for; in other builds they are nothing. */
+#ifdef CORO_TSAN
+#include <sanitizer/tsan_interface.h>
+#define MN_TSAN_RELEASE(addr) __tsan_release(addr)
+#define MN_TSAN_ACQUIRE(addr) __tsan_acquire(addr)
+#else
+#define MN_TSAN_RELEASE(addr) ((void)(addr))
+#define MN_TSAN_ACQUIRE(addr) ((void)(addr))
+#endif
+
 #define MN_RUNQ 256 /* local run queue slots per P (Go's size) */
 #define MN_STACK_CACHE 64 /* stacks a P caches before it spills half to the global cache */
 /* Each M's alternate signal stack, where the SIGSEGV/SIGBUS handlers run (a G's stack may be

@@ -121,12 +121,19 @@ mn_g *mn__netpoll(int64_t timeout_ns)
 	for (int i = 0; i < n; i++) {
 		mn_pd *pd = evs[i].data.ptr;
 		if (!pd) {
+			/* a break: only a blocking poll drains it (as Go's netpoll does). A poll
+			 * that does not block (sysmon's, a scheduler's look) taking it would leave
+			 * the blocking poller asleep past the deadline or the stop it was for. */
 			uint64_t v;
-			if (read(mn_evfd, &v, sizeof v) < 0) {
+			if (timeout_ns != 0 && read(mn_evfd, &v, sizeof v) < 0) {
 				/* raced with another reader: nothing left to drain */
 			}
 			continue;
 		}
+		/* the registration's release in mn_pd_get: the wait may be epoll_pwait2 by
+		 * syscall(), which ThreadSanitizer does not intercept, so it never sees that the
+		 * kernel orders the epoll_ctl that stored pd before the wait that returned it */
+		MN_TSAN_ACQUIRE(pd);
 		uint32_t e = evs[i].events;
 		mn__lock(&pd->lk);
 		if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
@@ -170,6 +177,7 @@ static mn_pd *mn_pd_get(int fd)
 		int fl = fcntl(fd, F_GETFL);
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 					 .data.ptr = pd};
+		MN_TSAN_RELEASE(pd); /* pd goes to whichever thread polls (mn__netpoll) */
 		if (fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0 &&
 		    epoll_ctl(mn_epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
 			pd->kind = FD_POLL;

@@ -830,6 +830,15 @@ top:
 	}
 	int zero = 0;
 	if (atomic_compare_exchange_strong(&mn_sched.polling, &zero, 1)) {
+		/* The run may have stopped since the top of this loop, and the poller before us
+		 * taken the stop's break (it drains the eventfd): blocking now would be for good,
+		 * and teardown joins this M. A stop after this look finds us holding polling, and
+		 * only the blocking poller drains the break (mn__netpoll), so its break waits for
+		 * us. */
+		if (atomic_load(&mn_sched.stopping)) {
+			atomic_store(&mn_sched.polling, 0);
+			return NULL;
+		}
 		int64_t next = mn__timers_next();
 		atomic_store(&mn_sched.poll_until, next);
 		now = mn__now();

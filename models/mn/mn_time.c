@@ -128,9 +128,12 @@ void mn__timers_free(mn_p *p)
 static void mn_sleep_hook(mn_g *prev, void *arg)
 {
 	int64_t when = *(const int64_t *)arg; /* on the sleeper's stack, which stays put */
-	/* hooks run on the sleeper's M right after the switch: its P is still this M's */
-	mn__timers_add(prev->m->p, prev, when);
-	if (prev->m->curg) /* a G runs on this P now: if it hogs, sysmon must preempt it */
+	/* hooks run on the sleeper's M right after the switch: its P is still this M's. Once
+	 * the timer is in the heap, another M may run it and the G (mn_prepare writes
+	 * prev->m): nothing of prev is read after the add */
+	mn_m *m = prev->m;
+	mn__timers_add(m->p, prev, when);
+	if (m->curg) /* a G runs on this P now: if it hogs, sysmon must preempt it */
 		mn__sysmon_deadline(when);
 	if (atomic_load_explicit(&mn_sched.polling, memory_order_relaxed) &&
 	    when < atomic_load(&mn_sched.poll_until))
