@@ -1,8 +1,10 @@
 /* mn_chan.c: channels. A ring buffer plus two FIFO queues of waiting Gs (senders,
- * receivers) under one spinlock per channel. A waiter's sudog and element live on its own
- * stack, which never moves, so the G on the other side copies straight into or out of it
- * and then readies it into its P's runnext slot: a send/receive pair hands the processor
- * over without touching the run queue. select locks its channels in address order, takes
+ * receivers) under one spinlock per channel. A waiter's sudog comes from its P's cache and
+ * carries an element of up to MN_SUDOG_ELEM bytes itself (a longer one stays where the
+ * waiter keeps it, and the waiter parks pinned: see mn_sudog), so the G on the other side
+ * copies into or out of the sudog, never into a parked G's stack, and then readies it into
+ * its P's runnext slot: a send/receive pair hands the processor over without touching the
+ * run queue. The operations that find a buffer slot or a waiting peer take no sudog. select locks its channels in address order, takes
  * any ready case (in random order), or enqueues a sudog on every channel with a shared
  * "decided" flag that the first waker claims. */
 #include <errno.h>
@@ -111,6 +113,21 @@ static int mn_chan_try_recv_locked(mn_chan *c, void *elem, int *res, mn_g **wake
 	return 0;
 }
 
+/* Where a waiter's element travels: in its sudog (a send copies it in now), or, when it is
+ * longer than the sudog's buffer, in place (*pin set: the G must not be shrunk). */
+static inline void *mn_sudog_elem(mn_sudog *s, mn_chan *c, void *elem, int send, int *pin)
+{
+	if (!elem || !c->elem)
+		return elem;
+	if (c->elem > MN_SUDOG_ELEM) {
+		*pin = 1;
+		return elem;
+	}
+	if (send)
+		mn_chan_copy(c, s->buf, elem);
+	return s->buf;
+}
+
 static int mn_chan_op(mn_chan *c, void *elem, int send, int block)
 {
 	mn_g *self = mn__getg();
@@ -132,11 +149,20 @@ static int mn_chan_op(mn_chan *c, void *elem, int send, int block)
 		mn__leave(self);
 		return MN_EMPTY;
 	}
-	mn_sudog sd = {.g = self, .elem = elem, .c = c};
-	mn__wq_push(send ? &c->sendq : &c->recvq, &sd);
-	mn__park(self, mn__unlock_hook, &c->lk);
+	mn_sudog *sd = mn__sudog_get(self->m->p);
+	int pin = 0;
+	sd->g = self;
+	sd->c = c;
+	sd->sel = NULL;
+	sd->elem = mn_sudog_elem(sd, c, elem, send, &pin);
+	mn__wq_push(send ? &c->sendq : &c->recvq, sd);
+	mn__park_as(self, mn__unlock_hook, &c->lk, pin);
+	res = sd->success ? MN_OK : MN_CLOSED;
+	if (!send && sd->elem == sd->buf)
+		mn_chan_copy(c, elem, sd->buf);
+	mn__sudog_put(self->m->p, sd);
 	mn__leave(self);
-	return sd.success ? MN_OK : MN_CLOSED;
+	return res;
 }
 
 int mn_chan_send(mn_chan *c, const void *elem)
@@ -259,24 +285,37 @@ int mn_select(mn_case *cases, int n, int nonblock)
 		mn__leave(self);
 		return -1;
 	}
-	atomic_int decided = 0;
-	mn_sudog sd[MN_SELECT_MAX];
+	mn_p *p = self->m->p;
+	mn_sudog *sd[MN_SELECT_MAX];
+	int pin = 0;
 	for (int i = 0; i < n; i++) {
-		sd[i] = (mn_sudog){.g = self, .elem = cases[i].elem, .c = cases[i].c,
-				   .sel = &decided, .idx = i};
-		mn__wq_push(cases[i].send ? &cases[i].c->sendq : &cases[i].c->recvq, &sd[i]);
+		mn_sudog *s = sd[i] = mn__sudog_get(p);
+		s->g = self;
+		s->c = cases[i].c;
+		s->sel = &sd[0]->decided;
+		s->idx = i;
+		s->elem = mn_sudog_elem(s, cases[i].c, cases[i].elem, cases[i].send, &pin);
 	}
+	atomic_store_explicit(&sd[0]->decided, 0, memory_order_relaxed);
+	for (int i = 0; i < n; i++)
+		mn__wq_push(cases[i].send ? &cases[i].c->sendq : &cases[i].c->recvq, sd[i]);
 	self->wake = NULL;
 	mn_sel_locks locks = {order, n};
-	mn__park(self, mn_sel_unlock_hook, &locks);
+	mn__park_as(self, mn_sel_unlock_hook, &locks, pin);
 	/* woken by one case: withdraw from the others */
 	mn_sudog *won = self->wake;
 	mn_sel_lock(order, n);
 	for (int i = 0; i < n; i++)
-		if (&sd[i] != won)
-			mn__wq_remove(cases[i].send ? &cases[i].c->sendq : &cases[i].c->recvq, &sd[i]);
+		if (sd[i] != won)
+			mn__wq_remove(cases[i].send ? &cases[i].c->sendq : &cases[i].c->recvq, sd[i]);
 	mn_sel_unlock(order, n);
-	cases[won->idx].result = won->success ? MN_OK : MN_CLOSED;
+	mn_case *cw = &cases[won->idx];
+	cw->result = won->success ? MN_OK : MN_CLOSED;
+	if (!cw->send && won->elem == won->buf)
+		mn_chan_copy(cw->c, cw->elem, won->buf);
+	p = self->m->p;
+	for (int i = 0; i < n; i++)
+		mn__sudog_put(p, sd[i]);
 	mn__leave(self);
 	return won->idx;
 }

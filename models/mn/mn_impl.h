@@ -30,16 +30,25 @@ typedef struct mn_gbatch {
 	mn_g *g[MN_RUNQ / 2 + 1];
 } mn_gbatch;
 
-/* A goroutine-style waiter on a channel, mutex or fd: lives on the waiting G's stack,
- * which never moves, so other threads may write through elem while the G is parked. */
+/* A goroutine-style waiter on a channel, mutex or fd (Go's sudog). Sudogs come from a per-P
+ * cache, never from the waiting G's stack: a waker writes into the sudog while the G is
+ * parked, and a parked G's stack may be shrunk (mn_shrink.c: its pages given back), so
+ * nothing another thread touches may live there. A channel element of up to
+ * MN_SUDOG_ELEM bytes travels in buf (the sender copies it in before it parks, a parked
+ * receiver copies it out once resumed); a longer one is read or written in place, through
+ * elem, and its G is parked pinned (never shrunk). */
+#define MN_SUDOG_ELEM 16
+#define MN_SUDOG_CACHE 128 /* sudogs a P keeps (it spills down to this at twice as many) */
 typedef struct mn_sudog {
 	mn_g *g;
-	void *elem;
-	struct mn_sudog *next, *prev;
+	void *elem;        /* where the waker copies to or from: buf, the waiter's element, NULL */
+	struct mn_sudog *next, *prev; /* wait queue; next also links the free caches */
 	mn_chan *c;
 	atomic_int *sel;   /* select: shared "decided" flag; NULL for a plain wait */
 	int success;       /* set by the waker: 1 done, 0 woken by close */
 	int idx;           /* select case index */
+	atomic_int decided; /* select: the flag all its cases share, in the first case's sudog */
+	unsigned char buf[MN_SUDOG_ELEM] __attribute__((aligned(8)));
 } mn_sudog;
 
 struct mn_g { /* 192 bytes: three cache lines, the fields of spawn, run and join first */
@@ -89,6 +98,8 @@ struct mn_p {
 	int ngfree;
 	coro_stack *stacks;
 	int nstacks;
+	mn_sudog *sudogs;
+	int nsudogs;
 	/* timers of Gs sleeping, a 4-ary min-heap on when (mn_time.c) */
 	int tlk;
 	struct mn_timer *theap;
@@ -133,6 +144,8 @@ mn_g *mn__getg(void);
 mn_m *mn__getm(void);                     /* this thread's M, or NULL (mn_preempt.c) */
 void mn__setm(mn_m *m);
 void mn__park(mn_g *self, mn_hook hook, void *arg); /* switch away from self, the running G */
+/* the same; pinned: something outside the G (a waker) reads or writes its stack meanwhile */
+void mn__park_as(mn_g *self, mn_hook hook, void *arg, int pinned);
 void mn__ready(mn_g *g, int next);        /* make g runnable (runnext if next) */
 void mn__ready_by(mn_g *self, mn_g *g, int next); /* the same, from the running G self */
 void mn__inject(mn_g *list);              /* ready a list from outside any P */
@@ -267,6 +280,27 @@ static inline void mn__stack_put(mn_p *p, const coro_stack *s)
 		mn__stack_spill(p);
 	p->stacks[p->nstacks++] = *s;
 }
+/* Sudogs (mn_stack.c): taken on the P of the G that waits, given back on the P it resumes
+ * on (Go's acquireSudog/releaseSudog); the caches spill to and refill from a global list. */
+mn_sudog *mn__sudog_refill(mn_p *p);
+void mn__sudog_spill(mn_p *p);
+static inline mn_sudog *mn__sudog_get(mn_p *p)
+{
+	mn_sudog *s = p->sudogs;
+	if (__builtin_expect(!s, 0))
+		return mn__sudog_refill(p);
+	p->sudogs = s->next;
+	p->nsudogs--;
+	return s;
+}
+static inline void mn__sudog_put(mn_p *p, mn_sudog *s)
+{
+	s->next = p->sudogs;
+	p->sudogs = s;
+	if (__builtin_expect(++p->nsudogs > 2 * MN_SUDOG_CACHE, 0))
+		mn__sudog_spill(p);
+}
+void mn__sudog_free_all(void);               /* at a run's end */
 /* The top MN_STACK_OWNER bytes of every G stack hold the G that owns it (NULL while the
  * stack is free), so that a fault in any guard names its G, whichever M or context took it.
  * 16 keeps the coroutine's top 16-byte aligned. */
@@ -340,6 +374,9 @@ struct mn_sched {
 	int ngstacks, gstackcap;
 	mn_g *gfree;               /* Gs beyond the per-P caches */
 	int ngfree;
+	mn_sudog *sudogs;          /* sudogs beyond the per-P caches */
+	int nsudogs;
+	void *sudog_blocks;        /* every sudog allocation, freed at a run's end */
 	mn_g **allg_blocks;        /* G allocations freed at teardown */
 	int nallg, allgcap;
 };

@@ -428,6 +428,12 @@ void mn__park(mn_g *g, mn_hook hook, void *arg)
 	mn__switch(g, mn__next_local(g->m->p), hook, arg);
 }
 
+void mn__park_as(mn_g *g, mn_hook hook, void *arg, int pinned)
+{
+	(void)pinned; /* nothing shrinks stacks yet */
+	mn__park(g, hook, arg);
+}
+
 static inline void mn_ready_on(mn_m *m, mn_g *g, int next)
 {
 	g->status = G_RUNNABLE;
@@ -926,6 +932,7 @@ static void mn_install_signals(void)
 static void mn_free_all(void)
 {
 	mn__keep_stacks();
+	mn__sudog_free_all();
 	for (mn_gbatch *b = mn_sched.gq_free, *n; b; b = n) {
 		n = b->next;
 		free(b);
