@@ -1,10 +1,9 @@
 /* mn_chan.c: channels. A ring buffer plus two FIFO queues of waiting Gs (senders,
- * receivers) under one spinlock per channel. A waiter's sudog comes from its P's cache and
- * carries an element of up to MN_SUDOG_ELEM bytes itself (a longer one stays where the
- * waiter keeps it, and the waiter parks pinned: see mn_sudog), so the G on the other side
- * copies into or out of the sudog, never into a parked G's stack, and then readies it into
- * its P's runnext slot: a send/receive pair hands the processor over without touching the
- * run queue. The operations that find a buffer slot or a waiting peer take no sudog. select locks its channels in address order, takes
+ * receivers) under one spinlock per channel. A waiter's sudog comes from its P's cache; its
+ * element stays where the waiter keeps it (often on its own stack), and the G on the other
+ * side copies straight into or out of it and then readies it into its P's runnext slot: a
+ * send/receive pair hands the processor over without touching the run queue. Only an
+ * operation that waits takes a sudog. select locks its channels in address order, takes
  * any ready case (in random order), or enqueues a sudog on every channel with a shared
  * "decided" flag that the first waker claims. */
 #include <errno.h>
@@ -113,21 +112,6 @@ static int mn_chan_try_recv_locked(mn_chan *c, void *elem, int *res, mn_g **wake
 	return 0;
 }
 
-/* Where a waiter's element travels: in its sudog (a send copies it in now), or, when it is
- * longer than the sudog's buffer, in place (*pin set: the G must not be shrunk). */
-static inline void *mn_sudog_elem(mn_sudog *s, mn_chan *c, void *elem, int send, int *pin)
-{
-	if (!elem || !c->elem)
-		return elem;
-	if (c->elem > MN_SUDOG_ELEM) {
-		*pin = 1;
-		return elem;
-	}
-	if (send)
-		mn_chan_copy(c, s->buf, elem);
-	return s->buf;
-}
-
 static int mn_chan_op(mn_chan *c, void *elem, int send, int block)
 {
 	mn_g *self = mn__getg();
@@ -149,18 +133,13 @@ static int mn_chan_op(mn_chan *c, void *elem, int send, int block)
 		mn__leave(self);
 		return MN_EMPTY;
 	}
-	mn_sudog *sd = mn__sudog_get(self->m->p);
-	int pin = 0;
+	mn_sudog *sd = mn__sudog_get(self);
 	sd->g = self;
-	sd->c = c;
-	sd->sel = NULL;
-	sd->elem = mn_sudog_elem(sd, c, elem, send, &pin);
+	sd->elem = elem;
 	mn__wq_push(send ? &c->sendq : &c->recvq, sd);
-	mn__park_as(self, mn__unlock_hook, &c->lk, pin);
+	mn__park(self, mn__unlock_hook, &c->lk);
 	res = sd->success ? MN_OK : MN_CLOSED;
-	if (!send && sd->elem == sd->buf)
-		mn_chan_copy(c, elem, sd->buf);
-	mn__sudog_put(self->m->p, sd);
+	mn__sudog_put(self, sd);
 	mn__leave(self);
 	return res;
 }
@@ -285,23 +264,20 @@ int mn_select(mn_case *cases, int n, int nonblock)
 		mn__leave(self);
 		return -1;
 	}
-	mn_p *p = self->m->p;
 	mn_sudog *sd[MN_SELECT_MAX];
-	int pin = 0;
 	for (int i = 0; i < n; i++) {
-		mn_sudog *s = sd[i] = mn__sudog_get(p);
+		mn_sudog *s = sd[i] = mn__sudog_get(self);
 		s->g = self;
-		s->c = cases[i].c;
+		s->elem = cases[i].elem;
 		s->sel = &sd[0]->decided;
 		s->idx = i;
-		s->elem = mn_sudog_elem(s, cases[i].c, cases[i].elem, cases[i].send, &pin);
 	}
 	atomic_store_explicit(&sd[0]->decided, 0, memory_order_relaxed);
 	for (int i = 0; i < n; i++)
 		mn__wq_push(cases[i].send ? &cases[i].c->sendq : &cases[i].c->recvq, sd[i]);
 	self->wake = NULL;
 	mn_sel_locks locks = {order, n};
-	mn__park_as(self, mn_sel_unlock_hook, &locks, pin);
+	mn__park(self, mn_sel_unlock_hook, &locks);
 	/* woken by one case: withdraw from the others */
 	mn_sudog *won = self->wake;
 	mn_sel_lock(order, n);
@@ -309,13 +285,12 @@ int mn_select(mn_case *cases, int n, int nonblock)
 		if (sd[i] != won)
 			mn__wq_remove(cases[i].send ? &cases[i].c->sendq : &cases[i].c->recvq, sd[i]);
 	mn_sel_unlock(order, n);
-	mn_case *cw = &cases[won->idx];
-	cw->result = won->success ? MN_OK : MN_CLOSED;
-	if (!cw->send && won->elem == won->buf)
-		mn_chan_copy(cw->c, cw->elem, won->buf);
-	p = self->m->p;
-	for (int i = 0; i < n; i++)
-		mn__sudog_put(p, sd[i]);
+	int idx = won->idx;
+	cases[idx].result = won->success ? MN_OK : MN_CLOSED;
+	for (int i = 0; i < n; i++) {
+		sd[i]->sel = NULL; /* as a free sudog has it */
+		mn__sudog_put(self, sd[i]);
+	}
 	mn__leave(self);
-	return won->idx;
+	return idx;
 }

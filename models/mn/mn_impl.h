@@ -31,24 +31,17 @@ typedef struct mn_gbatch {
 } mn_gbatch;
 
 /* A goroutine-style waiter on a channel, mutex or fd (Go's sudog). Sudogs come from a per-P
- * cache, never from the waiting G's stack: a waker writes into the sudog while the G is
- * parked, and a parked G's stack may be shrunk (mn_shrink.c: its pages given back), so
- * nothing another thread touches may live there. A channel element of up to
- * MN_SUDOG_ELEM bytes travels in buf (the sender copies it in before it parks, a parked
- * receiver copies it out once resumed); a longer one is read or written in place, through
- * elem, and its G is parked pinned (never shrunk). */
-#define MN_SUDOG_ELEM 16
+ * cache, never from the waiting G's stack: other threads link and unlink them while the G
+ * is parked, and a parked G's stack may be shrunk (mn_shrink.c: its pages given back). */
 #define MN_SUDOG_CACHE 128 /* sudogs a P keeps (it spills down to this at twice as many) */
 typedef struct mn_sudog {
 	mn_g *g;
 	void *elem;        /* where the waker copies to or from: buf, the waiter's element, NULL */
 	struct mn_sudog *next, *prev; /* wait queue; next also links the free caches */
-	mn_chan *c;
-	atomic_int *sel;   /* select: shared "decided" flag; NULL for a plain wait */
+	atomic_int *sel;   /* select: shared "decided" flag; NULL for a plain wait (and free) */
 	int success;       /* set by the waker: 1 done, 0 woken by close */
 	int idx;           /* select case index */
 	atomic_int decided; /* select: the flag all its cases share, in the first case's sudog */
-	unsigned char buf[MN_SUDOG_ELEM] __attribute__((aligned(8)));
 } mn_sudog;
 
 struct mn_g { /* 192 bytes: three cache lines, the fields of spawn, run and join first */
@@ -129,6 +122,7 @@ struct mn_m {
 	int has_thread;
 	_Atomic int tid;           /* kernel thread id, set by the thread itself (preemption) */
 	mn_g *nextg;               /* to run next, handed to g0 to give it a stack first */
+	mn_sudog *sudog;           /* a free sudog (mn__sudog_get) */
 	mn_hook hook;
 	void *hook_arg;
 	mn_g *hook_g;
@@ -144,8 +138,6 @@ mn_g *mn__getg(void);
 mn_m *mn__getm(void);                     /* this thread's M, or NULL (mn_preempt.c) */
 void mn__setm(mn_m *m);
 void mn__park(mn_g *self, mn_hook hook, void *arg); /* switch away from self, the running G */
-/* the same; pinned: something outside the G (a waker) reads or writes its stack meanwhile */
-void mn__park_as(mn_g *self, mn_hook hook, void *arg, int pinned);
 void mn__ready(mn_g *g, int next);        /* make g runnable (runnext if next) */
 void mn__ready_by(mn_g *self, mn_g *g, int next); /* the same, from the running G self */
 void mn__inject(mn_g *list);              /* ready a list from outside any P */
@@ -280,21 +272,35 @@ static inline void mn__stack_put(mn_p *p, const coro_stack *s)
 		mn__stack_spill(p);
 	p->stacks[p->nstacks++] = *s;
 }
-/* Sudogs (mn_stack.c): taken on the P of the G that waits, given back on the P it resumes
- * on (Go's acquireSudog/releaseSudog); the caches spill to and refill from a global list. */
+/* Sudogs (mn_stack.c): taken by a G that is about to wait, given back once it has resumed
+ * (Go's acquireSudog/releaseSudog), on the M it runs on: one in the M's own slot (a G that
+ * parks usually resumes after another G's sudog came back on the same M), the rest in the
+ * P's cache, which spills to and refills from a global list. */
 mn_sudog *mn__sudog_refill(mn_p *p);
 void mn__sudog_spill(mn_p *p);
-static inline mn_sudog *mn__sudog_get(mn_p *p)
+static inline mn_sudog *mn__sudog_get(mn_g *self)
 {
-	mn_sudog *s = p->sudogs;
-	if (__builtin_expect(!s, 0))
+	mn_m *m = self->m;
+	mn_sudog *s = m->sudog;
+	if (__builtin_expect(s != NULL, 1)) {
+		m->sudog = NULL;
+		return s;
+	}
+	mn_p *p = m->p;
+	if (__builtin_expect(!(s = p->sudogs), 0))
 		return mn__sudog_refill(p);
 	p->sudogs = s->next;
 	p->nsudogs--;
 	return s;
 }
-static inline void mn__sudog_put(mn_p *p, mn_sudog *s)
+static inline void mn__sudog_put(mn_g *self, mn_sudog *s)
 {
+	mn_m *m = self->m;
+	if (__builtin_expect(!m->sudog, 1)) {
+		m->sudog = s;
+		return;
+	}
+	mn_p *p = m->p;
 	s->next = p->sudogs;
 	p->sudogs = s;
 	if (__builtin_expect(++p->nsudogs > 2 * MN_SUDOG_CACHE, 0))

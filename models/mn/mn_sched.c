@@ -428,12 +428,6 @@ void mn__park(mn_g *g, mn_hook hook, void *arg)
 	mn__switch(g, mn__next_local(g->m->p), hook, arg);
 }
 
-void mn__park_as(mn_g *g, mn_hook hook, void *arg, int pinned)
-{
-	(void)pinned; /* nothing shrinks stacks yet */
-	mn__park(g, hook, arg);
-}
-
 static inline void mn_ready_on(mn_m *m, mn_g *g, int next)
 {
 	g->status = G_RUNNABLE;

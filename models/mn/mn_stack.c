@@ -378,7 +378,7 @@ void mn__sudog_spill(mn_p *p)
 	mn__unlock(&mn_sched.slk);
 }
 
-/* At a run's end every G has ended, so every sudog is free. */
+/* At a run's end (before the Ms are freed) every G has ended, so every sudog is free. */
 void mn__sudog_free_all(void)
 {
 	for (mn_sudog_block *b = mn_sched.sudog_blocks, *n; b; b = n) {
@@ -391,4 +391,6 @@ void mn__sudog_free_all(void)
 		mn_sched.allp[i].sudogs = NULL;
 		mn_sched.allp[i].nsudogs = 0;
 	}
+	for (mn_m *m = mn_sched.allm; m; m = m->alllink)
+		m->sudog = NULL;
 }
