@@ -62,6 +62,7 @@ static int mn_chan_try_send_locked(mn_chan *c, const void *elem, int *res, mn_g 
 	}
 	mn_sudog *r = mn__wq_pop(&c->recvq);
 	if (r) {
+		mn__claim(r->g); /* its element may be on its stack */
 		mn_chan_copy(c, r->elem, elem);
 		r->success = 1;
 		r->g->wake = r;
@@ -87,6 +88,7 @@ static int mn_chan_try_recv_locked(mn_chan *c, void *elem, int *res, mn_g **wake
 		c->count--;
 		/* a blocked sender's element takes the freed slot, keeping FIFO order */
 		if ((s = mn__wq_pop(&c->sendq))) {
+			mn__claim(s->g);
 			mn_chan_copy(c, c->buf + ((c->head + c->count) % c->cap) * c->elem, s->elem);
 			c->count++;
 			s->success = 1;
@@ -97,6 +99,7 @@ static int mn_chan_try_recv_locked(mn_chan *c, void *elem, int *res, mn_g **wake
 		return 1;
 	}
 	if ((s = mn__wq_pop(&c->sendq))) { /* rendezvous: straight from the sender */
+		mn__claim(s->g);
 		mn_chan_copy(c, elem, s->elem);
 		s->success = 1;
 		s->g->wake = s;
@@ -168,6 +171,7 @@ void mn_chan_close(mn_chan *c)
 	c->closed = 1;
 	mn_sudog *s;
 	while ((s = mn__wq_pop(&c->recvq))) {
+		mn__claim(s->g);
 		mn_chan_copy(c, s->elem, NULL);
 		s->success = 0;
 		s->g->wake = s;
@@ -203,16 +207,13 @@ static void mn_sel_unlock(mn_chan **order, int n)
 			mn__unlock(&order[i]->lk);
 }
 
-typedef struct {
-	mn_chan **order;
-	int n;
-} mn_sel_locks;
-
+/* The channels to unlock are copied to the M the hook runs on: a parked G's stack is not
+ * read by anyone (mn_shrink.c). */
 static void mn_sel_unlock_hook(mn_g *prev, void *arg)
 {
-	(void)prev;
-	mn_sel_locks *l = arg;
-	mn_sel_unlock(l->order, l->n);
+	mn_m *m = arg;
+	mn__parked(prev);
+	mn_sel_unlock(m->sel_order, m->sel_n);
 }
 
 static int mn_chan_cmp(const void *a, const void *b)
@@ -276,8 +277,22 @@ int mn_select(mn_case *cases, int n, int nonblock)
 	for (int i = 0; i < n; i++)
 		mn__wq_push(cases[i].send ? &cases[i].c->sendq : &cases[i].c->recvq, sd[i]);
 	self->wake = NULL;
-	mn_sel_locks locks = {order, n};
-	mn__park(self, mn_sel_unlock_hook, &locks);
+	mn_m *m = self->m;
+	if (!m->sel_order && !(m->sel_order = malloc(sizeof order))) {
+		/* no memory to hand the locks over: withdraw, unlock, and fail */
+		for (int i = 0; i < n; i++) {
+			mn__wq_remove(cases[i].send ? &cases[i].c->sendq : &cases[i].c->recvq, sd[i]);
+			sd[i]->sel = NULL;
+			mn__sudog_put(self, sd[i]);
+		}
+		mn_sel_unlock(order, n);
+		mn__leave(self);
+		errno = ENOMEM;
+		return -2;
+	}
+	memcpy(m->sel_order, order, sizeof order[0] * (size_t)n);
+	m->sel_n = n;
+	mn__park(self, mn_sel_unlock_hook, m);
 	/* woken by one case: withdraw from the others */
 	mn_sudog *won = self->wake;
 	mn_sel_lock(order, n);

@@ -10,6 +10,7 @@
 #include "mn.h"
 
 #define MN_RUNQ 256 /* local run queue slots per P (Go's size) */
+#define MN_GBLOCK 256 /* Gs allocated at a time (mn_stack.c) */
 #define MN_STACK_CACHE 64 /* stacks a P caches before it spills half to the global cache */
 /* Each M's alternate signal stack, where the SIGSEGV/SIGBUS handlers run (a G's stack may be
  * the one that overflowed): room for the kernel's frame (~11 KiB with AMX) and the guard
@@ -18,6 +19,8 @@
 
 enum { G_IDLE, G_RUNNABLE, G_RUNNING, G_WAITING, G_SYSCALL, G_DEAD };
 enum { P_IDLE, P_RUNNING, P_SYSCALL };
+/* A G's stack-shrinking state, mn_g.sstate (mn_shrink.c) */
+enum { S_RUN, S_PARKED, S_OLD, S_SHRINKING, S_SHRUNK, S_RESTORED, S_NOSTACK };
 
 typedef struct mn_m mn_m;
 typedef struct mn_p mn_p;
@@ -48,9 +51,10 @@ struct mn_g { /* 192 bytes: three cache lines, the fields of spawn, run and join
 	coro ctx;
 	mn_m *m;                  /* M running it (valid while running) */
 	mn_g *link;               /* global queue, free lists, ready lists */
-	int status;
 	int in_rt;                /* >0: inside the runtime; async preemption must not switch */
-	int has_stack;
+	uint16_t status;
+	uint16_t has_stack;
+	_Atomic uint32_t sstate;  /* S_RUN...: shrinking of its stack (mn_shrink.c) */
 	uint32_t len;             /* argument bytes */
 	uint64_t id;
 	mn_fn fn;
@@ -59,7 +63,10 @@ struct mn_g { /* 192 bytes: three cache lines, the fields of spawn, run and join
 		mn_sudog *wake;   /* while it runs: the select case that woke it */
 	};
 	_Atomic(uintptr_t) join;  /* 0, MN_JOIN_DONE, or the joining G */
-	unsigned char *argp;      /* arg, or a malloc'd copy of a long argument */
+	union {
+		unsigned char *argp; /* until it starts: arg, or a malloc'd copy of a long one */
+		void *sbuf;          /* once started: its stack's bytes while shrunk */
+	};
 	unsigned char arg[MN_ARG_INLINE] __attribute__((aligned(16)));
 };
 _Static_assert(sizeof(mn_g) % 64 == 0, "a G spans whole cache lines");
@@ -123,6 +130,8 @@ struct mn_m {
 	_Atomic int tid;           /* kernel thread id, set by the thread itself (preemption) */
 	mn_g *nextg;               /* to run next, handed to g0 to give it a stack first */
 	mn_sudog *sudog;           /* a free sudog (mn__sudog_get) */
+	mn_chan **sel_order;       /* the channels a parking select unlocks (its hook's) */
+	int sel_n;
 	mn_hook hook;
 	void *hook_arg;
 	mn_g *hook_g;
@@ -137,7 +146,9 @@ struct mn_m {
 mn_g *mn__getg(void);
 mn_m *mn__getm(void);                     /* this thread's M, or NULL (mn_preempt.c) */
 void mn__setm(mn_m *m);
-void mn__park(mn_g *self, mn_hook hook, void *arg); /* switch away from self, the running G */
+/* Switch away from self, the running G, waiting. hook must call mn__parked(prev) before it
+ * publishes prev, and must read nothing on prev's stack (mn_shrink.c). */
+void mn__park(mn_g *self, mn_hook hook, void *arg);
 void mn__ready(mn_g *g, int next);        /* make g runnable (runnext if next) */
 void mn__ready_by(mn_g *self, mn_g *g, int next); /* the same, from the running G self */
 void mn__inject(mn_g *list);              /* ready a list from outside any P */
@@ -322,6 +333,25 @@ void mn__adopt_kept(int cold);                /* at a run's start: what the last
 void mn__keep_stacks(void);                   /* at a run's end: keep stacks and G blocks */
 size_t mn__guard_size(void);                  /* bytes of guard below each G stack */
 
+/* Stack shrinking (mn_shrink.c). */
+void mn__unshrink(mn_g *g, uint32_t old);
+void mn__resume_slow(mn_g *g);
+int64_t mn__shrink_tick(int64_t now, int *pending); /* sysmon: a pass if due; the next due */
+/* A waker about to copy into or out of a parked G's element (which may be on its stack):
+ * the G is no longer shrinkable, and its stack is back. */
+static inline void mn__claim(mn_g *g)
+{
+	uint32_t old = atomic_exchange_explicit(&g->sstate, S_RUN, memory_order_acq_rel);
+	if (__builtin_expect(old >= S_SHRINKING, 0))
+		mn__unshrink(g, old);
+}
+/* The hooks that publish a parked G (mn__park's) call this first: its context is saved now
+ * (the hook runs after the switch), and it becomes shrinkable before a waker can claim it. */
+static inline void mn__parked(mn_g *g)
+{
+	atomic_store_explicit(&g->sstate, S_PARKED, memory_order_release);
+}
+
 /* Async preemption (mn_preempt.c). */
 void mn__text_init(void);                 /* where the program's own text is; once */
 void mn__sigurg(int sig, siginfo_t *si, void *ucv);
@@ -371,6 +401,11 @@ struct mn_sched {
 	size_t stack_guard;        /* bytes of guard below each G stack */
 	size_t stack_stride;       /* guard + stack: the layout of a slab (coro_stack_alloc_many) */
 	int64_t preempt_ns, syscall_ns;
+	int64_t shrink_ns;         /* <= 0: stacks are never shrunk */
+	int64_t shrink_next;       /* sysmon's: the next pass */
+	int64_t shrink_pending;    /* parked Gs the last pass left unshrunk */
+	_Atomic uint64_t shrink_quiet; /* passes that left none */
+	_Atomic(mn_g *) settler;   /* the G in mn_shrink_settle, which passes skip */
 	mn_config cfg;
 	void **slabs;              /* stack regions, unmapped at teardown */
 	size_t *slab_sizes;

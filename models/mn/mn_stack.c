@@ -16,7 +16,6 @@
 
 #define MN_G_CACHE 64 /* free Gs a P keeps (it spills down to this at twice as many) */
 #define MN_SLAB 64    /* stacks mapped by one mmap, with their guards */
-#define MN_GBLOCK 256 /* Gs allocated at a time */
 _Static_assert(MN_STACK_CACHE <= MN_STACK_SLACK_PER_P && MN_SLAB <= MN_STACK_SLACK_PER_P,
 	       "a P's cache and a fresh slab must fit the kept-stack slack mn.h promises");
 
@@ -48,6 +47,7 @@ mn_g *mn__galloc_slow(mn_p *p)
 		}
 		mn_sched.allg_blocks[mn_sched.nallg++] = block;
 		for (int i = 0; i < MN_GBLOCK; i++) {
+			atomic_init(&block[i].sstate, S_NOSTACK); /* sysmon's passes read every G */
 			block[i].link = p->gfree;
 			p->gfree = &block[i];
 			p->ngfree++;
