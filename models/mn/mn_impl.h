@@ -404,7 +404,8 @@ struct mn_sched {
 	int64_t shrink_ns;         /* <= 0: stacks are never shrunk */
 	int64_t shrink_next;       /* sysmon's: the next pass */
 	int64_t shrink_pending;    /* parked Gs the last pass left unshrunk */
-	_Atomic uint64_t shrink_quiet; /* passes that left none */
+	_Atomic uint64_t shrink_seq;   /* passes begun */
+	_Atomic uint64_t shrink_quiet; /* the last pass that left none parked unshrunk */
 	_Atomic(mn_g *) settler;   /* the G in mn_shrink_settle, which passes skip */
 	mn_config cfg;
 	void **slabs;              /* stack regions, unmapped at teardown */

@@ -230,6 +230,7 @@ int64_t mn__shrink_tick(int64_t now, int *pending)
 		*pending = mn_sched.shrink_pending > 0;
 		return mn_sched.shrink_next;
 	}
+	uint64_t seq = atomic_fetch_add(&mn_sched.shrink_seq, 1) + 1; /* this pass */
 	int64_t left = mn_shrink_pass();
 	int64_t end = mn__now(), gap = (end - now) * MN_SHRINK_DUTY;
 	if (gap < mn_sched.shrink_ns)
@@ -238,11 +239,11 @@ int64_t mn__shrink_tick(int64_t now, int *pending)
 	mn_sched.shrink_pending = left;
 	*pending = left > 0;
 	if (!left)
-		atomic_fetch_add(&mn_sched.shrink_quiet, 1);
+		atomic_store(&mn_sched.shrink_quiet, seq);
 	return mn_sched.shrink_next;
 }
 
-/* Wait (as a G) until sysmon has ended two passes that found no other parked G left
+/* Wait (as a G) until a pass that began after the call has found no other parked G left
  * unshrunk: 1; max_ns passed first: 0; shrinking is off: -1 at once. */
 int mn_shrink_settle(int64_t max_ns)
 {
@@ -250,11 +251,10 @@ int mn_shrink_settle(int64_t max_ns)
 		return -1;
 	mn_g *self = mn__getg();
 	atomic_store(&mn_sched.settler, self);
-	uint64_t q0 = atomic_load(&mn_sched.shrink_quiet);
+	uint64_t s0 = atomic_load(&mn_sched.shrink_seq); /* passes begun so far */
 	int64_t end = mn__now() + max_ns;
 	int settled = 1;
-	/* two quiet passes: the first may have begun before the caller's reading */
-	while (atomic_load(&mn_sched.shrink_quiet) < q0 + 2) {
+	while (atomic_load(&mn_sched.shrink_quiet) <= s0) {
 		if (mn__now() >= end) {
 			settled = 0;
 			break;
