@@ -129,9 +129,11 @@ static void mn_sleep_hook(mn_g *prev, void *arg)
 {
 	int64_t when = (int64_t)(intptr_t)arg; /* by value: nothing of a parked G's stack is read */
 	mn__parked(prev);
-	/* hooks run on the sleeper's M right after the switch: its P is still this M's */
-	mn__timers_add(prev->m->p, prev, when);
-	if (prev->m->curg) /* a G runs on this P now: if it hogs, sysmon must preempt it */
+	/* hooks run on the sleeper's M right after the switch: its P is still this M's. Read
+	 * prev->m before the timer is added: from then on prev may run elsewhere. */
+	mn_m *m = prev->m;
+	mn__timers_add(m->p, prev, when);
+	if (m->curg) /* a G runs on this P now: if it hogs, sysmon must preempt it */
 		mn__sysmon_deadline(when);
 	if (atomic_load_explicit(&mn_sched.polling, memory_order_relaxed) &&
 	    when < atomic_load(&mn_sched.poll_until))
