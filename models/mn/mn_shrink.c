@@ -11,7 +11,8 @@
  * it marks each parked G it finds (S_PARKED -> S_OLD) and shrinks each G that it marked on
  * an earlier pass and that has not woken since, so a G is shrunk only once it has been
  * parked at least shrink_ns; one that parks and wakes sooner (a channel ping-pong, a yield,
- * an echo) never pays beyond a store at its park and a load at its resume. Shrinking
+ * an echo) never pays beyond a store at its park, a load at its resume and, when a channel
+ * peer wakes it, the peer's exchange on its state (mn__claim). Shrinking
  * copies the live bytes [sp, top) into a malloc'd buffer of their size and gives the whole
  * stack's pages back (MADV_DONTNEED, adjacent stacks of a slab in one call), keeping the
  * address range reserved. The bytes go back to the same addresses before the G runs again,
