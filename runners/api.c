@@ -67,6 +67,7 @@ cb_task *cb_spawn(cb_fn fn, const void *arg, size_t len)
 uint64_t cb_join(cb_task *t) { return be->join(t); }
 void cb_yield(void) { be->yield(); }
 void cb_sleep_ns(uint64_t ns) { be->sleep_ns(ns); }
+int cb_settle(int64_t max_ns) { return be->settle ? be->settle(max_ns) : -1; }
 
 cb_chan *cb_chan_make(size_t elem, size_t cap)
 {

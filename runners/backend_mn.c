@@ -16,7 +16,9 @@
 	X(MN_P_PREEMPT_MS, "preempt_ms", MN_PREEMPT_NS / 1000000, 0, 10000,               \
 	  "async preemption of a G running this long, ms (0: off)")                       \
 	X(MN_P_SYSCALL_US, "syscall_us", MN_SYSCALL_NS / 1000, 1, 1000000,                \
-	  "sysmon retakes a P blocked in a syscall after, us")
+	  "sysmon retakes a P blocked in a syscall after, us")                            \
+	X(MN_P_SHRINK_MS, "shrink_ms", MN_SHRINK_NS / 1000000, 0, 100000,                 \
+	  "a parked G's stack is shrunk after, ms (0: off)")
 CB_PARAMS(mn_params, MN_PARAMS);
 
 /* Out of memory or threads: the cell cannot run at this size (a row, not a crash). */
@@ -42,6 +44,7 @@ static uint64_t mn_be_run(const cb_backend_cfg *cfg, cb_fn root, void *arg, size
 		.stack_size = (size_t)cfg->p[MN_P_STACK_KB] * 1024,
 		.preempt_ns = cfg->p[MN_P_PREEMPT_MS] ? cfg->p[MN_P_PREEMPT_MS] * 1000000 : -1,
 		.syscall_ns = cfg->p[MN_P_SYSCALL_US] * 1000,
+		.shrink_ns = cfg->p[MN_P_SHRINK_MS] ? cfg->p[MN_P_SHRINK_MS] * 1000000 : -1,
 		.on_stack_overflow = mn_be_overflow,
 		.on_exhausted = mn_be_exhausted,
 		.on_thread = cb_stat_thread,
@@ -143,4 +146,5 @@ const cb_backend cb_backend_mn = {
 	.connect = mn_connect,
 	.close = mn_close,
 	.rep_note = mn_be_rep_note,
+	.settle = mn_shrink_settle,
 };

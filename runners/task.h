@@ -40,6 +40,10 @@ cb_task *cb_spawn(cb_fn fn, const void *arg, size_t len); /* never NULL: failure
 uint64_t cb_join(cb_task *t);                            /* waits, returns the result, frees t */
 void cb_yield(void);
 void cb_sleep_ns(uint64_t ns);
+/* Wait until the backend has reclaimed what it reclaims from parked tasks (mn shrinks their
+ * stacks after shrink_ms), at most max_ns: -1 the backend reclaims nothing so, 0 it did not
+ * settle in time, 1 it settled. A memory reading of parked tasks comes after it. */
+int cb_settle(int64_t max_ns);
 
 cb_chan *cb_chan_make(size_t elem, size_t cap); /* cap 0 = rendezvous */
 int cb_chan_send(cb_chan *c, const void *elem); /* CB_OK; sending on a closed channel aborts */
@@ -160,6 +164,9 @@ typedef struct cb_backend {
 	void (*safepoint_slow)(void); /* NULL: the eval breaker is never raised */
 	void (*native_begin)(void);   /* NULL: nothing to release */
 	void (*native_end)(void);
+	/* NULL, or a wait (from a task) until the memory the runtime gives back from parked
+	 * tasks has been given back (mn: stack shrinking); 1 if it settled within max_ns. */
+	int (*settle)(int64_t max_ns);
 	/* NULL, or what the repetition that just ended did inside the backend that its row
 	 * should say (mn: how many async preemptions), written into buf as one line; the
 	 * runner appends it to the row's note after "; ". Called in the cell's process, after

@@ -1273,7 +1273,9 @@ Test(mn, runtime_depth_below_a_g_fits_its_reserve, .timeout = 60)
 	cr_skip_test("AddressSanitizer's frames and redzones are not the runtime's");
 #endif
 	uint64_t before = mn_preemptions();
-	mn_config c = {.procs = 2, .stack_size = 64 * 1024, .cold = 1, .preempt_ns = 200000};
+	/* no shrinking: a shrunk probe's painted pages would come back as zeros */
+	mn_config c = {.procs = 2, .stack_size = 64 * 1024, .cold = 1, .preempt_ns = 200000,
+		       .shrink_ns = -1};
 	uint64_t deepest = mn_main(&c, depth_root, NULL, 0);
 	cr_log_info("runtime depth below a G: %llu bytes", (unsigned long long)deepest);
 	cr_assert_gt(deepest, 256, "the probes measured something");
@@ -1309,8 +1311,16 @@ static uint64_t stress_task(void *arg, size_t len)
 	stress_arg a;
 	memcpy(&a, arg, sizeof a);
 	uint64_t s = a.seed | 1, sum = 0;
+	/* a frame of the task's own, checked after every step: shrinking (which the shrink
+	 * stress forces) must give each byte back where it was */
+	volatile uint64_t frame[24];
+	for (int k = 0; k < 24; k++)
+		frame[k] = a.seed * 0x9e3779b97f4a7c15ull + (uint64_t)k;
 	int steps = (int)(rnd(&s) % 20) + 1;
 	for (int i = 0; i < steps; i++) {
+		for (int k = 0; k < 24; k++)
+			if (frame[k] != a.seed * 0x9e3779b97f4a7c15ull + (uint64_t)k)
+				sum += 0xbad;
 		uint64_t r = rnd(&s);
 		switch (r % 5) {
 		case 0:
@@ -1406,6 +1416,180 @@ Test(mn, randomized_stress_many_seeds, .timeout = 90)
 		uint64_t ok = run(procs, stress_root, &seed, sizeof seed);
 		cr_assert_eq(ok, 1, "seed %llu procs %d", (unsigned long long)seed, procs);
 	}
+}
+
+/* The same stress with shrinking as eager as it gets: shrink_ns 1 has sysmon run a pass
+ * every round (~20 us, at most a tenth of its time), so a G parked for two passes (a sleep,
+ * a join, a channel wait behind others) is shrunk, and wakers race the passes. Each task
+ * checks its own frame after every step; the root receives into its own stack while it
+ * may be shrunk. */
+Test(mn, shrink_randomized_stress_many_seeds, .timeout = 120)
+{
+	uint64_t before = mn_shrinks();
+	for (uint64_t seed = 1; seed <= 80; seed++) {
+		int procs = 1 + (int)(seed % 3);
+		mn_config c = {.procs = procs, .shrink_ns = 1};
+		uint64_t ok = mn_main(&c, stress_root, &seed, sizeof seed);
+		cr_assert_eq(ok, 1, "seed %llu procs %d", (unsigned long long)seed, procs);
+		cr_assert_eq(mn_shrunk(), 0, "every shrunk G was given its stack back");
+	}
+	cr_log_info("%llu stacks shrunk", (unsigned long long)(mn_shrinks() - before));
+	cr_assert_gt(mn_shrinks(), before, "the stress shrank stacks");
+}
+
+/* ---- stack shrinking: 10k parked Gs, pointers into their stacks ------------------------------ */
+
+#define SHR_N 10000
+#define SHR_DEPTH 3
+#define SHR_FRAME 96 /* bytes of pattern per level */
+
+typedef struct {
+	int idx;
+	mn_chan *addrs; /* (idx, pointer into the G's stack) messages to the root */
+	mn_chan *ready;
+	mn_chan *own;   /* the root sends the G its pointer back on this one */
+} shr_arg;
+
+typedef struct {
+	int64_t idx;
+	unsigned char *frame;
+} shr_msg;
+
+static unsigned char *volatile shr_ptrs[SHR_N]; /* the same pointers, in a global array */
+static _Atomic int shr_moved;                   /* Gs that resumed on another thread */
+
+static unsigned char shr_byte(int idx, int level, int k)
+{
+	return (unsigned char)(idx * 131 + level * 31 + k * 7 + 1);
+}
+
+/* Recurse SHR_DEPTH levels, each with its own painted frame; at the bottom, publish the top
+ * level's frame address, park, and, once resumed, check every byte of every level through
+ * the pointer the root sent back and through the frames themselves. */
+static uint64_t shr_level(const shr_arg *a, int level, unsigned char *top)
+{
+	unsigned char frame[SHR_FRAME];
+	for (int k = 0; k < SHR_FRAME; k++)
+		frame[k] = shr_byte(a->idx, level, k);
+	if (!top)
+		top = frame;
+	uint64_t ok = 1;
+	if (level + 1 < SHR_DEPTH) {
+		ok = shr_level(a, level + 1, top);
+	} else {
+		shr_msg m = {a->idx, top};
+		shr_ptrs[a->idx] = top;
+		long before = syscall(SYS_gettid); /* not pthread_self: const, the compiler reuses it */
+		char b = 1;
+		if (mn_chan_send(a->addrs, &m) != MN_OK || mn_chan_send(a->ready, &b) != MN_OK)
+			return 0;
+		unsigned char *back = NULL; /* written by the root while this G may be shrunk */
+		if (mn_chan_recv(a->own, &back) != MN_OK || back != top || shr_ptrs[a->idx] != top)
+			return 0;
+		if (before != syscall(SYS_gettid))
+			atomic_fetch_add(&shr_moved, 1);
+		for (int k = 0; k < SHR_FRAME; k++)
+			ok &= back[k] == shr_byte(a->idx, 0, k);
+	}
+	__asm__ volatile("" ::"r"(frame) : "memory");
+	for (int k = 0; k < SHR_FRAME; k++)
+		ok &= frame[k] == shr_byte(a->idx, level, k);
+	return ok;
+}
+
+static uint64_t shr_task(void *arg, size_t len)
+{
+	(void)len;
+	shr_arg a;
+	memcpy(&a, arg, sizeof a);
+	return shr_level(&a, 0, NULL);
+}
+
+#define SHR_WAKERS 4
+
+typedef struct {
+	int k;
+	mn_chan **own;
+	unsigned char **got;
+} shr_waker;
+
+static uint64_t shr_wake(void *arg, size_t len)
+{
+	(void)len;
+	shr_waker a;
+	memcpy(&a, arg, sizeof a);
+	uint64_t ok = 1;
+	for (int i = a.k; i < SHR_N; i += SHR_WAKERS) {
+		ok &= mn_chan_send(a.own[i], &a.got[i]) == MN_OK;
+		if (i % 64 == a.k)
+			mn_yield(); /* let the others (and the other P) in */
+	}
+	return ok;
+}
+
+static uint64_t shr_root(void *arg, size_t len)
+{
+	(void)arg, (void)len;
+	mn_chan *addrs = mn_chan_make(sizeof(shr_msg), SHR_N);
+	mn_chan *ready = mn_chan_make(1, SHR_N);
+	static mn_chan *own[SHR_N];
+	static mn_g *g[SHR_N];
+	static unsigned char *got[SHR_N];
+	uint64_t shrinks0 = mn_shrinks();
+	for (int i = 0; i < SHR_N; i++) {
+		own[i] = mn_chan_make(sizeof(unsigned char *), 0);
+		shr_arg a = {i, addrs, ready, own[i]};
+		g[i] = mn_go(shr_task, &a, sizeof a);
+	}
+	char b;
+	for (int i = 0; i < SHR_N; i++)
+		mn_chan_recv(ready, &b);
+	shr_msg m;
+	for (int i = 0; i < SHR_N; i++) {
+		if (mn_chan_recv(addrs, &m) != MN_OK || m.idx < 0 || m.idx >= SHR_N)
+			return 0;
+		got[m.idx] = m.frame;
+	}
+	/* every one of them shrunk at once (the root itself sleeps meanwhile, and may be too) */
+	while (mn_shrunk() < SHR_N)
+		mn_sleep_ns(1000000);
+	int64_t at_once = mn_shrunk();
+	uint64_t ok = mn_shrinks() - shrinks0 >= SHR_N;
+	for (int i = 0; i < SHR_N; i++)
+		ok &= got[i] == shr_ptrs[i];
+	/* wake each by writing into its (shrunk) stack, from wakers spread over the Ps, so
+	 * that Gs resume on threads other than the one they parked on */
+	mn_g *w[SHR_WAKERS];
+	for (int k = 0; k < SHR_WAKERS; k++) {
+		shr_waker wa = {k, own, got};
+		w[k] = mn_go(shr_wake, &wa, sizeof wa);
+	}
+	/* and the root's own thread, where most of them parked, blocks in a system call
+	 * meanwhile: sysmon hands its P, wakers queued, to another thread */
+	mn_entersyscall();
+	usleep(50000);
+	mn_exitsyscall();
+	for (int k = 0; k < SHR_WAKERS; k++)
+		ok &= mn_join(w[k]);
+	uint64_t good = 0;
+	for (int i = 0; i < SHR_N; i++)
+		good += mn_join(g[i]);
+	for (int i = 0; i < SHR_N; i++)
+		mn_chan_free(own[i]);
+	mn_chan_free(addrs);
+	mn_chan_free(ready);
+	return ok && at_once >= SHR_N ? good : 0;
+}
+
+Test(mn, shrink_10k_parked_gs_keep_every_byte, .timeout = 120)
+{
+	atomic_store(&shr_moved, 0);
+	mn_config c = {.procs = 2, .shrink_ns = 1000000, .cold = 1};
+	uint64_t good = mn_main(&c, shr_root, NULL, 0);
+	cr_log_info("%d of %d Gs resumed on another thread", atomic_load(&shr_moved), SHR_N);
+	cr_assert_eq(good, SHR_N, "Gs whose frames came back intact: %llu of %d",
+		     (unsigned long long)good, SHR_N);
+	cr_assert_eq(mn_shrunk(), 0);
 }
 
 /* ---- preemption counted under every build -------------------------------------------------- */

@@ -1,11 +1,16 @@
 /* micro.idle: memory per idle task. N tasks report ready and block on one channel; with all
  * of them parked, the resident memory (PSS of every process of the cell, so processes and
- * threads count too) grown since before the spawns, divided by N, is the cost of a task. */
+ * threads count too) grown since before the spawns, divided by N, is the cost of a task.
+ * A backend that gives memory back from tasks parked a while (mn shrinks their stacks) has
+ * done so before the reading (cb_settle: a parked task's steady cost, as a long-lived
+ * program's idle tasks have it); the note says when it did not settle in time. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "common.h"
 #include "util.h"
+
+#define IDLE_SETTLE_NS 30000000000LL /* 30 s: a shrink pass over 1M tasks takes ~1 s */
 
 typedef struct idle_arg {
 	cb_chan *ready, *gate;
@@ -34,6 +39,7 @@ static uint64_t idle_root(void *arg, size_t len)
 	char b;
 	for (int64_t i = 0; i < n; i++)
 		cb_chan_recv(a.ready, &b);
+	int settled = cb_settle(IDLE_SETTLE_NS);
 	int64_t after = cb_mem_group_pss();
 	cb_chan_close(a.gate);
 	uint64_t sum = 0;
@@ -43,8 +49,9 @@ static uint64_t idle_root(void *arg, size_t len)
 	cb_chan_free(a.gate);
 	free(t);
 	if (before > 0 && after > 0)
-		snprintf(r->note, sizeof r->note, "bytes_per_task=%lld",
-			 (long long)((after - before) / n));
+		snprintf(r->note, sizeof r->note, "bytes_per_task=%lld%s",
+			 (long long)((after - before) / n),
+			 settled == 0 ? " (read before the backend had settled)" : "");
 	else
 		snprintf(r->note, sizeof r->note, "bytes_per_task unknown (no /proc smaps_rollup)");
 	return sum;

@@ -28,12 +28,19 @@ typedef uint64_t (*mn_fn)(void *arg, size_t len);
 #define MN_STACK_DEFAULT (64 * 1024) /* stack_size 0 */
 #define MN_PREEMPT_NS 10000000       /* preempt_ns 0: 10 ms, Go's forcePreemptNS */
 #define MN_SYSCALL_NS 20000          /* syscall_ns 0: 20 us, Go's sysmon retake delay */
+#define MN_SHRINK_NS 10000000        /* shrink_ns 0: 10 ms */
 
 typedef struct mn_config {
 	int procs;               /* Ps; <= 0: online CPUs */
 	size_t stack_size;       /* usable bytes per G stack, >= MN_STACK_MIN; 0: 64 KiB */
 	int64_t preempt_ns;      /* async preemption after a G ran this long; 0: 10 ms, <0: off */
 	int64_t syscall_ns;      /* sysmon retakes a P blocked in a syscall this long; 0: 20 us */
+	/* The stack of a G parked this long is shrunk: its live bytes copied aside, its pages
+	 * given back, the bytes put back at the same addresses before it runs again (so
+	 * pointers into it stay valid). 0: 10 ms, <0: off. While a G is parked, no other G may
+	 * read or write its stack (a channel element it waits with is the exception: mn copies
+	 * it only once the stack is back). See mn_shrink.c. */
+	int64_t shrink_ns;
 	/* Called (from a signal handler) when a G overflows its stack; msg names the G. NULL:
 	 * print msg and die of SIGSEGV. */
 	void (*on_stack_overflow)(const char *msg);
@@ -64,6 +71,12 @@ size_t mn_kept_stacks(void);
  * whether this build preempts at all (see mn_preempt.c: off under ThreadSanitizer). */
 uint64_t mn_preemptions(void);
 int mn_preempt_enabled(void);
+/* Stack shrinking (mn_config.shrink_ns): stacks shrunk since the process started, Gs shrunk
+ * right now, and, from a G, a wait until sysmon has shrunk every other parked G it can
+ * (returns 1), or max_ns has passed (0); -1 at once when shrinking is off. */
+uint64_t mn_shrinks(void);
+int64_t mn_shrunk(void);
+int mn_shrink_settle(int64_t max_ns);
 
 /* Gs. mn_go copies the len bytes of arg for the new G; it returns NULL with errno ENOMEM
  * when out of memory. Every G is joined exactly once: mn_join waits for

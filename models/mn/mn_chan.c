@@ -1,8 +1,9 @@
 /* mn_chan.c: channels. A ring buffer plus two FIFO queues of waiting Gs (senders,
- * receivers) under one spinlock per channel. A waiter's sudog and element live on its own
- * stack, which never moves, so the G on the other side copies straight into or out of it
- * and then readies it into its P's runnext slot: a send/receive pair hands the processor
- * over without touching the run queue. select locks its channels in address order, takes
+ * receivers) under one spinlock per channel. A waiter's sudog comes from its P's cache; its
+ * element stays where the waiter keeps it (often on its own stack), and the G on the other
+ * side copies straight into or out of it and then readies it into its P's runnext slot: a
+ * send/receive pair hands the processor over without touching the run queue. Only an
+ * operation that waits takes a sudog. select locks its channels in address order, takes
  * any ready case (in random order), or enqueues a sudog on every channel with a shared
  * "decided" flag that the first waker claims. */
 #include <errno.h>
@@ -61,6 +62,7 @@ static int mn_chan_try_send_locked(mn_chan *c, const void *elem, int *res, mn_g 
 	}
 	mn_sudog *r = mn__wq_pop(&c->recvq);
 	if (r) {
+		mn__claim(r->g); /* its element may be on its stack */
 		mn_chan_copy(c, r->elem, elem);
 		r->success = 1;
 		r->g->wake = r;
@@ -86,6 +88,7 @@ static int mn_chan_try_recv_locked(mn_chan *c, void *elem, int *res, mn_g **wake
 		c->count--;
 		/* a blocked sender's element takes the freed slot, keeping FIFO order */
 		if ((s = mn__wq_pop(&c->sendq))) {
+			mn__claim(s->g);
 			mn_chan_copy(c, c->buf + ((c->head + c->count) % c->cap) * c->elem, s->elem);
 			c->count++;
 			s->success = 1;
@@ -96,6 +99,7 @@ static int mn_chan_try_recv_locked(mn_chan *c, void *elem, int *res, mn_g **wake
 		return 1;
 	}
 	if ((s = mn__wq_pop(&c->sendq))) { /* rendezvous: straight from the sender */
+		mn__claim(s->g);
 		mn_chan_copy(c, elem, s->elem);
 		s->success = 1;
 		s->g->wake = s;
@@ -132,11 +136,15 @@ static int mn_chan_op(mn_chan *c, void *elem, int send, int block)
 		mn__leave(self);
 		return MN_EMPTY;
 	}
-	mn_sudog sd = {.g = self, .elem = elem, .c = c};
-	mn__wq_push(send ? &c->sendq : &c->recvq, &sd);
+	mn_sudog *sd = mn__sudog_get(self);
+	sd->g = self;
+	sd->elem = elem;
+	mn__wq_push(send ? &c->sendq : &c->recvq, sd);
 	mn__park(self, mn__unlock_hook, &c->lk);
+	res = sd->success ? MN_OK : MN_CLOSED;
+	mn__sudog_put(self, sd);
 	mn__leave(self);
-	return sd.success ? MN_OK : MN_CLOSED;
+	return res;
 }
 
 int mn_chan_send(mn_chan *c, const void *elem)
@@ -163,6 +171,7 @@ void mn_chan_close(mn_chan *c)
 	c->closed = 1;
 	mn_sudog *s;
 	while ((s = mn__wq_pop(&c->recvq))) {
+		mn__claim(s->g);
 		mn_chan_copy(c, s->elem, NULL);
 		s->success = 0;
 		s->g->wake = s;
@@ -198,16 +207,13 @@ static void mn_sel_unlock(mn_chan **order, int n)
 			mn__unlock(&order[i]->lk);
 }
 
-typedef struct {
-	mn_chan **order;
-	int n;
-} mn_sel_locks;
-
+/* The channels to unlock are copied to the M the hook runs on: a parked G's stack is not
+ * read by anyone (mn_shrink.c). */
 static void mn_sel_unlock_hook(mn_g *prev, void *arg)
 {
-	(void)prev;
-	mn_sel_locks *l = arg;
-	mn_sel_unlock(l->order, l->n);
+	mn_m *m = arg;
+	mn__parked(prev);
+	mn_sel_unlock(m->sel_order, m->sel_n);
 }
 
 static int mn_chan_cmp(const void *a, const void *b)
@@ -259,24 +265,47 @@ int mn_select(mn_case *cases, int n, int nonblock)
 		mn__leave(self);
 		return -1;
 	}
-	atomic_int decided = 0;
-	mn_sudog sd[MN_SELECT_MAX];
+	mn_sudog *sd[MN_SELECT_MAX];
 	for (int i = 0; i < n; i++) {
-		sd[i] = (mn_sudog){.g = self, .elem = cases[i].elem, .c = cases[i].c,
-				   .sel = &decided, .idx = i};
-		mn__wq_push(cases[i].send ? &cases[i].c->sendq : &cases[i].c->recvq, &sd[i]);
+		mn_sudog *s = sd[i] = mn__sudog_get(self);
+		s->g = self;
+		s->elem = cases[i].elem;
+		s->sel = &sd[0]->decided;
+		s->idx = i;
 	}
+	atomic_store_explicit(&sd[0]->decided, 0, memory_order_relaxed);
+	for (int i = 0; i < n; i++)
+		mn__wq_push(cases[i].send ? &cases[i].c->sendq : &cases[i].c->recvq, sd[i]);
 	self->wake = NULL;
-	mn_sel_locks locks = {order, n};
-	mn__park(self, mn_sel_unlock_hook, &locks);
+	mn_m *m = self->m;
+	if (!m->sel_order && !(m->sel_order = malloc(sizeof order))) {
+		/* no memory to hand the locks over: withdraw, unlock, and fail */
+		for (int i = 0; i < n; i++) {
+			mn__wq_remove(cases[i].send ? &cases[i].c->sendq : &cases[i].c->recvq, sd[i]);
+			sd[i]->sel = NULL;
+			mn__sudog_put(self, sd[i]);
+		}
+		mn_sel_unlock(order, n);
+		mn__leave(self);
+		errno = ENOMEM;
+		return -2;
+	}
+	memcpy(m->sel_order, order, sizeof order[0] * (size_t)n);
+	m->sel_n = n;
+	mn__park(self, mn_sel_unlock_hook, m);
 	/* woken by one case: withdraw from the others */
 	mn_sudog *won = self->wake;
 	mn_sel_lock(order, n);
 	for (int i = 0; i < n; i++)
-		if (&sd[i] != won)
-			mn__wq_remove(cases[i].send ? &cases[i].c->sendq : &cases[i].c->recvq, &sd[i]);
+		if (sd[i] != won)
+			mn__wq_remove(cases[i].send ? &cases[i].c->sendq : &cases[i].c->recvq, sd[i]);
 	mn_sel_unlock(order, n);
-	cases[won->idx].result = won->success ? MN_OK : MN_CLOSED;
+	int idx = won->idx;
+	cases[idx].result = won->success ? MN_OK : MN_CLOSED;
+	for (int i = 0; i < n; i++) {
+		sd[i]->sel = NULL; /* as a free sudog has it */
+		mn__sudog_put(self, sd[i]);
+	}
 	mn__leave(self);
-	return won->idx;
+	return idx;
 }

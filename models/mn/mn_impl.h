@@ -22,6 +22,7 @@
 #endif
 
 #define MN_RUNQ 256 /* local run queue slots per P (Go's size) */
+#define MN_GBLOCK 256 /* Gs allocated at a time (mn_stack.c) */
 #define MN_STACK_CACHE 64 /* stacks a P caches before it spills half to the global cache */
 /* Each M's alternate signal stack, where the SIGSEGV/SIGBUS handlers run (a G's stack may be
  * the one that overflowed): room for the kernel's frame (~11 KiB with AMX) and the guard
@@ -30,6 +31,8 @@
 
 enum { G_IDLE, G_RUNNABLE, G_RUNNING, G_WAITING, G_SYSCALL, G_DEAD };
 enum { P_IDLE, P_RUNNING, P_SYSCALL };
+/* A G's stack-shrinking state, mn_g.sstate (mn_shrink.c) */
+enum { S_RUN, S_PARKED, S_OLD, S_SHRINKING, S_SHRUNK, S_RESTORED, S_NOSTACK };
 
 typedef struct mn_m mn_m;
 typedef struct mn_p mn_p;
@@ -42,25 +45,28 @@ typedef struct mn_gbatch {
 	mn_g *g[MN_RUNQ / 2 + 1];
 } mn_gbatch;
 
-/* A goroutine-style waiter on a channel, mutex or fd: lives on the waiting G's stack,
- * which never moves, so other threads may write through elem while the G is parked. */
+/* A goroutine-style waiter on a channel, mutex or fd (Go's sudog). Sudogs come from a per-P
+ * cache, never from the waiting G's stack: other threads link and unlink them while the G
+ * is parked, and a parked G's stack may be shrunk (mn_shrink.c: its pages given back). */
+#define MN_SUDOG_CACHE 128 /* sudogs a P keeps (it spills down to this at twice as many) */
 typedef struct mn_sudog {
 	mn_g *g;
-	void *elem;
-	struct mn_sudog *next, *prev;
-	mn_chan *c;
-	atomic_int *sel;   /* select: shared "decided" flag; NULL for a plain wait */
+	void *elem;        /* where the waker copies to or from: buf, the waiter's element, NULL */
+	struct mn_sudog *next, *prev; /* wait queue; next also links the free caches */
+	atomic_int *sel;   /* select: shared "decided" flag; NULL for a plain wait (and free) */
 	int success;       /* set by the waker: 1 done, 0 woken by close */
 	int idx;           /* select case index */
+	atomic_int decided; /* select: the flag all its cases share, in the first case's sudog */
 } mn_sudog;
 
 struct mn_g { /* 192 bytes: three cache lines, the fields of spawn, run and join first */
 	coro ctx;
 	mn_m *m;                  /* M running it (valid while running) */
 	mn_g *link;               /* global queue, free lists, ready lists */
-	int status;
 	int in_rt;                /* >0: inside the runtime; async preemption must not switch */
-	int has_stack;
+	uint16_t status;
+	uint16_t has_stack;
+	_Atomic uint32_t sstate;  /* S_RUN...: shrinking of its stack (mn_shrink.c) */
 	uint32_t len;             /* argument bytes */
 	uint64_t id;
 	mn_fn fn;
@@ -69,7 +75,10 @@ struct mn_g { /* 192 bytes: three cache lines, the fields of spawn, run and join
 		mn_sudog *wake;   /* while it runs: the select case that woke it */
 	};
 	_Atomic(uintptr_t) join;  /* 0, MN_JOIN_DONE, or the joining G */
-	unsigned char *argp;      /* arg, or a malloc'd copy of a long argument */
+	union {
+		unsigned char *argp; /* until it starts: arg, or a malloc'd copy of a long one */
+		void *sbuf;          /* once started: its stack's bytes while shrunk */
+	};
 	unsigned char arg[MN_ARG_INLINE] __attribute__((aligned(16)));
 };
 _Static_assert(sizeof(mn_g) % 64 == 0, "a G spans whole cache lines");
@@ -101,6 +110,8 @@ struct mn_p {
 	int ngfree;
 	coro_stack *stacks;
 	int nstacks;
+	mn_sudog *sudogs;
+	int nsudogs;
 	/* timers of Gs sleeping, a 4-ary min-heap on when (mn_time.c) */
 	int tlk;
 	struct mn_timer *theap;
@@ -130,6 +141,9 @@ struct mn_m {
 	int has_thread;
 	_Atomic int tid;           /* kernel thread id, set by the thread itself (preemption) */
 	mn_g *nextg;               /* to run next, handed to g0 to give it a stack first */
+	mn_sudog *sudog;           /* a free sudog (mn__sudog_get) */
+	mn_chan **sel_order;       /* the channels a parking select unlocks (its hook's) */
+	int sel_n;
 	mn_hook hook;
 	void *hook_arg;
 	mn_g *hook_g;
@@ -144,7 +158,9 @@ struct mn_m {
 mn_g *mn__getg(void);
 mn_m *mn__getm(void);                     /* this thread's M, or NULL (mn_preempt.c) */
 void mn__setm(mn_m *m);
-void mn__park(mn_g *self, mn_hook hook, void *arg); /* switch away from self, the running G */
+/* Switch away from self, the running G, waiting. hook must call mn__parked(prev) before it
+ * publishes prev, and must read nothing on prev's stack (mn_shrink.c). */
+void mn__park(mn_g *self, mn_hook hook, void *arg);
 void mn__ready(mn_g *g, int next);        /* make g runnable (runnext if next) */
 void mn__ready_by(mn_g *self, mn_g *g, int next); /* the same, from the running G self */
 void mn__inject(mn_g *list);              /* ready a list from outside any P */
@@ -279,6 +295,41 @@ static inline void mn__stack_put(mn_p *p, const coro_stack *s)
 		mn__stack_spill(p);
 	p->stacks[p->nstacks++] = *s;
 }
+/* Sudogs (mn_stack.c): taken by a G that is about to wait, given back once it has resumed
+ * (Go's acquireSudog/releaseSudog), on the M it runs on: one in the M's own slot (a G that
+ * parks usually resumes after another G's sudog came back on the same M), the rest in the
+ * P's cache, which spills to and refills from a global list. */
+mn_sudog *mn__sudog_refill(mn_p *p);
+void mn__sudog_spill(mn_p *p);
+static inline mn_sudog *mn__sudog_get(mn_g *self)
+{
+	mn_m *m = self->m;
+	mn_sudog *s = m->sudog;
+	if (__builtin_expect(s != NULL, 1)) {
+		m->sudog = NULL;
+		return s;
+	}
+	mn_p *p = m->p;
+	if (__builtin_expect(!(s = p->sudogs), 0))
+		return mn__sudog_refill(p);
+	p->sudogs = s->next;
+	p->nsudogs--;
+	return s;
+}
+static inline void mn__sudog_put(mn_g *self, mn_sudog *s)
+{
+	mn_m *m = self->m;
+	if (__builtin_expect(!m->sudog, 1)) {
+		m->sudog = s;
+		return;
+	}
+	mn_p *p = m->p;
+	s->next = p->sudogs;
+	p->sudogs = s;
+	if (__builtin_expect(++p->nsudogs > 2 * MN_SUDOG_CACHE, 0))
+		mn__sudog_spill(p);
+}
+void mn__sudog_free_all(void);               /* at a run's end */
 /* The top MN_STACK_OWNER bytes of every G stack hold the G that owns it (NULL while the
  * stack is free), so that a fault in any guard names its G, whichever M or context took it.
  * 16 keeps the coroutine's top 16-byte aligned. */
@@ -293,6 +344,25 @@ void mn__sigsegv(int sig, siginfo_t *si, void *uc); /* names the G whose guard w
 void mn__adopt_kept(int cold);                /* at a run's start: what the last run kept */
 void mn__keep_stacks(void);                   /* at a run's end: keep stacks and G blocks */
 size_t mn__guard_size(void);                  /* bytes of guard below each G stack */
+
+/* Stack shrinking (mn_shrink.c). */
+void mn__unshrink(mn_g *g, uint32_t old);
+void mn__resume_slow(mn_g *g);
+int64_t mn__shrink_tick(int64_t now, int *pending); /* sysmon: a pass if due; the next due */
+/* A waker about to copy into or out of a parked G's element (which may be on its stack):
+ * the G is no longer shrinkable, and its stack is back. */
+static inline void mn__claim(mn_g *g)
+{
+	uint32_t old = atomic_exchange_explicit(&g->sstate, S_RUN, memory_order_acq_rel);
+	if (__builtin_expect(old >= S_SHRINKING, 0))
+		mn__unshrink(g, old);
+}
+/* The hooks that publish a parked G (mn__park's) call this first: its context is saved now
+ * (the hook runs after the switch), and it becomes shrinkable before a waker can claim it. */
+static inline void mn__parked(mn_g *g)
+{
+	atomic_store_explicit(&g->sstate, S_PARKED, memory_order_release);
+}
 
 /* Async preemption (mn_preempt.c). */
 void mn__text_init(void);                 /* where the program's own text is; once */
@@ -343,6 +413,12 @@ struct mn_sched {
 	size_t stack_guard;        /* bytes of guard below each G stack */
 	size_t stack_stride;       /* guard + stack: the layout of a slab (coro_stack_alloc_many) */
 	int64_t preempt_ns, syscall_ns;
+	int64_t shrink_ns;         /* <= 0: stacks are never shrunk */
+	int64_t shrink_next;       /* sysmon's: the next pass */
+	int64_t shrink_pending;    /* parked Gs the last pass left unshrunk */
+	_Atomic uint64_t shrink_seq;   /* passes begun */
+	_Atomic uint64_t shrink_quiet; /* the last pass that left none parked unshrunk */
+	_Atomic(mn_g *) settler;   /* the G in mn_shrink_settle, which passes skip */
 	mn_config cfg;
 	void **slabs;              /* stack regions, unmapped at teardown */
 	size_t *slab_sizes;
@@ -352,6 +428,9 @@ struct mn_sched {
 	int ngstacks, gstackcap;
 	mn_g *gfree;               /* Gs beyond the per-P caches */
 	int ngfree;
+	mn_sudog *sudogs;          /* sudogs beyond the per-P caches */
+	int nsudogs;
+	void *sudog_blocks;        /* every sudog allocation, freed at a run's end */
 	mn_g **allg_blocks;        /* G allocations freed at teardown */
 	int nallg, allgcap;
 };

@@ -206,10 +206,12 @@ static void mn_pd_wait(mn_pd *pd, int write, uint32_t seq)
 		mn__unlock(&pd->lk); /* became ready since the EAGAIN */
 		return;
 	}
-	mn_sudog sd = {.g = self};
-	mn__wq_push(write ? &pd->wq : &pd->rq, &sd);
+	mn_sudog *sd = mn__sudog_get(self);
+	sd->g = self;
+	mn__wq_push(write ? &pd->wq : &pd->rq, sd);
 	atomic_fetch_add(&mn_nwaiters, 1);
 	mn__park(self, mn__unlock_hook, &pd->lk);
+	mn__sudog_put(self, sd);
 }
 
 int mn_open(const char *path, int flags, int mode)

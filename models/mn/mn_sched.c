@@ -3,7 +3,9 @@
  * Files, one concern each (as Go's runtime splits proc.go from stack.go, preempt.go, time.go):
  *   mn_sched.c    Ps and Ms, switching, system calls, finding work, a run (this file)
  *   mn_runq.c     the run queues: per-P rings with runnext, the global queue
- *   mn_stack.c    G stacks and G descriptors: caches, slabs, guards, what a run keeps
+ *   mn_stack.c    G stacks and G descriptors: caches, slabs, guards, what a run keeps;
+ *                 sudogs (wait records)
+ *   mn_shrink.c   giving back the stack pages of Gs parked long (Go's stack shrinking)
  *   mn_preempt.c  async preemption (SIGURG) and why it is safe
  *   mn_sysmon.c   sysmon: retaking Ps from syscalls, asking for preemption, polling
  *   mn_time.c     sleeping Gs (per-P timer heaps);  mn_net.c  the netpoller
@@ -57,6 +59,11 @@
  *     process, as a Go process keeps its stack pools: without that, 100k sleepers paid a
  *     freshly committed page each, every repetition (half the CPU time of io.sleep).
  *     mn_config.cold and mn_release give them back.
+   - A G parked longer than shrink_ns (10 ms) has its stack shrunk by sysmon: its live
+     bytes copied aside, its pages given back, the bytes put back at the same addresses
+     before it runs again (mn_shrink.c). So nothing another thread touches may live on a
+     G's stack while it is parked: wait records (sudogs) come from per-M/per-P caches, and
+     a waker that copies a channel element into a parked G claims the G first.
  *   - A scheduler taking a G from a long ring prefetches the top of the next G's stack
  *     (and the descriptor of the one after): with 100k runnable Gs each first touch of a
  *     stack is a cache and TLB miss. Timer heaps are 4-ary, as Go's are, so a pop sifts
@@ -142,7 +149,7 @@ void mn__lock_slow(int *lk)
 
 void mn__unlock_hook(mn_g *prev, void *lk)
 {
-	(void)prev;
+	mn__parked(prev);
 	mn__unlock(lk);
 }
 
@@ -366,14 +373,21 @@ static void mn_prepare(mn_m *m, mn_g *g)
 {
 	if (m->spinning)
 		mn_resetspinning(m);
-	if (!g->has_stack) {
-		coro_stack s;
-		if (mn__stack_get(m->p, &s))
-			mn__fatal("out of memory for G stacks");
-		*mn__stack_owner(&s, s.size) = g;
-		s.size -= MN_STACK_OWNER;
-		coro_init(&g->ctx, &s, mn_g_entry, g);
-		g->has_stack = 1;
+	/* one load for both of the rare cases: a first run, a G whose waker did not claim it */
+	uint32_t st = atomic_load_explicit(&g->sstate, memory_order_acquire);
+	if (__builtin_expect(st != S_RUN, 0)) {
+		if (st == S_NOSTACK) {
+			coro_stack s;
+			if (mn__stack_get(m->p, &s))
+				mn__fatal("out of memory for G stacks");
+			*mn__stack_owner(&s, s.size) = g;
+			s.size -= MN_STACK_OWNER;
+			coro_init(&g->ctx, &s, mn_g_entry, g);
+			g->has_stack = 1;
+			atomic_store_explicit(&g->sstate, S_RUN, memory_order_relaxed);
+		} else {
+			mn__resume_slow(g); /* its stack back first, if sysmon shrank it */
+		}
 	}
 	g->m = m;
 	g->status = G_RUNNING;
@@ -494,6 +508,7 @@ static void mn_exit_hook(mn_g *prev, void *arg)
 	mn__stack_put(p, s);
 	coro_destroy(&prev->ctx);
 	prev->has_stack = 0;
+	atomic_store_explicit(&prev->sstate, S_NOSTACK, memory_order_relaxed);
 	prev->status = G_DEAD;
 	if (prev == mn_sched.root)
 		atomic_store(&mn_sched.root_done, 1);
@@ -506,11 +521,13 @@ static void mn_g_entry(void *arg)
 {
 	mn_g *g = arg;
 	mn_run_hook(g->m);
+	unsigned char *argp = g->argp; /* g->argp is g->sbuf from now on */
+	g->sbuf = NULL;
 	g->in_rt = 0;
-	uint64_t r = g->fn(g->argp, g->len);
+	uint64_t r = g->fn(argp, g->len);
 	g->in_rt = 1;
-	if (g->argp != g->arg)
-		free(g->argp);
+	if (argp != g->arg)
+		free(argp);
 	g->result = r;
 	mn_m *m = g->m;
 	mn_p *p = m->p;
@@ -557,6 +574,7 @@ static mn_g *mn_newg(mn_p *p, mn_fn fn, const void *arg, size_t len)
 		memcpy(g->argp, arg, len);
 	g->in_rt = 1; /* until its entry has run the pending hook */
 	g->has_stack = 0;
+	atomic_store_explicit(&g->sstate, S_NOSTACK, memory_order_relaxed);
 	g->wake = NULL;
 	g->link = NULL;
 	atomic_store_explicit(&g->join, 0, memory_order_relaxed);
@@ -581,6 +599,7 @@ mn_g *mn_go(mn_fn fn, const void *arg, size_t len)
 static void mn_join_hook(mn_g *prev, void *arg)
 {
 	mn_g *target = arg;
+	mn__parked(prev);
 	uintptr_t z = 0;
 	if (!atomic_compare_exchange_strong(&target->join, &z, (uintptr_t)prev))
 		mn__ready(prev, 1); /* it ended meanwhile */
@@ -941,6 +960,7 @@ static void mn_install_signals(void)
 static void mn_free_all(void)
 {
 	mn__keep_stacks();
+	mn__sudog_free_all();
 	for (mn_gbatch *b = mn_sched.gq_free, *n; b; b = n) {
 		n = b->next;
 		free(b);
@@ -955,6 +975,7 @@ static void mn_free_all(void)
 		munmap(m->altstack, MN_ALTSTACK);
 		if (m->statfd >= 0)
 			close(m->statfd);
+		free(m->sel_order);
 		free(m);
 	}
 }
@@ -973,6 +994,7 @@ uint64_t mn_main(const mn_config *cfg, mn_fn root, const void *arg, size_t len)
 	mn_sched.stack_stride = mn_sched.stack_size + mn_sched.stack_guard;
 	mn_sched.preempt_ns = cfg->preempt_ns ? cfg->preempt_ns : MN_PREEMPT_NS;
 	mn_sched.syscall_ns = cfg->syscall_ns ? cfg->syscall_ns : MN_SYSCALL_NS;
+	mn_sched.shrink_ns = cfg->shrink_ns ? cfg->shrink_ns : MN_SHRINK_NS;
 	mn_sched.poll_until = INT64_MAX;
 	mn_sched.gid = 1;
 	mn__adopt_kept(cfg->cold);

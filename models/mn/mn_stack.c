@@ -16,7 +16,6 @@
 
 #define MN_G_CACHE 64 /* free Gs a P keeps (it spills down to this at twice as many) */
 #define MN_SLAB 64    /* stacks mapped by one mmap, with their guards */
-#define MN_GBLOCK 256 /* Gs allocated at a time */
 _Static_assert(MN_STACK_CACHE <= MN_STACK_SLACK_PER_P && MN_SLAB <= MN_STACK_SLACK_PER_P,
 	       "a P's cache and a fresh slab must fit the kept-stack slack mn.h promises");
 
@@ -48,6 +47,7 @@ mn_g *mn__galloc_slow(mn_p *p)
 		}
 		mn_sched.allg_blocks[mn_sched.nallg++] = block;
 		for (int i = 0; i < MN_GBLOCK; i++) {
+			atomic_init(&block[i].sstate, S_NOSTACK); /* sysmon's passes read every G */
 			block[i].link = p->gfree;
 			p->gfree = &block[i];
 			p->ngfree++;
@@ -319,4 +319,78 @@ size_t mn__guard_size(void)
 	if (guard < MN_GUARD_MIN)
 		guard = MN_GUARD_MIN;
 	return (guard + page - 1) & ~(page - 1);
+}
+
+/* ---- sudogs ------------------------------------------------------------------------------ */
+
+#define MN_SUDOG_BLOCK 64 /* sudogs allocated at a time */
+
+typedef struct mn_sudog_block {
+	void *next;
+	mn_sudog s[MN_SUDOG_BLOCK];
+} mn_sudog_block;
+
+/* p's sudog cache is empty: refill half of it from the global list or a fresh block; returns
+ * one. */
+mn_sudog *mn__sudog_refill(mn_p *p)
+{
+	mn__lock(&mn_sched.slk);
+	while (mn_sched.sudogs && p->nsudogs < MN_SUDOG_CACHE / 2) {
+		mn_sudog *s = mn_sched.sudogs;
+		mn_sched.sudogs = s->next;
+		mn_sched.nsudogs--;
+		s->next = p->sudogs;
+		p->sudogs = s;
+		p->nsudogs++;
+	}
+	if (!p->nsudogs) {
+		mn_sudog_block *b = calloc(1, sizeof *b);
+		if (!b)
+			mn__fatal("out of memory for sudogs");
+		b->next = mn_sched.sudog_blocks;
+		mn_sched.sudog_blocks = b;
+		for (int i = 0; i < MN_SUDOG_BLOCK; i++) {
+			b->s[i].next = p->sudogs;
+			p->sudogs = &b->s[i];
+		}
+		p->nsudogs = MN_SUDOG_BLOCK;
+	}
+	mn__unlock(&mn_sched.slk);
+	mn_sudog *s = p->sudogs;
+	p->sudogs = s->next;
+	p->nsudogs--;
+	return s;
+}
+
+/* p's cache is twice its size (Gs park on one P and resume on another): half to the global
+ * list. */
+void mn__sudog_spill(mn_p *p)
+{
+	mn__lock(&mn_sched.slk);
+	while (p->nsudogs > MN_SUDOG_CACHE) {
+		mn_sudog *s = p->sudogs;
+		p->sudogs = s->next;
+		p->nsudogs--;
+		s->next = mn_sched.sudogs;
+		mn_sched.sudogs = s;
+		mn_sched.nsudogs++;
+	}
+	mn__unlock(&mn_sched.slk);
+}
+
+/* At a run's end (before the Ms are freed) every G has ended, so every sudog is free. */
+void mn__sudog_free_all(void)
+{
+	for (mn_sudog_block *b = mn_sched.sudog_blocks, *n; b; b = n) {
+		n = b->next;
+		free(b);
+	}
+	mn_sched.sudog_blocks = NULL;
+	mn_sched.sudogs = NULL;
+	for (int i = 0; i < mn_sched.nprocs; i++) {
+		mn_sched.allp[i].sudogs = NULL;
+		mn_sched.allp[i].nsudogs = 0;
+	}
+	for (mn_m *m = mn_sched.allm; m; m = m->alllink)
+		m->sudog = NULL;
 }

@@ -14,10 +14,12 @@ void mn_mutex_lock(mn_mutex *mu)
 		mn__leave(self);
 		return;
 	}
-	mn_sudog sd = {.g = self};
-	mn__wq_push(&mu->q, &sd);
+	mn_sudog *sd = mn__sudog_get(self);
+	sd->g = self;
+	mn__wq_push(&mu->q, sd);
 	mn__park(self, mn__unlock_hook, &mu->lk);
 	/* the unlocker handed us the mutex: locked stayed 1 */
+	mn__sudog_put(self, sd);
 	mn__leave(self);
 }
 
@@ -64,8 +66,10 @@ void mn_wg_wait(mn_wg *w)
 		mn__leave(self);
 		return;
 	}
-	mn_sudog sd = {.g = self};
-	mn__wq_push(&w->q, &sd);
+	mn_sudog *sd = mn__sudog_get(self);
+	sd->g = self;
+	mn__wq_push(&w->q, sd);
 	mn__park(self, mn__unlock_hook, &w->lk);
+	mn__sudog_put(self, sd);
 	mn__leave(self);
 }

@@ -1,7 +1,8 @@
 /* mn_sysmon.c: sysmon, mn's monitor thread, which runs without a P: it retakes Ps stuck in
  * system calls, preempts Gs that have run too long (mn_preempt.c does the switch), polls the
- * network when nobody has, and starts Ms for work that waits while Ps sit idle. What it does
- * and why is in the design comment of mn_sched.c; how long it sleeps, in mn_sysmon. */
+ * network when nobody has, starts Ms for work that waits while Ps sit idle, and runs the
+ * passes that shrink the stacks of long-parked Gs (mn_shrink.c). What it does and why is in
+ * the design comment of mn_sched.c; how long it sleeps, in mn_sysmon. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -90,8 +91,9 @@ static void *mn_sysmon(void *arg)
 	sigset_t all;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	int shrink_pending = 0;    /* parked Gs the last shrink pass left: keep sysmon awake */
 	while (!atomic_load(&mn_sched.stopping)) {
-		if (atomic_load(&mn_sched.npidle) == mn_sched.nprocs) {
+		if (atomic_load(&mn_sched.npidle) == mn_sched.nprocs && !shrink_pending) {
 			/* nothing runs: nothing to preempt or retake; a blocked poller owns the
 			 * timers. Sleep until a P is acquired (or the run stops). */
 			atomic_store(&mn__sysmon_asleep, 1);
@@ -193,6 +195,9 @@ static void *mn_sysmon(void *arg)
 				}
 			}
 		}
+		int64_t sh = mn__shrink_tick(now, &shrink_pending);
+		if (sh < next)
+			next = sh;
 		if (acted)
 			quiet = 0;
 		if (quiet++ < MN_SYSMON_QUIET_ROUNDS) {

@@ -127,10 +127,10 @@ void mn__timers_free(mn_p *p)
 
 static void mn_sleep_hook(mn_g *prev, void *arg)
 {
-	int64_t when = *(const int64_t *)arg; /* on the sleeper's stack, which stays put */
-	/* hooks run on the sleeper's M right after the switch: its P is still this M's. Once
-	 * the timer is in the heap, another M may run it and the G (mn_prepare writes
-	 * prev->m): nothing of prev is read after the add */
+	int64_t when = (int64_t)(intptr_t)arg; /* by value: nothing of a parked G's stack is read */
+	mn__parked(prev);
+	/* hooks run on the sleeper's M right after the switch: its P is still this M's. Read
+	 * prev->m before the timer is added: from then on prev may run elsewhere. */
 	mn_m *m = prev->m;
 	mn__timers_add(m->p, prev, when);
 	if (m->curg) /* a G runs on this P now: if it hogs, sysmon must preempt it */
@@ -149,6 +149,7 @@ void mn_sleep_ns(uint64_t ns)
 	mn_g *g = mn__getg();
 	mn__enter(g);
 	int64_t when = mn__now() + (int64_t)ns;
-	mn__park(g, mn_sleep_hook, &when);
+	_Static_assert(sizeof(intptr_t) == sizeof(int64_t), "a deadline fits a hook's argument");
+	mn__park(g, mn_sleep_hook, (void *)(intptr_t)when);
 	mn__leave(g);
 }
