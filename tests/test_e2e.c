@@ -605,18 +605,17 @@ Test(cli, latency_note_has_the_mean_wake_delay, .timeout = 60, .init = mk_tmp, .
 		  max_ms);
 }
 
-/* micro.idle measures memory, so mn (which keeps stacks from one repetition for the next)
- * must start each repetition cold: every row reports the stacks' pages again (with shrinking
- * off, which would give those pages back before the reading). */
-Test(cli, idle_memory_is_measured_cold_every_rep, .timeout = 120, .init = mk_tmp, .fini = rm_tmp)
+/* Run mn's micro.idle of 20000 tasks for reps repetitions, with `--param param` unless it
+ * is NULL, and read each row's bytes_per_task into per and the last row's note into notes.
+ * Returns the rows read. */
+static int idle_rows(int reps, const char *param, long long *per, char *notes, size_t n)
 {
-	if (!cb_backend_find("mn"))
-		cr_skip("mn not built");
-	char csv[128], err[8192];
-	snprintf(csv, sizeof csv, "%s/i.csv", tmpdir);
+	char csv[128], err[8192], nreps[8];
+	snprintf(csv, sizeof csv, "%s/idle-%s.csv", tmpdir, param ? param : "default");
+	snprintf(nreps, sizeof nreps, "%d", reps);
 	char *a[] = {"bench", "run", "--backend", "mn", "--workload", "micro.idle", "--tasks", "20000",
-		     "--reps", "3", "--warmup", "1", "--param", "shrink_ms=0", "--csv", csv, "--quiet",
-		     NULL};
+		     "--reps", nreps, "--warmup", reps > 1 ? "1" : "0", "--csv", csv, "--quiet",
+		     param ? "--param" : NULL, (char *)param, NULL};
 	cr_assert_eq(tu_run(a, err, sizeof err, NULL, 0), 0, "%s", err);
 	char *s = tu_slurp(csv);
 	cr_assert_not_null(s);
@@ -624,18 +623,31 @@ Test(cli, idle_memory_is_measured_cold_every_rep, .timeout = 120, .init = mk_tmp
 	char store[8192], *f[CB_NCOLUMNS + 1];
 	int rows = 0;
 	tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1);
-	while (tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1) == CB_NCOLUMNS) {
+	while (rows < reps && tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1) == CB_NCOLUMNS) {
 		const char *b = strstr(f[CB_COL_note], "bytes_per_task=");
 		cr_assert_not_null(b, "note: %s", f[CB_COL_note]);
-		long long per = atoll(b + strlen("bytes_per_task="));
-		/* about the touched top page of a stack per G (a warm repetition would report next
-		 * to nothing); the resident-set delta it is taken from also counts pages the rest of
-		 * the process gave back meanwhile (4089 seen), hence three quarters of a page */
-		cr_assert_geq(per, 3 * 4096 / 4, "rep %d: %lld bytes per idle G", rows + 1, per);
-		rows++;
+		per[rows++] = atoll(b + strlen("bytes_per_task="));
+		snprintf(notes, n, "%s", f[CB_COL_note]);
 	}
-	cr_assert_eq(rows, 3);
 	free(s);
+	return rows;
+}
+
+/* micro.idle measures memory, so mn (which keeps stacks from one repetition for the next)
+ * must start each repetition cold: every row reports the stacks' pages again (with shrinking
+ * off, which would give those pages back before the reading). */
+Test(cli, idle_memory_is_measured_cold_every_rep, .timeout = 120, .init = mk_tmp, .fini = rm_tmp)
+{
+	if (!cb_backend_find("mn"))
+		cr_skip("mn not built");
+	long long per[3];
+	char note[600];
+	cr_assert_eq(idle_rows(3, "shrink_ms=0", per, note, sizeof note), 3);
+	/* about the touched top page of a stack per G (a warm repetition would report next to
+	 * nothing); the resident-set delta it is taken from also counts pages the rest of the
+	 * process gave back meanwhile (4089 seen), hence three quarters of a page */
+	for (int r = 0; r < 3; r++)
+		cr_assert_geq(per[r], 3 * 4096 / 4, "rep %d: %lld bytes per idle G", r + 1, per[r]);
 }
 
 /* With stack shrinking on (the default), a parked G costs its descriptor, its sudog and the
@@ -645,23 +657,11 @@ Test(cli, idle_memory_with_shrinking_is_below_a_kib, .timeout = 120, .init = mk_
 {
 	if (!cb_backend_find("mn"))
 		cr_skip("mn not built");
-	char csv[128], err[8192];
-	snprintf(csv, sizeof csv, "%s/s.csv", tmpdir);
-	char *a[] = {"bench", "run", "--backend", "mn", "--workload", "micro.idle", "--tasks", "20000",
-		     "--reps", "1", "--warmup", "0", "--csv", csv, "--quiet", NULL};
-	cr_assert_eq(tu_run(a, err, sizeof err, NULL, 0), 0, "%s", err);
-	char *s = tu_slurp(csv);
-	cr_assert_not_null(s);
-	const char *p = s;
-	char store[8192], *f[CB_NCOLUMNS + 1];
-	tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1);
-	cr_assert_eq(tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1), CB_NCOLUMNS);
-	const char *b = strstr(f[CB_COL_note], "bytes_per_task=");
-	cr_assert_not_null(b, "note: %s", f[CB_COL_note]);
-	cr_assert_null(strstr(f[CB_COL_note], "settled"), "note: %s", f[CB_COL_note]);
-	long long per = atoll(b + strlen("bytes_per_task="));
-	cr_assert_lt(per, 1024, "%lld bytes per idle G", per);
-	free(s);
+	long long per[1];
+	char note[600];
+	cr_assert_eq(idle_rows(1, NULL, per, note, sizeof note), 1);
+	cr_assert_null(strstr(note, "settled"), "note: %s", note);
+	cr_assert_lt(per[0], 1024, "%lld bytes per idle G", per[0]);
 }
 
 Test(faults, sigint_mid_cell_leaves_whole_rows_and_no_process, .timeout = 120, .init = mk_tmp, .fini = rm_tmp)
