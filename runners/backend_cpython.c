@@ -104,7 +104,7 @@ static int64_t cpy_no_limit(const cb_backend_cfg *cfg, const char **why)
 CB_PARAMS(cpy_threads_params, CPY_THREADS_PARAMS);
 static const cb_param_def cpy_no_params[] = {{NULL, 0, 0, 0, NULL}};
 
-#define CPY_BACKEND(id, nm, model, sum, prm, limit, procs)                                            \
+#define CPY_BACKEND(id, nm, model, sum, prm, limit, procs)                                    \
 	static uint64_t cpy_run_##id(const cb_backend_cfg *cfg, cb_fn root, void *arg,       \
 				     size_t len)                                              \
 	{                                                                                     \
@@ -112,7 +112,7 @@ static const cb_param_def cpy_no_params[] = {{NULL, 0, 0, 0, NULL}};
 		return cpy_run(&cb_backend_##id, model, cfg, arg, len);                       \
 	}                                                                                     \
 	const cb_backend cb_backend_##id = {                                                  \
-		.name = nm, .summary = sum, .params = prm, .concurrent = 1,            \
+		.name = nm, .summary = sum, .params = prm, .concurrent = 1,                   \
 		.tasks_are_processes = procs, .max_tasks = limit, .run = cpy_run_##id,        \
 	}
 
