@@ -386,6 +386,11 @@ static void child_main(const cb_cell *cell, const cb_run_opts *o, int wfd)
 		else
 			snprintf(row.note, sizeof row.note, "%s%s%s", wnote, *wnote && *cal ? "; " : "", cal);
 		one_line(row.note);
+		if (knob && r->checksum == r->expected) { /* for later rounds (cb_cell.known_knob) */
+			int el = snprintf(line, sizeof line, "EXP\t%" PRId64 "\t%" PRIu64 "\n", *knob,
+					  r->expected);
+			send_line(line, (size_t)el);
+		}
 		int hl = snprintf(line, sizeof line, "ROW\t%s\t%" PRId64 "\t%" PRIu64 "\t%.17g\t", row.status,
 				  row.wall_ns, row.ops, row.ops_per_s);
 		int n = cb_csv_format(o->meta, &row, line + hl, sizeof line - (size_t)hl);
@@ -482,6 +487,13 @@ static void handle_line(char *l, const cb_cell *c, const cb_run_opts *o, cb_cell
 				strcmp(status, "ok") ? status : "");
 	} else if (!strncmp(l, "CAL\t", 4)) {
 		res->calibrated = strtoll(l + 4, NULL, 10);
+	} else if (!strncmp(l, "EXP\t", 4)) {
+		char *p;
+		int64_t k = strtoll(l + 4, &p, 10);
+		if (*p == '\t' && k > 0) {
+			res->exp_knob = k;
+			res->exp_value = strtoull(p + 1, NULL, 10);
+		}
 	} else if (!strncmp(l, "ABORT\t", 6)) {
 		char *status = l + 6, *note = strchr(status, '\t');
 		if (!note)

@@ -41,6 +41,8 @@ typedef struct cb_cell_result {
 	int write_errno;         /* why the first failed append failed; 0 if none did */
 	int lost_rows;           /* rows not written because of it */
 	int64_t calibrated;      /* the knob's value calibration chose (0: none ran) */
+	int64_t exp_knob;        /* an ok row's expected checksum at this knob value (0: none) */
+	uint64_t exp_value;
 } cb_cell_result;
 
 /* Run one cell in a child process (own process group) under a watchdog; append its rows

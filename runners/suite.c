@@ -679,6 +679,8 @@ int cb_suite_main(int argc, char **argv)
 				if (res.calibrated > 0)
 					set_knob(c, res.calibrated);
 				calibrated[i] |= res.calibrated > 0 || !c->wl->scale;
+				if (res.exp_knob > 0) /* later rounds need not recompute it */
+					c->known_knob = res.exp_knob, c->known_expected = res.exp_value;
 				/* a cell that cannot run here says so once, not once a round */
 				if (!res.ok_rows && !strcmp(res.status, "unsupported"))
 					skip[i] = 1;

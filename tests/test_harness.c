@@ -379,3 +379,39 @@ Test(security, servers_listen_on_loopback_only, .timeout = 10)
 	cr_assert_gt(port, 0);
 	close(fd);
 }
+
+/* A cell's process reports the expected checksum it checked its row against (EXP), and a
+ * later process of the same cell given it (cb_cell.known_*, as bench suite passes it on)
+ * uses it instead of recomputing: a wrong one given makes the row a mismatch, the right
+ * one an ok row; at another knob value it is ignored. */
+Test(cell, expected_sum_passed_to_later_rounds_is_used, .timeout = 60)
+{
+	cb_cell c;
+	cb_cell_defaults(&c, cb_backend_find("serial"), cb_workload_find("cpu.hash"));
+	c.tasks = 2, c.size = 4;
+	char why[256];
+	cr_assert_eq(cb_cell_set_param(&c, "rounds=3", why, sizeof why), 0);
+	cb_meta meta;
+	cb_meta_fill(&meta, "t");
+	cb_run_opts ro = {.reps = 1, .warmup = 0, .timeout_s = 30, .meta = &meta};
+	cb_cell_result res;
+	cr_assert_eq(cb_cell_run(&c, &ro, &res), 0);
+	cr_assert_eq(res.ok_rows, 1);
+	cr_assert_eq(res.exp_knob, 3, "the knob the expected sum is for");
+	uint64_t want = res.exp_value;
+	cr_assert_neq(want, 0);
+
+	c.known_knob = 3, c.known_expected = want ^ 1;
+	cr_assert_eq(cb_cell_run(&c, &ro, &res), 1);
+	cr_assert_str_eq(res.status, "mismatch", "the expected sum given was used");
+	cr_assert_eq(res.exp_knob, 0, "a mismatched row reports no expected sum");
+
+	c.known_expected = want;
+	cr_assert_eq(cb_cell_run(&c, &ro, &res), 0);
+	cr_assert_eq(res.ok_rows, 1);
+
+	c.known_knob = 4, c.known_expected = want ^ 1; /* for another count: recomputed */
+	cr_assert_eq(cb_cell_set_param(&c, "rounds=5", why, sizeof why), 0);
+	cr_assert_eq(cb_cell_run(&c, &ro, &res), 0);
+	cr_assert_eq(res.ok_rows, 1);
+}
