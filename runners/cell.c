@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -608,6 +609,14 @@ int cb_cell_run(const cb_cell *c, const cb_run_opts *o, cb_cell_result *res)
 	cell_pipe *cp = calloc(1, sizeof *cp);
 	cp->fd = p[0];
 	fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
+	/* The child's exit is polled beside its pipe where the kernel has pidfds (5.3): a
+	 * cell's last row comes just before its exit, and a sleep of up to POLL_MS between the
+	 * two was about a tenth of a short cell's process, in every round. */
+#ifdef SYS_pidfd_open
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	int pidfd = -1;
+#endif
 	while (!cb_interrupted && !res->write_errno) {
 		uint64_t now = cb_now_ns();
 		if (now >= deadline) {
@@ -618,10 +627,11 @@ int cb_cell_run(const cb_cell *c, const cb_run_opts *o, cb_cell_result *res)
 		}
 		uint64_t left_ms = (deadline - now) / 1000000 + 1;
 		int wait_ms = left_ms < POLL_MS ? (int)left_ms : POLL_MS;
-		struct pollfd pf = {.fd = p[0], .events = POLLIN};
-		if (cp->eof) /* the cell closed its end: only its exit is awaited */
+		struct pollfd pf[2] = {{.fd = cp->eof ? -1 : p[0], .events = POLLIN},
+				       {.fd = pidfd, .events = POLLIN}};
+		if (cp->eof && pidfd < 0) /* the cell closed its end: only its exit is awaited */
 			usleep((useconds_t)wait_ms * 1000);
-		else if (poll(&pf, 1, wait_ms) > 0)
+		else if (poll(pf, 2, wait_ms) > 0 && (pf[0].revents & (POLLIN | POLLHUP)))
 			pump(cp, c, o, res, walls, rates, &nw, &aborted);
 		if (reap_delay_ms())
 			usleep((useconds_t)reap_delay_ms() * 1000);
@@ -649,6 +659,8 @@ int cb_cell_run(const cb_cell *c, const cb_run_opts *o, cb_cell_result *res)
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
 	close(p[0]);
+	if (pidfd >= 0)
+		close(pidfd);
 	free(cp);
 	nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 
