@@ -585,6 +585,14 @@ Test(cli, dry_run_plans_for_the_usable_cpus, .timeout = 60)
 	cr_assert(strstr(out, want), "missing %s", want + 1);
 	snprintf(want, sizeof want, "\n%-15s %-13s tasks=256 workers=2 ", "serial", "cpu.fib");
 	cr_assert_null(strstr(out, want), "serial ignores workers: once per sweep");
+	/* the open loop's points: the judged ones (50%, 90%) every round, the chart's 3 */
+	for (const char *q = out; (q = strstr(q, "(rate: ")); q++) {
+		int pct = atoi(q + 7);
+		const char *eol = strchr(q, '\n');
+		const char *chart = strstr(q, "a chart's point: 3 rounds");
+		int is_chart = chart && chart < eol;
+		cr_assert_eq(is_chart, pct != 50 && pct != 90, "%.120s", q);
+	}
 }
 
 /* mix.latency reports the mean wake delay beside p50/p99/max, in the Python twins' words;
