@@ -1312,13 +1312,16 @@ static uint64_t stress_task(void *arg, size_t len)
 	memcpy(&a, arg, sizeof a);
 	uint64_t s = a.seed | 1, sum = 0;
 	/* a frame of the task's own, checked after every step: shrinking (which the shrink
-	 * stress forces) must give each byte back where it was */
-	volatile uint64_t frame[24];
-	for (int k = 0; k < 24; k++)
+	 * stress forces) must give each byte back where it was. Its size varies with the seed,
+	 * 64 bytes to 3.3 KiB, so that the live part of a parked stack falls in every size
+	 * class of the shrink buffers and past the largest (a malloc'd buffer). */
+	int nf = 8 + (int)((a.seed >> 7) % 400);
+	volatile uint64_t frame[nf];
+	for (int k = 0; k < nf; k++)
 		frame[k] = a.seed * 0x9e3779b97f4a7c15ull + (uint64_t)k;
 	int steps = (int)(rnd(&s) % 20) + 1;
 	for (int i = 0; i < steps; i++) {
-		for (int k = 0; k < 24; k++)
+		for (int k = 0; k < nf; k++)
 			if (frame[k] != a.seed * 0x9e3779b97f4a7c15ull + (uint64_t)k)
 				sum += 0xbad;
 		uint64_t r = rnd(&s);

@@ -48,6 +48,12 @@ typedef struct mn_gbatch {
 /* A goroutine-style waiter on a channel, mutex or fd (Go's sudog). Sudogs come from a per-P
  * cache, never from the waiting G's stack: other threads link and unlink them while the G
  * is parked, and a parked G's stack may be shrunk (mn_shrink.c: its pages given back). */
+/* Shrunk stacks' buffers (mn_shrink.c): classes of MN_SBUF_GRAIN bytes up to MN_SBUF_MAX
+ * (deeper frames take a malloc), MN_SBUF_CACHE free ones per class on a P. */
+#define MN_SBUF_GRAIN 32
+#define MN_SBUF_MAX 2048
+#define MN_SBUF_CLASSES (MN_SBUF_MAX / MN_SBUF_GRAIN)
+#define MN_SBUF_CACHE 32
 #define MN_SUDOG_CACHE 128 /* sudogs a P keeps (it spills down to this at twice as many) */
 typedef struct mn_sudog {
 	mn_g *g;
@@ -112,6 +118,8 @@ struct mn_p {
 	int nstacks;
 	mn_sudog *sudogs;
 	int nsudogs;
+	struct mn_sbuf *sbufs[MN_SBUF_CLASSES]; /* free shrink buffers by class (mn_shrink.c) */
+	uint16_t nsbufs[MN_SBUF_CLASSES];
 	/* timers of Gs sleeping, a 4-ary min-heap on when (mn_time.c) */
 	int tlk;
 	struct mn_timer *theap;
@@ -348,6 +356,7 @@ size_t mn__guard_size(void);                  /* bytes of guard below each G sta
 /* Stack shrinking (mn_shrink.c). */
 void mn__unshrink(mn_g *g, uint32_t old);
 void mn__resume_slow(mn_g *g);
+void mn__sbuf_free_all(void);             /* at a run's end */
 int64_t mn__shrink_tick(int64_t now, int *pending); /* sysmon: a pass if due; the next due */
 /* A waker about to copy into or out of a parked G's element (which may be on its stack):
  * the G is no longer shrinkable, and its stack is back. */
@@ -432,6 +441,10 @@ struct mn_sched {
 	int nsudogs;
 	void *sudog_blocks;        /* every sudog allocation, freed at a run's end */
 	mn_g **allg_blocks;        /* G allocations freed at teardown */
+	int sblk;                  /* the shrink buffers beyond the per-P lists (mn_shrink.c) */
+	struct mn_sbuf *sbufs[MN_SBUF_CLASSES];
+	struct mn_sbuf_chunk *sbuf_chunks;
+	char *sbuf_bump, *sbuf_end; /* the rest of the newest chunk */
 	int nallg, allgcap;
 };
 

@@ -961,6 +961,7 @@ static void mn_free_all(void)
 {
 	mn__keep_stacks();
 	mn__sudog_free_all();
+	mn__sbuf_free_all();
 	for (mn_gbatch *b = mn_sched.gq_free, *n; b; b = n) {
 		n = b->next;
 		free(b);

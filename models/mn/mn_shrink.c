@@ -13,7 +13,7 @@
  * parked at least shrink_ns; one that parks and wakes sooner (a channel ping-pong, a yield,
  * an echo) never pays beyond a store at its park, a load at its resume and, when a channel
  * peer wakes it, the peer's exchange on its state (mn__claim). Shrinking
- * copies the live bytes [sp, top) into a malloc'd buffer of their size and gives the whole
+ * copies the live bytes [sp, top) into a buffer of their size (below) and gives the whole
  * stack's pages back (MADV_DONTNEED, adjacent stacks of a slab in one call), keeping the
  * address range reserved. The bytes go back to the same addresses before the G runs again,
  * so every pointer into the stack stays valid, and a G may resume on any M.
@@ -36,6 +36,16 @@
  * back itself; seeing S_SHRINKING, it waits for sysmon, whose own CAS S_SHRINKING ->
  * S_SHRUNK then fails, so sysmon copies back and stores S_RESTORED. Exactly one of them
  * copies back, and the G runs only after that.
+ *
+ * The buffers. Sysmon allocates every buffer and whoever claims the G frees it, on any M,
+ * so the allocator is split the way the sudog caches are: size classes of MN_SBUF_GRAIN
+ * bytes carved from chunks, a free list per class on every P (its owner's, no lock; a G's
+ * claimer holds a P and is inside the runtime), spilling half to a global list per class
+ * (one spin lock) when it holds MN_SBUF_CACHE; sysmon takes from the global lists, then
+ * carves. A buffer costs its live bytes, an 8-byte length and at most a grain's rounding;
+ * no allocator header, no lock on a claimer's path, and no arena of sysmon's that every M
+ * frees into. Frames deeper than MN_SBUF_MAX take a plain malloc. At a run's end every G
+ * has ended, so every buffer is free and the chunks go (mn__sbuf_free_all).
  *
  * AddressSanitizer and ThreadSanitizer: the copies are not instrumented (a stack holds
  * ASan's poisoned redzones between frames), and page release leaves ASan's shadow alone, so
@@ -83,31 +93,126 @@ MN_NOSAN static void mn_words_copy(uint64_t *dst, const uint64_t *src, size_t n)
 	}
 }
 
-/* A shrunk G's buffer: its length, then the bytes [sp, top). */
+/* A shrunk G's buffer: its length, then the bytes [sp, top); on a free list, next instead
+ * of the length. */
 typedef struct mn_sbuf {
-	size_t len;
+	union {
+		size_t len;
+		struct mn_sbuf *next;
+	};
 	uint64_t w[];
 } mn_sbuf;
+
+/* The class of a buffer holding len bytes of frames, or -1: a malloc'd one. */
+static inline int mn_sbuf_class(size_t len)
+{
+	size_t all = sizeof(mn_sbuf) + len;
+	return all > MN_SBUF_MAX ? -1 : (int)((all + MN_SBUF_GRAIN - 1) / MN_SBUF_GRAIN) - 1;
+}
+
+/* A chunk that buffers are carved from: the next chunk, then buffers. */
+#define MN_SBUF_CHUNK (64 * 1024)
+typedef struct mn_sbuf_chunk {
+	struct mn_sbuf_chunk *next;
+	char pad[MN_SBUF_GRAIN - sizeof(void *)];
+	char mem[];
+} mn_sbuf_chunk;
+
+/* sysmon: a buffer for len bytes of frames, or NULL (out of memory). */
+static mn_sbuf *mn_sbuf_get(size_t len)
+{
+	int k = mn_sbuf_class(len);
+	if (k < 0)
+		return malloc(sizeof(mn_sbuf) + len);
+	size_t size = (size_t)(k + 1) * MN_SBUF_GRAIN;
+	mn_sbuf *b;
+	mn__lock(&mn_sched.sblk);
+	if ((b = mn_sched.sbufs[k])) {
+		mn_sched.sbufs[k] = b->next;
+	} else {
+		if (mn_sched.sbuf_end - mn_sched.sbuf_bump < (ptrdiff_t)size) {
+			mn_sbuf_chunk *c = malloc(MN_SBUF_CHUNK);
+			if (!c) {
+				mn__unlock(&mn_sched.sblk);
+				return NULL;
+			}
+			c->next = mn_sched.sbuf_chunks;
+			mn_sched.sbuf_chunks = c;
+			mn_sched.sbuf_bump = c->mem;
+			mn_sched.sbuf_end = (char *)c + MN_SBUF_CHUNK;
+		}
+		b = (mn_sbuf *)mn_sched.sbuf_bump;
+		mn_sched.sbuf_bump += size;
+	}
+	mn__unlock(&mn_sched.sblk);
+	return b;
+}
+
+/* A buffer given back: to p's list of its class (p: the claimer's own P), spilling half to
+ * the global list when p holds MN_SBUF_CACHE; with no P (sysmon), to the global list. */
+static void mn_sbuf_put(mn_p *p, mn_sbuf *b)
+{
+	int k = mn_sbuf_class(b->len);
+	if (k < 0) {
+		free(b);
+		return;
+	}
+	if (p && p->nsbufs[k] < MN_SBUF_CACHE) {
+		b->next = p->sbufs[k];
+		p->sbufs[k] = b;
+		p->nsbufs[k]++;
+		return;
+	}
+	mn__lock(&mn_sched.sblk);
+	b->next = mn_sched.sbufs[k];
+	mn_sched.sbufs[k] = b;
+	while (p && p->nsbufs[k] > MN_SBUF_CACHE / 2) {
+		mn_sbuf *x = p->sbufs[k];
+		p->sbufs[k] = x->next;
+		p->nsbufs[k]--;
+		x->next = mn_sched.sbufs[k];
+		mn_sched.sbufs[k] = x;
+	}
+	mn__unlock(&mn_sched.sblk);
+}
+
+/* At a run's end (every G has ended, every buffer is on a list): release the chunks. */
+void mn__sbuf_free_all(void)
+{
+	for (mn_sbuf_chunk *c = mn_sched.sbuf_chunks, *n; c; c = n) {
+		n = c->next;
+		free(c);
+	}
+	mn_sched.sbuf_chunks = NULL;
+	mn_sched.sbuf_bump = mn_sched.sbuf_end = NULL;
+	memset(mn_sched.sbufs, 0, sizeof mn_sched.sbufs);
+	for (int i = 0; i < mn_sched.nprocs; i++) {
+		memset(mn_sched.allp[i].sbufs, 0, sizeof mn_sched.allp[i].sbufs);
+		memset(mn_sched.allp[i].nsbufs, 0, sizeof mn_sched.allp[i].nsbufs);
+	}
+}
 
 static inline char *mn_stack_top(const mn_g *g)
 {
 	return (char *)g->ctx.stack.lo + g->ctx.stack.size + MN_STACK_OWNER;
 }
 
-static void mn_copy_back(mn_g *g)
+/* p: the P of the thread copying back (NULL: sysmon) */
+static void mn_copy_back(mn_p *p, mn_g *g)
 {
 	mn_sbuf *b = g->sbuf;
 	mn_words_copy((uint64_t *)(mn_stack_top(g) - b->len), b->w, b->len / 8);
 	g->sbuf = NULL;
-	free(b);
+	mn_sbuf_put(p, b);
 	atomic_fetch_sub_explicit(&mn_shrunk_now, 1, memory_order_relaxed);
 }
 
 /* g was claimed (S_RUN exchanged in) while its state was old >= S_SHRINKING. */
 void mn__unshrink(mn_g *g, uint32_t old)
 {
-	if (old == S_SHRUNK) {
-		mn_copy_back(g);
+	if (old == S_SHRUNK) { /* a claimer is inside the runtime, on an M with a P */
+		mn_m *m = mn__getm();
+		mn_copy_back(m ? m->p : NULL, g);
 		return;
 	}
 	/* S_SHRINKING: sysmon copies back and hands over with S_RESTORED */
@@ -163,7 +268,7 @@ static void mn_shrink_batch(mn_shr *v, int n)
 			atomic_fetch_add_explicit(&mn_shrinks_total, 1, memory_order_relaxed);
 			continue;
 		}
-		mn_copy_back(g); /* claimed meanwhile: its claimer waits for this */
+		mn_copy_back(NULL, g); /* claimed meanwhile: its claimer waits for this */
 		atomic_store_explicit(&g->sstate, S_RESTORED, memory_order_release);
 	}
 }
@@ -197,7 +302,7 @@ static int64_t mn_shrink_pass(void)
 			size_t len = (size_t)(hi - sp);
 			mn_sbuf *sb = NULL;
 			if (!lo || sp < lo || sp >= hi || (len & 7) ||
-			    !(sb = malloc(sizeof *sb + len))) {
+			    !(sb = mn_sbuf_get(len))) {
 				st = S_SHRINKING; /* not a stack to shrink, or no memory: later */
 				atomic_compare_exchange_strong(&g->sstate, &st, S_PARKED);
 				if (st != S_SHRINKING)
