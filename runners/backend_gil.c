@@ -64,6 +64,7 @@ const cb_backend cb_backend_gil = {
 		   "(switch interval, drop requests, forced switching)",
 	.params = gil_params,
 	.max_tasks = cb_thr_max_tasks,
+	.tasks_are_threads = 1,
 	.run = gil_be_run,
 	CB_THR_OPS,
 };

@@ -18,6 +18,7 @@ const cb_backend cb_backend_threads = {
 	.summary = "1:1 OS threads without a global lock (C/Java threads, Python 3.13t): one pthread per task",
 	.params = threads_params,
 	.max_tasks = cb_thr_max_tasks,
+	.tasks_are_threads = 1,
 	.run = threads_run,
 	CB_THR_OPS,
 };

@@ -23,7 +23,9 @@
  * backends whose tasks are processes (cb_backend.tasks_are_processes), at task counts past
  * the mp twin's own limit (workloads/py/micro_idle.py: 2000): each forked process inherits
  * the descriptors of the ones before it, and 10000 idle ones took 177 s a repetition
- * (10000 sleepers: 68 s). */
+ * (10000 sleepers: 68 s; skynet's 11111: 62 s); NO_THREADS the backends whose tasks are OS
+ * threads (cb_backend.tasks_are_threads), at counts where creating them is the whole cell
+ * (100000 spawns: 40 s a round on threads and gil). */
 typedef struct suite_set {
 	const char *workload;
 	int64_t tasks, size;   /* 0: the workload's default */
@@ -33,7 +35,7 @@ typedef struct suite_set {
 	int min_ms;            /* calibrate to this instead of --min-time (0: --min-time) */
 } suite_set;
 enum { SWEEP = 1, PER_CPU = 2, CPU_TASKS = 4, RATE_SWEEP = 8, SWEEP_TO_NCPU = 16, NO_SERIAL = 32,
-       NO_PROCS = 64 };
+       NO_PROCS = 64, NO_THREADS = 128 };
 #define TASKS_PER_CPU 4
 /* Workloads driven by the load generator (io.echo, mix.convoy) run their server at ncpu - 1
  * workers on a box of this many usable CPUs or more, and the generator on the last CPU alone
@@ -182,7 +184,9 @@ static const suite_set full_sets[] = {
 	{"mix.convoy", 2, 64, WINDOW_FULL, 0, 0, 0},
 	{"micro.spawn", 1000, 0, "", 0, 0, 0},
 	{"micro.spawn", 10000, 0, "", 0, 0, 0},
-	{"micro.spawn", 100000, 0, "", 0, C_ONLY, 0},
+	/* the green and pooled models at 100000: an OS thread per task is 40 s a round there,
+	 * and the fidelity and growth rows read it at 1000 and 10000 */
+	{"micro.spawn", 100000, 0, "", NO_THREADS, C_ONLY, 0},
 	{"micro.yield", 2, 200000, "", 0, C_ONLY, 0},
 	/* two tasks per worker: every yield switches, on every backend (with one task per
 	 * worker an M:N scheduler's yield finds nothing else to run and returns) */
@@ -192,7 +196,7 @@ static const suite_set full_sets[] = {
 	{"micro.chan", 0, 100000, "cap=128", 0, C_ONLY, 0},
 	{"micro.chan", 0, 10000, "cap=0", 0, PY_ONLY, 0},
 	{"micro.chan", 0, 10000, "cap=128", 0, PY_ONLY, 0},
-	{"micro.skynet", 0, 10000, "", 0, 0, 0},
+	{"micro.skynet", 0, 10000, "", NO_PROCS, 0, 0},
 	{"micro.skynet", 0, 1000000, "", 0, C_ONLY, 0},
 	{"micro.ring", 503, 100000, "", 0, C_ONLY, 0},
 	{"micro.ring", 503, 10000, "", 0, PY_ONLY, 0},
@@ -372,7 +376,8 @@ static void plan(cell_list *l, const suite_set *sets, const int *pcts, int npcts
 				 * baseline per sweep (at 1 worker), in the rounds of every worker count */
 				if (!be->concurrent && (ws[k] > 1 || (s->flags & NO_SERIAL)))
 					continue;
-				if (be->tasks_are_processes && (s->flags & NO_PROCS))
+				if ((be->tasks_are_processes && (s->flags & NO_PROCS)) ||
+				    (be->tasks_are_threads && (s->flags & NO_THREADS)))
 					continue;
 				cb_cell *c = cell_add(l, group, s->min_ms);
 				if (s->flags & RATE_SWEEP)
