@@ -585,6 +585,15 @@ Test(cli, dry_run_plans_for_the_usable_cpus, .timeout = 60)
 	cr_assert(strstr(out, want), "missing %s", want + 1);
 	snprintf(want, sizeof want, "\n%-15s %-13s tasks=256 workers=2 ", "serial", "cpu.fib");
 	cr_assert_null(strstr(out, want), "serial ignores workers: once per sweep");
+	/* where a task per OS thread or process is the whole cell, those backends sit out */
+	for (int k = 0; k < 3; k++) {
+		const char *be[] = {"threads", "gil", "fork"};
+		snprintf(want, sizeof want, "\n%-15s %-13s tasks=%s ", be[k], k < 2 ? "micro.spawn" : "micro.skynet",
+			 k < 2 ? "100000" : "1 workers=64 size=10000");
+		cr_assert_null(strstr(out, want), "planned: %s", want + 1);
+	}
+	snprintf(want, sizeof want, "\n%-15s %-13s tasks=100000 ", "mn", "micro.spawn");
+	cr_assert(strstr(out, want), "missing %s", want + 1);
 	/* the open loop's points: the judged ones (50%, 90%) every round, the chart's 3 */
 	for (const char *q = out; (q = strstr(q, "(rate: ")); q++) {
 		int pct = atoi(q + 7);
