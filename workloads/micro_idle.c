@@ -10,7 +10,7 @@
 #include "common.h"
 #include "util.h"
 
-#define IDLE_SETTLE_NS 30000000000LL /* 30 s: a shrink pass over 1M tasks takes ~1 s */
+#define IDLE_SETTLE_NS 120000000000LL /* 120 s: settling 1M parked mn Gs took ~40 s on 2 vCPUs */
 
 typedef struct idle_arg {
 	cb_chan *ready, *gate;
