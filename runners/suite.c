@@ -126,8 +126,8 @@ static const suite_set smoke_sets[] = {
  * the growth shapes and the convoy need the full matrix. The C io.sleep sleeps 100 ms, as
  * the full matrix's: at 20 ms the 200 threads' creation was as long as the sleep and the
  * threads' concurrency ratio to the best model read 2.55x and 3.21x in two runs against a
- * 3x mark. The Python twins run
- * fib(24), not fib(30), which took 2 s a repetition in Python; not less either: at fib(18)
+ * 3x mark. The Python twins run fib(24), not fib(30), which took 2 s a repetition in
+ * Python; not less either: at fib(18)
  * (1.5 ms a task) the mp twin's Pool start and pickling outweighed the work and its 1 -> 2
  * worker speedup read 0.62; their io.sleep and micro.idle run 50 tasks, not 200 (the mp
  * twin sleeps 200 x 20 ms on its 2 workers, 2 s a repetition, and forks a process per idle
