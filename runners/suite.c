@@ -25,7 +25,12 @@
  * the descriptors of the ones before it, and 10000 idle ones took 177 s a repetition
  * (10000 sleepers: 68 s; skynet's 11111: 62 s); NO_THREADS the backends whose tasks are OS
  * threads (cb_backend.tasks_are_threads), at counts where creating them is the whole cell
- * (100000 spawns: 40 s a round on threads and gil). */
+ * (100000 spawns: 40 s a round on threads and gil). CHART_ONLY: a set that no mark of the
+ * table reads (its charts and the fidelity table's figures do) runs CHART_ROUNDS rounds, not
+ * every round: the extra rounds go to the cells behind the marks. OWN_CORE_PEAK: the open
+ * loop's closed-loop peak with the load generator on a core of its own (see RATE_SWEEP),
+ * planned only where the matrix's own io.echo cells share the CPUs with it (2 or 3 usable
+ * CPUs; on 4 or more they already leave it one). */
 typedef struct suite_set {
 	const char *workload;
 	int64_t tasks, size;   /* 0: the workload's default */
@@ -35,14 +40,23 @@ typedef struct suite_set {
 	int min_ms;            /* calibrate to this instead of --min-time (0: --min-time) */
 } suite_set;
 enum { SWEEP = 1, PER_CPU = 2, CPU_TASKS = 4, RATE_SWEEP = 8, SWEEP_TO_NCPU = 16, NO_SERIAL = 32,
-       NO_PROCS = 64, NO_THREADS = 128 };
+       NO_PROCS = 64, NO_THREADS = 128, CHART_ONLY = 256, OWN_CORE_PEAK = 512 };
 #define TASKS_PER_CPU 4
 /* Workloads driven by the load generator (io.echo, mix.convoy) run their server at ncpu - 1
  * workers on a box of this many usable CPUs or more, and the generator on the last CPU alone
  * (cb_split_client_cpu), so that the client never takes a core from the server it measures;
  * on 2 or 3 CPUs a server of ncpu - 1 workers would lose a third to a half of its parallelism,
- * so there the two share the CPUs and the open-loop points say when the client fell behind. */
+ * so there the closed loops share the CPUs. The open loop (RATE_SWEEP) and its peak
+ * (OWN_CORE_PEAK) leave the generator a core on every box of 2 CPUs or more: an open loop
+ * measures latency from each request's intended send time, and a generator that shares its
+ * cores with the server falls behind its schedule and adds its own delay. On the 2-vCPU box,
+ * sharing, its send lag p99 passed 1 ms at 4 of 6 models' 50% and 90% points (mn's spinning
+ * Ms: 1.9-22 ms), so the table's latency-under-load row could not be read there. */
 #define CLIENT_CORE_MIN_CPUS 4
+static int sweep_workers(int ncpu)
+{
+	return ncpu >= 2 ? ncpu - 1 : 1;
+}
 
 /* mix.latency's probe lasts as long as its hogs: their rounds are calibrated so that the
  * probe runs this long, and its p99 comes from about 600 wakes (300 in QUICK): the 6th
@@ -94,6 +108,7 @@ static const suite_set smoke_sets[] = {
 	{"io.sleep", 200, 20, "", 0, 0, 0},
 	{"io.echo", 10, 1024, WINDOW_QUICK, 0, 0, 0},
 	{"io.echo", 100, 1024, WINDOW_QUICK, 0, 0, 0},
+	{"io.echo", RATE_PEAK_CONNS, 1024, WINDOW_QUICK, OWN_CORE_PEAK | NO_SERIAL, 0, 0},
 	{"io.echo", RATE_PEAK_CONNS, 1024, WINDOW_QUICK, RATE_SWEEP | NO_SERIAL, 0, 0},
 	{"io.pipe", 4, 500, "", 0, 0, 0},
 	{"io.file", 4, 1024, "", 0, 0, 0},
@@ -144,6 +159,7 @@ static const suite_set quick_sets[] = {
 	{"io.sleep", 200, 100, "", NO_SERIAL, C_ONLY, 0},
 	{"io.sleep", 50, 20, "", 0, PY_ONLY, 0},
 	{"io.echo", 100, 1024, WINDOW_QUICK, NO_SERIAL, 0, 0},
+	{"io.echo", RATE_PEAK_CONNS, 1024, WINDOW_QUICK, OWN_CORE_PEAK | NO_SERIAL, 0, 0},
 	{"io.echo", RATE_PEAK_CONNS, 1024, WINDOW_QUICK, RATE_SWEEP | NO_SERIAL, 0, 0},
 	{"mix.latency", 1, 30, "rounds=10;min_ms=0", PER_CPU, C_ONLY, LATENCY_MS_QUICK},
 	{"mix.latency", 1, 25, "rounds=20;min_ms=0", PER_CPU, PY_ONLY, LATENCY_MS_QUICK},
@@ -157,23 +173,24 @@ static const suite_set full_sets[] = {
 	{"cpu.fib", 8, 34, "", SWEEP | CPU_TASKS, C_ONLY, 0},
 	{"cpu.fib", 8, 25, "", SWEEP | CPU_TASKS, PY_ONLY, 0},
 	/* to the usable CPUs: oversubscription is cpu.fib's question */
-	{"cpu.hash", 8, 256, "native=0", SWEEP | SWEEP_TO_NCPU | CPU_TASKS, C_ONLY, 0},
+	{"cpu.hash", 8, 256, "native=0", SWEEP | SWEEP_TO_NCPU | CPU_TASKS | CHART_ONLY, C_ONLY, 0},
 	{"cpu.hash", 8, 256, "native=1", SWEEP | SWEEP_TO_NCPU | CPU_TASKS, C_ONLY, 0},
-	{"cpu.hash", 8, 16, "native=0", SWEEP | SWEEP_TO_NCPU | CPU_TASKS, PY_ONLY, 0},
+	{"cpu.hash", 8, 16, "native=0", SWEEP | SWEEP_TO_NCPU | CPU_TASKS | CHART_ONLY, PY_ONLY, 0},
 	{"cpu.hash", 8, 16, "native=1", SWEEP | SWEEP_TO_NCPU | CPU_TASKS, PY_ONLY, 0},
 	/* not on the process backends: 10000 forked sleepers took fork 68 s a round, and the
 	 * table judges concurrency at 100000 (fork: unsupported there) */
 	{"io.sleep", 10000, 100, "", NO_PROCS, 0, 0},
 	{"io.sleep", 100000, 100, "", 0, C_ONLY, 0},
-	{"io.echo", 10, 1024, WINDOW_FULL, 0, 0, 0},
+	{"io.echo", 10, 1024, WINDOW_FULL, CHART_ONLY, 0, 0},
 	{"io.echo", 100, 1024, WINDOW_FULL, 0, 0, 0},
 	{"io.echo", 1000, 1024, WINDOW_FULL, 0, 0, 0},
 	/* the sweep's points in QUICK windows; the points the table judges (50% and 90%) run
 	 * every round, the chart's others CHART_ROUNDS */
+	{"io.echo", RATE_PEAK_CONNS, 1024, WINDOW_QUICK, OWN_CORE_PEAK | NO_SERIAL, 0, 0},
 	{"io.echo", RATE_PEAK_CONNS, 1024, WINDOW_QUICK, RATE_SWEEP | NO_SERIAL, 0, 0},
-	{"io.pipe", 8, 20000, "", 0, C_ONLY, 0},
-	{"io.pipe", 8, 2000, "", 0, PY_ONLY, 0},
-	{"io.file", 8, 4096, "", 0, 0, 0},
+	{"io.pipe", 8, 20000, "", CHART_ONLY, C_ONLY, 0},
+	{"io.pipe", 8, 2000, "", CHART_ONLY, PY_ONLY, 0},
+	{"io.file", 8, 4096, "", CHART_ONLY, 0, 0},
 	{"mix.latency", 0, 27, "rounds=400;min_ms=600", 0, C_ONLY, 0},
 	{"mix.latency", 1, 27, "rounds=400;min_ms=0", 0, C_ONLY, LATENCY_MS_FULL},
 	{"mix.latency", 1, 27, "rounds=400;min_ms=0", PER_CPU, C_ONLY, LATENCY_MS_FULL},
@@ -191,21 +208,32 @@ static const suite_set full_sets[] = {
 	/* the green and pooled models at 100000: an OS thread per task is 40 s a round there,
 	 * and the fidelity and growth rows read it at 1000 and 10000 */
 	{"micro.spawn", 100000, 0, "", NO_THREADS, C_ONLY, 0},
-	{"micro.yield", 2, 200000, "", 0, C_ONLY, 0},
+	{"micro.yield", 2, 200000, "", CHART_ONLY, C_ONLY, 0},
 	/* two tasks per worker: every yield switches, on every backend (with one task per
 	 * worker an M:N scheduler's yield finds nothing else to run and returns) */
-	{"micro.yield", 2, 200000, "", PER_CPU, C_ONLY, 0},
-	{"micro.yield", 2, 20000, "", 0, PY_ONLY, 0},
+	{"micro.yield", 2, 200000, "", PER_CPU | CHART_ONLY, C_ONLY, 0},
+	{"micro.yield", 2, 20000, "", CHART_ONLY, PY_ONLY, 0},
 	{"micro.chan", 0, 100000, "cap=0", 0, C_ONLY, 0},
-	{"micro.chan", 0, 100000, "cap=128", 0, C_ONLY, 0},
+	{"micro.chan", 0, 100000, "cap=128", CHART_ONLY, C_ONLY, 0},
 	{"micro.chan", 0, 10000, "cap=0", 0, PY_ONLY, 0},
-	{"micro.chan", 0, 10000, "cap=128", 0, PY_ONLY, 0},
-	{"micro.skynet", 0, 10000, "", NO_PROCS, 0, 0},
+	{"micro.chan", 0, 10000, "cap=128", CHART_ONLY, PY_ONLY, 0},
+	/* Trees of 1111 tasks on every backend but the mp twin (a Python process per task:
+	 * 65 ms each), 11111 on the green and pooled ones (an OS thread per task: 45 s a round
+	 * under gil), a million on the C ones that can */
+	{"micro.skynet", 0, 1000, "", 0, C_ONLY, 0},
+	{"micro.skynet", 0, 1000, "", NO_PROCS, PY_ONLY, 0},
+	{"micro.skynet", 0, 10000, "", NO_PROCS | NO_THREADS, 0, 0},
 	{"micro.skynet", 0, 1000000, "", 0, C_ONLY, 0},
-	{"micro.ring", 503, 100000, "", 0, C_ONLY, 0},
-	{"micro.ring", 503, 10000, "", 0, PY_ONLY, 0},
-	{"micro.idle", 1000, 0, "", 0, 0, 0},
-	{"micro.idle", 10000, 0, "", NO_PROCS, 0, 0},
+	{"micro.ring", 503, 100000, "", CHART_ONLY, C_ONLY, 0},
+	/* not the mp twin's: 503 Python processes took 46 s a round */
+	{"micro.ring", 503, 10000, "", CHART_ONLY | NO_PROCS, PY_ONLY, 0},
+	/* 100 idle tasks on every backend (the mp twin's largest: 1000 of its processes took
+	 * 59 s a round), 1000 on all others, 10000 on the green ones (10000 idle threads under
+	 * the GIL: 12-24 s a round), 100000 on the C ones that can */
+	{"micro.idle", 100, 0, "", 0, 0, 0},
+	{"micro.idle", 1000, 0, "", 0, C_ONLY, 0},
+	{"micro.idle", 1000, 0, "", NO_PROCS, PY_ONLY, 0},
+	{"micro.idle", 10000, 0, "", NO_PROCS | NO_THREADS, 0, 0},
 	{"micro.idle", 100000, 0, "", 0, C_ONLY, 0},
 	{NULL, 0, 0, NULL, 0, 0, 0},
 };
@@ -252,7 +280,7 @@ static const char suite_usage[] =
 	"--seed, recorded in machine.json; every row carries its group's), then round r+1;\n"
 	"--reps is the number of rounds; past 3, a cell whose processes have taken\n"
 	"--cell-budget-ms in all runs no more (its repetitions are long; default 4000, 0: every\n"
-	"cell runs every round; the open loop's points that only a chart reads run 3). A count-sized workload is calibrated in round 1 so that a\n"
+	"cell runs every round); a cell that only a chart reads runs 3. A count-sized workload is calibrated in round 1 so that a\n"
 	"repetition lasts --min-time; later rounds run the count found.\n"
 	"The matrix scales with the usable CPUs (affinity and cgroup quota): --dry-run prints the\n"
 	"planned cells and runs nothing; --cpus N plans for an N-CPU box instead.\n"
@@ -287,8 +315,14 @@ typedef struct cell_list {
 	int *group;  /* cells of one round group (see same_group) share a number */
 	int *min_ms; /* the set's calibration target, 0: --min-time */
 	int *pct;    /* RATE_SWEEP: the rate is this % of the backend's peak; 0: as planned */
+	int *max_rounds; /* CHART_ROUNDS for a chart's cell, 0: every round */
 	int n, cap;
 } cell_list;
+
+static void cell_list_free(cell_list *l)
+{
+	free(l->v), free(l->group), free(l->min_ms), free(l->pct), free(l->max_rounds);
+}
 
 static cb_cell *cell_add(cell_list *l, int group, int min_ms)
 {
@@ -306,13 +340,17 @@ static cb_cell *cell_add(cell_list *l, int group, int min_ms)
 		int *pc = realloc(l->pct, (size_t)cap * sizeof *pc);
 		if (pc)
 			l->pct = pc;
-		if (!v || !g || !m || !pc)
+		int *mr = realloc(l->max_rounds, (size_t)cap * sizeof *mr);
+		if (mr)
+			l->max_rounds = mr;
+		if (!v || !g || !m || !pc || !mr)
 			cb_usage_error("suite: out of memory planning %d cells", cap);
 		l->cap = cap;
 	}
 	l->group[l->n] = group;
 	l->min_ms[l->n] = min_ms;
 	l->pct[l->n] = 0;
+	l->max_rounds[l->n] = 0;
 	cb_cell *c = &l->v[l->n++];
 	memset(c, 0, sizeof *c);
 	return c;
@@ -355,6 +393,8 @@ static void plan(cell_list *l, const suite_set *sets, const int *pcts, int npcts
 	for (const suite_set *s = sets; s->workload; s++) {
 		if (!in_list(wlist, s->workload))
 			continue;
+		if ((s->flags & OWN_CORE_PEAK) && (ncpu < 2 || ncpu >= CLIENT_CORE_MIN_CPUS))
+			continue; /* the closed loops of the matrix leave the generator a core, or none can */
 		if (!same_group(prev, s))
 			group++;
 		prev = s;
@@ -386,11 +426,15 @@ static void plan(cell_list *l, const suite_set *sets, const int *pcts, int npcts
 				cb_cell *c = cell_add(l, group, s->min_ms);
 				if (s->flags & RATE_SWEEP)
 					l->pct[l->n - 1] = pcts[k];
+				if ((s->flags & CHART_ONLY) || ((s->flags & RATE_SWEEP) && !judged_pct(pcts[k])))
+					l->max_rounds[l->n - 1] = CHART_ROUNDS;
 				cb_cell_defaults(c, be, wl);
 				c->cfg.workers = ws[k] ? ws[k] : ncpu;
 				/* a load generator's own core, where the box has one to spare */
 				if (wl->client_params && !ws[k] && ncpu >= CLIENT_CORE_MIN_CPUS)
 					c->cfg.workers = ncpu - 1;
+				if (s->flags & (RATE_SWEEP | OWN_CORE_PEAK))
+					c->cfg.workers = sweep_workers(ncpu);
 				if (s->tasks || wl->tasks_zero_ok)
 					c->tasks = s->flags & PER_CPU ? s->tasks * ncpu : s->tasks;
 				if ((s->flags & CPU_TASKS) && c->tasks < (int64_t)TASKS_PER_CPU * ncpu)
@@ -469,13 +513,11 @@ static void print_plan(const cell_list *l, int ncpu, int rounds, int min_ms, con
 		       c->wl->name, c->tasks, c->cfg.workers, c->size, params);
 		if (l->min_ms[i])
 			printf("  (calibrated to %d ms)", l->min_ms[i]);
-		if (l->pct[i]) {
-			printf("  (rate: %d%% of its closed-loop peak at %d connections", l->pct[i],
-			       RATE_PEAK_CONNS);
-			if (!judged_pct(l->pct[i]) && rounds > CHART_ROUNDS)
-				printf("; a chart's point: %d rounds", CHART_ROUNDS);
-			putchar(')');
-		}
+		if (l->pct[i])
+			printf("  (rate: %d%% of its closed-loop peak at %d connections and %d worker%s)",
+			       l->pct[i], RATE_PEAK_CONNS, c->cfg.workers, c->cfg.workers == 1 ? "" : "s");
+		if (l->max_rounds[i] && l->max_rounds[i] < rounds)
+			printf("  (a chart's cell: %d rounds)", l->max_rounds[i]);
 		putchar('\n');
 	}
 	printf("%d cells\n", l->n);
@@ -488,6 +530,7 @@ typedef struct rate_peaks {
 	double *v; /* [backend index * rounds + k] */
 	int *n;    /* per backend index */
 	int rounds;
+	int workers; /* the sweep's server workers: a peak at other workers is another server */
 } rate_peaks;
 
 static int backend_index(const cb_backend *be)
@@ -503,6 +546,7 @@ static void peak_note(rate_peaks *pk, const cell_list *l, int i, const cb_cell_r
 {
 	const cb_cell *c = &l->v[i];
 	if (l->pct[i] || strcmp(c->wl->name, "io.echo") || c->tasks != RATE_PEAK_CONNS ||
+	    c->cfg.workers != pk->workers ||
 	    c->p[cb_param_slot(c->wl->params, "rate")] != 0 ||
 	    c->p[cb_param_slot(c->wl->params, "duration_ms")] <= 0 || !res->ok_rows)
 		return;
@@ -604,7 +648,7 @@ int cb_suite_main(int argc, char **argv)
 		cb_usage_error("suite: no cell matches --backends/--workloads");
 	if (dry) {
 		print_plan(&l, ncpu, rounds, min_time, cpus ? "--cpus" : "affinity and cgroup quota");
-		free(l.v), free(l.group), free(l.min_ms), free(l.pct);
+		cell_list_free(&l);
 		return 0;
 	}
 
@@ -649,7 +693,7 @@ int cb_suite_main(int argc, char **argv)
 	int bad = 0, done = 0, total = l.n * rounds;
 	int *order = malloc((size_t)l.n * sizeof *order);
 	rate_peaks peaks = {calloc(cb_nbackends * (size_t)rounds, sizeof(double)),
-			    calloc(cb_nbackends, sizeof(int)), rounds};
+			    calloc(cb_nbackends, sizeof(int)), rounds, sweep_workers(ncpu)};
 	char *calibrated = calloc((size_t)l.n, 1), *skip = calloc((size_t)l.n, 1);
 	double *spent = calloc((size_t)l.n, sizeof(double)); /* seconds of each cell's processes */
 	/* Group by group (see same_group), round by round: every cell of the group once per
@@ -668,7 +712,7 @@ int cb_suite_main(int argc, char **argv)
 			for (int k = 0; k < g1 - g0; k++) {
 				int i = g0 + order[k];
 				cb_cell *c = &l.v[i];
-				if (skip[i] || (l.pct[i] && !judged_pct(l.pct[i]) && r > CHART_ROUNDS)) {
+				if (skip[i] || (l.max_rounds[i] && r > l.max_rounds[i])) {
 					done++;
 					continue;
 				}
@@ -694,13 +738,13 @@ int cb_suite_main(int argc, char **argv)
 				peak_note(&peaks, &l, i, &res);
 				done++;
 				if (rc == CB_EXIT_LOST) { /* cb_cell_run said what and why */
-					free(order), free(peaks.v), free(peaks.n), free(calibrated), free(skip), free(spent), free(l.v), free(l.group), free(l.min_ms), free(l.pct);
+					free(order), free(peaks.v), free(peaks.n), free(calibrated), free(skip), free(spent), cell_list_free(&l);
 					return rc;
 				}
 				if (rc == 130) {
 					fprintf(stderr, "bench: interrupted at %d/%d; %s holds only whole rows\n",
 						done, total, csv);
-					free(order), free(peaks.v), free(peaks.n), free(calibrated), free(skip), free(spent), free(l.v), free(l.group), free(l.min_ms), free(l.pct);
+					free(order), free(peaks.v), free(peaks.n), free(calibrated), free(skip), free(spent), cell_list_free(&l);
 					return 130;
 				}
 				/* later rounds run the count round 1 found */
@@ -732,6 +776,6 @@ int cb_suite_main(int argc, char **argv)
 	fprintf(stderr, "done: %d cells x %d rounds in %.0f s (%d not ok: unsupported, errors...), results in %s\n",
 		l.n, rounds, (double)(cb_now_ns() - t0) / 1e9, bad, dir);
 	printf("%s\n", dir);
-	free(order), free(peaks.v), free(peaks.n), free(calibrated), free(skip), free(spent), free(l.v), free(l.group), free(l.min_ms), free(l.pct);
+	free(order), free(peaks.v), free(peaks.n), free(calibrated), free(skip), free(spent), cell_list_free(&l);
 	return 0;
 }

@@ -321,9 +321,12 @@ def load_sweep(run, backend):
     if not opens:
         return None
     tasks = max(c.tasks for c in opens)
+    workers = {c.workers for c in opens if c.tasks == tasks}
+    # The peak of the same server: at the sweep's workers (on 2 or 3 CPUs the sweep and its
+    # peak leave the load generator a core, beside closed loops that share them).
     closed = [c for c in run.cells.values()
               if c.backend == backend and c.workload == "io.echo" and c.tasks == tasks and c.ok
-              and not is_open_loop(c) and _num_param(c, "duration_ms") > 0]
+              and not is_open_loop(c) and _num_param(c, "duration_ms") > 0 and c.workers in workers]
     peak = None
     if closed:
         # The suite set each point's rate from the peak of the matrix's own rounds: extra

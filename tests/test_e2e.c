@@ -407,24 +407,28 @@ static int rows_by_round(const char *csv, const char *be, int *rounds)
 
 /* A cell whose processes have had --cell-budget-ms stops after 3 rounds, where the others
  * go on (a budget of 1 ms: every cell is past it from round 1); with 0 every cell runs every
- * round; machine.json records the budget. */
+ * round, except a chart's cell (micro.yield: no mark reads it), which runs 3 whatever the
+ * budget; machine.json records the budget. */
 Test(cli, suite_stops_a_long_cell_after_three_rounds, .timeout = 240, .init = mk_tmp, .fini = rm_tmp)
 {
-	for (int budget = 0; budget < 2; budget++) {
+	for (int k = 0; k < 3; k++) {
+		int budget = k == 1, chart = k == 2;
+		const char *wl = chart ? "micro.yield" : "micro.spawn";
 		char out[256], err[8192], so[4096], path[300], ms[8];
-		snprintf(out, sizeof out, "%s/budget%d", tmpdir, budget);
+		snprintf(out, sizeof out, "%s/budget%d-%d", tmpdir, budget, k);
 		snprintf(ms, sizeof ms, "%d", budget);
 		char *a[] = {"bench", "suite", "--reps", "5", "--min-time", "5", "--out", out, "--backends",
-			     "mn", "--workloads", "micro.yield", "--cell-budget-ms", ms, NULL};
+			     "mn", "--workloads", (char *)wl, "--cell-budget-ms", ms, NULL};
 		cr_assert_eq(tu_run(a, err, sizeof err, so, sizeof so), 0, "%s", err);
 		snprintf(path, sizeof path, "%s/runs.csv", out);
 		int rounds[9] = {0}, n = rows_by_round(path, "mn", rounds);
 		int cells = rounds[1];
-		cr_assert_geq(cells, 2, "micro.yield's C sets on mn: %d cells", cells);
+		cr_assert_geq(cells, 2, "%s's C sets on mn: %d cells", wl, cells);
+		int all = !budget && !chart;
 		for (int r = 1; r <= 5; r++)
-			cr_assert_eq(rounds[r], r <= 3 || !budget ? cells : 0, "budget %d ms: %d rows in round %d",
-				     budget, rounds[r], r);
-		cr_assert_eq(n, cells * (budget ? 3 : 5));
+			cr_assert_eq(rounds[r], r <= 3 || all ? cells : 0, "%s, budget %d ms: %d rows in round %d",
+				     wl, budget, rounds[r], r);
+		cr_assert_eq(n, cells * (all ? 5 : 3));
 		if (budget)
 			cr_assert(strstr(err, "no more rounds: its 3 took"), "the stop is said: %s", err);
 		snprintf(path, sizeof path, "%s/machine.json", out);
@@ -526,7 +530,7 @@ Test(cli, run_round_and_seed_continue_a_round_group, .timeout = 60, .init = mk_t
  * --cpus 64 plans a 64-CPU box: cpu.fib with 4 tasks per CPU, workers 1, 2, 4, ..., 64, 128. */
 Test(cli, dry_run_plans_for_the_usable_cpus, .timeout = 60)
 {
-	static char out[1 << 17];
+	static char out[1 << 20];
 	char err[4096];
 	char *one[] = {"/usr/bin/taskset", "-c", "0", (char *)tu_bench(), "suite", "--dry-run", NULL};
 	int fd[2];
@@ -594,13 +598,45 @@ Test(cli, dry_run_plans_for_the_usable_cpus, .timeout = 60)
 	}
 	snprintf(want, sizeof want, "\n%-15s %-13s tasks=100000 ", "mn", "micro.spawn");
 	cr_assert(strstr(out, want), "missing %s", want + 1);
-	/* the open loop's points: the judged ones (50%, 90%) every round, the chart's 3 */
-	for (const char *q = out; (q = strstr(q, "(rate: ")); q++) {
+	/* the open loop's points: the judged ones (50%, 90%) every round, the chart's 3; the
+	 * server leaves the load generator a core (63 workers), as every io.echo cell does on a
+	 * box this big, so no peak of its own is planned */
+	int points = 0;
+	for (const char *q = out; (q = strstr(q, "(rate: ")); q++, points++) {
 		int pct = atoi(q + 7);
 		const char *eol = strchr(q, '\n');
-		const char *chart = strstr(q, "a chart's point: 3 rounds");
+		const char *chart = strstr(q, "a chart's cell: 3 rounds");
 		int is_chart = chart && chart < eol;
 		cr_assert_eq(is_chart, pct != 50 && pct != 90, "%.120s", q);
+		const char *w = strstr(q, "connections and 63 workers)");
+		cr_assert(w && w < eol, "%.160s", q);
+	}
+	cr_assert_gt(points, 0);
+	snprintf(want, sizeof want, "\n%-15s %-13s tasks=100 workers=64 ", "mn", "io.echo");
+	cr_assert_null(strstr(out, want), "64 CPUs: every io.echo server leaves the generator a core");
+	/* a tree of 11111 OS threads is the whole cell: the thread backends run 1111 */
+	snprintf(want, sizeof want, "\n%-15s %-13s tasks=1 workers=64 size=10000 ", "gil", "micro.skynet");
+	cr_assert_null(strstr(out, want), "planned: %s", want + 1);
+	snprintf(want, sizeof want, "\n%-15s %-13s tasks=1 workers=64 size=1000 ", "gil", "micro.skynet");
+	cr_assert(strstr(out, want), "missing %s", want + 1);
+
+	/* 2 CPUs: the closed loops share them with the generator, the open loop and a peak of
+	 * its own run the server on 1 worker and the generator on the other CPU */
+	char *two[] = {"bench", "suite", "--dry-run", "--cpus", "2", NULL};
+	cr_assert_eq(tu_run(two, err, sizeof err, out, sizeof out), 0, "%s", err);
+	snprintf(want, sizeof want, "\n%-15s %-13s tasks=100 workers=2 size=1024 msgs=200;duration_ms=800;", "mn",
+		 "io.echo");
+	cr_assert(strstr(out, want), "missing %s", want + 1);
+	snprintf(want, sizeof want, "\n%-15s %-13s tasks=100 workers=1 size=1024 msgs=200;duration_ms=400;"
+		 "warmup_ms=100;rate=0;", "mn", "io.echo");
+	const char *peak = strstr(out, want);
+	cr_assert(peak, "missing %s", want + 1);
+	cr_assert_neq(strchr(peak + 1, '\n')[-1], ')', "the peak is a closed loop, not a point: %.200s", peak + 1);
+	const char *pt = strstr(out, "(rate: ");
+	cr_assert(pt && pt > peak, "the peak runs before the sweep");
+	for (const char *q = out; (q = strstr(q, "(rate: ")); q++) {
+		const char *eol = strchr(q, '\n'), *w = strstr(q, "connections and 1 worker)");
+		cr_assert(w && w < eol, "%.160s", q);
 	}
 }
 
