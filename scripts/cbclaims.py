@@ -160,10 +160,16 @@ def says(claim, model):
 class Figure:
     """What a measure hands the judge for one check: an Est (classified by the check's
     thresholds), or a structural set of classes; why: a reason the run cannot tell (the
-    figure is then undecided whatever its value); text: how the table shows it."""
+    figure is then undecided whatever its value); text: how the table shows it; retry: cells
+    whose further rounds could give the figure (an open-loop point whose load generator fell
+    behind in too many of them), beside est's own."""
 
-    def __init__(self, est=None, classes=None, why="", text=""):
-        self.est, self.classes, self.why, self.text = est, classes, why, text
+    def __init__(self, est=None, classes=None, why="", text="", retry=()):
+        self.est, self.classes, self.why, self.text, self.retry = est, classes, why, text, tuple(retry)
+
+    def cells(self):
+        """The cells more rounds could decide this figure with."""
+        return tuple(self.est.cells if self.est is not None else ()) + self.retry
 
 
 class Verdict:
@@ -174,8 +180,10 @@ class Verdict:
 
     @property
     def undecided_by_interval(self):
-        """The figures whose interval straddles a threshold: what more rounds could decide."""
-        return [f for f, why in zip(self.figures, self.reasons) if f is not None and why == "straddles"]
+        """The figures that more rounds could decide: an interval that straddles a threshold,
+        too few repetitions for one, or cells to retry (Figure.retry)."""
+        return [f for f, why in zip(self.figures, self.reasons)
+                if f is not None and (why == "straddles" or why.endswith("no interval") or f.retry)]
 
 
 def band(check, fig, ncpu):

@@ -268,6 +268,19 @@ Test(scripts, table_undecided_lists_exactly_the_straddling_cells, .timeout = SCR
 	rc = run_script("table", FIX "run-a", "--src", FIX "twins", "--undecided", NULL);
 	cr_assert_eq(rc, 0, "%s", err);
 	cr_assert_str_eq(out, "");
+	/* run-ol: more rounds can also decide a point with too few repetitions for an interval
+	 * (mn at 50%) and one whose load generator fell behind in most of them (aloop at 90%),
+	 * beside one that straddles (mn at 90%); aloop's decided 50% point is not listed */
+	rc = run_script("table", FIX "run-ol", "--src", in_tmp("nowhere"), "--undecided", NULL);
+	cr_assert_eq(rc, 0, "%s", err);
+	const char *ol = "--param msgs=200 --param duration_ms=400 --param warmup_ms=100 --param arrival=0";
+	char want[1024];
+	snprintf(want, sizeof want,
+		 "--backend mn --workload io.echo --tasks 100 --workers 1 --size 1024 %s --param rate=40000 --seed 9\n"
+		 "--backend mn --workload io.echo --tasks 100 --workers 1 --size 1024 %s --param rate=72000 --seed 9\n"
+		 "--backend aloop --workload io.echo --tasks 100 --workers 1 --size 1024 %s --param rate=90000 --seed 9\n",
+		 ol, ol, ol);
+	cr_assert_str_eq(out, want);
 }
 
 /* run-best (schema 2): 'best for' I/O at scale follows the intervals of the per-round ratios.
