@@ -46,6 +46,14 @@ SIMPLE_LOC_FACTOR = 2.0      # simple: twin's lines <= 2 x the shortest twin of 
 LIKE_FACTOR = 0.8            # Go verdict: 'like X' = at least 80% of X's figure
 CONVOY_BANDS = (0.25, 0.75)  # fidelity: I/O with hogs / without: collapses < 0.25 <= drops < 0.75 <= holds
 GROWTH_BANDS = (1.5, 4.0)    # fidelity: cost at the most tasks / at the fewest: flat < 1.5 <= grows < 4 <= steep
+# A p99 wake delay from fewer wakes than this is one of their two largest (the probe of a
+# model that makes it wait long wakes only tens of times in its window): between two full runs
+# such a figure moved across the mark (gil with 2 hogs on 2 workers: 15-26 ms from 88-118
+# wakes a repetition, then 59-116 ms from 20-66), far beyond its interval from 3 repetitions.
+# It decides the preemption class only when its whole interval lies FEW_WAKES_MARGIN times
+# beyond the mark.
+MIN_P99_WAKES = 200
+FEW_WAKES_MARGIN = 2
 LOW_LATENCY_P99_NS = 1e6     # latency under load: io.echo open-loop p99 < 1 ms (a round trip on loopback
                              # is tens of µs; 1 ms is queueing), also the chart's knee
 LOAD_PCTS = (50, 90)         # ... at these offered loads, in % of the backend's own closed-loop peak

@@ -651,3 +651,19 @@ Test(scripts, reader_parses_noise_columns, .timeout = 90)
 		 in_tmp("v2"), in_tmp("py.err"));
 	cr_assert_eq(system(cmd), 0, "%s", slurp(in_tmp("py.err")));
 }
+
+/* run-ol: a probe that woke 50 times a repetition gives a p99 among its largest wakes, which
+ * moved across the 50 ms mark between two full runs: it decides the preemption class only
+ * beyond twice the mark. gil's 30-42 ms stay undecided (their interval lies below the mark),
+ * threads' 190-210 ms are decidedly cooperative. */
+Test(scripts, table_p99_of_few_wakes_decides_only_far_from_the_mark, .timeout = SCRIPT_TIMEOUT)
+{
+	int rc = run_script("table", FIX "run-ol", "--src", in_tmp("nowhere"), "--out", in_tmp("t.md"), "--csv",
+			    in_tmp("t.csv"), NULL);
+	cr_assert_eq(rc, 0, "table failed: %s", err);
+	char *csv = strdup(slurp(in_tmp("t.csv")));
+	cr_assert(line_with(csv, "comparison,preemption,gil,38000000,ns,❔,", "p99 of 50 wakes (among their largest)",
+			    NULL), "%s", csv);
+	cr_assert(line_with(csv, "comparison,preemption,threads,200000000,ns,❌,", NULL), "%s", csv);
+	free(csv);
+}
