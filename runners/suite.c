@@ -153,10 +153,10 @@ static const suite_set smoke_sets[] = {
  * medians of mn's 2-worker speedup in three QUICK runs spread 1.42x (max / min). The other
  * QUICK cells keep 50 ms. */
 #define FIB_MS_QUICK 200
-/* ... and its C tasks are fib(34), as the full matrix's (~35 ms each here), not fib(30): at
- * 5 ms a task, 8 threads created every round of the calibrated count were placed unevenly on
- * the 2 CPUs, and threads' speedup read 1.11x [1.09, 1.15] in a QUICK run (1.68 cores busy)
- * against 1.74x [1.71, 2.03] in the full run: the one mark a QUICK run contradicted. */
+/* ... and its C tasks are fib(34), the full matrix's cell (~35 ms a task here), not fib(30):
+ * with tasks of ~5 ms (8 OS threads created every round of the calibrated count) threads'
+ * speedup read 1.11x [1.09, 1.15] in a QUICK run (1.68 cores busy) against 1.74x [1.71, 2.03]
+ * in the full run, the parallelism mark QUICK runs contradicted; one cell for both. */
 static const suite_set quick_sets[] = {
 	{"cpu.fib", 4, 34, "", SWEEP | SWEEP_TO_NCPU | CPU_TASKS, C_ONLY, FIB_MS_QUICK},
 	{"cpu.fib", 4, 24, "", SWEEP | SWEEP_TO_NCPU | CPU_TASKS, PY_ONLY, FIB_MS_QUICK},
