@@ -28,7 +28,8 @@ typedef uint64_t (*mn_fn)(void *arg, size_t len);
 #define MN_STACK_DEFAULT (64 * 1024) /* stack_size 0 */
 #define MN_PREEMPT_NS 10000000       /* preempt_ns 0: 10 ms, Go's forcePreemptNS */
 #define MN_SYSCALL_NS 20000          /* syscall_ns 0: 20 us, Go's sysmon retake delay */
-#define MN_SHRINK_NS 10000000        /* shrink_ns 0: 10 ms */
+#define MN_SHRINK_NS 1000000000      /* shrink_ns 0: 1 s (Go shrinks at a GC, not soon */
+					/* after a park: see mn_sched.c) */
 
 typedef struct mn_config {
 	int procs;               /* Ps; <= 0: online CPUs */

@@ -343,10 +343,13 @@ int64_t mn__shrink_tick(int64_t now, int *pending)
 	 * 1M Gs took 1-3 s on the 2-vCPU box, so at the duty limit the three a settle needs
 	 * outlasted micro.idle's 30 s wait). */
 	int64_t end = mn__now();
-	int64_t gap = atomic_load_explicit(&mn_sched.settler, memory_order_relaxed)
-			      ? 0 : (end - now) * MN_SHRINK_DUTY;
+	int64_t gap = (end - now) * MN_SHRINK_DUTY;
 	if (gap < mn_sched.shrink_ns)
 		gap = mn_sched.shrink_ns;
+	/* A settler stands for the time a long-lived program's idle tasks stay parked: it does
+	 * not wait the shrink_ns between the marking pass and the shrinking one either. */
+	if (atomic_load_explicit(&mn_sched.settler, memory_order_relaxed))
+		gap = 0;
 	mn_sched.shrink_next = end + gap;
 	mn_sched.shrink_pending = left;
 	*pending = left > 0;
