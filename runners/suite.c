@@ -697,7 +697,7 @@ int cb_suite_main(int argc, char **argv)
 			  .timeout_s = timeout > 0 ? timeout : short_run ? 60 : 300, .csv = csv,
 			  .meta = &meta, .verbose = 0};
 	uint64_t t0 = cb_now_ns();
-	int bad = 0, done = 0, total = l.n * rounds;
+	int bad = 0, done = 0, total = l.n * rounds, ret = 0;
 	int *order = malloc((size_t)l.n * sizeof *order);
 	rate_peaks peaks = {calloc(cb_nbackends * (size_t)rounds, sizeof(double)),
 			    calloc(cb_nbackends, sizeof(int)), rounds, sweep_workers(ncpu)};
@@ -745,14 +745,14 @@ int cb_suite_main(int argc, char **argv)
 				peak_note(&peaks, &l, i, &res);
 				done++;
 				if (rc == CB_EXIT_LOST) { /* cb_cell_run said what and why */
-					free(order), free(peaks.v), free(peaks.n), free(calibrated), free(skip), free(spent), cell_list_free(&l);
-					return rc;
+					ret = rc;
+					goto out;
 				}
 				if (rc == 130) {
 					fprintf(stderr, "bench: interrupted at %d/%d; %s holds only whole rows\n",
 						done, total, csv);
-					free(order), free(peaks.v), free(peaks.n), free(calibrated), free(skip), free(spent), cell_list_free(&l);
-					return 130;
+					ret = 130;
+					goto out;
 				}
 				/* later rounds run the count round 1 found */
 				if (res.calibrated > 0)
@@ -783,6 +783,7 @@ int cb_suite_main(int argc, char **argv)
 	fprintf(stderr, "done: %d cells x %d rounds in %.0f s (%d not ok: unsupported, errors...), results in %s\n",
 		l.n, rounds, (double)(cb_now_ns() - t0) / 1e9, bad, dir);
 	printf("%s\n", dir);
+out:
 	free(order), free(peaks.v), free(peaks.n), free(calibrated), free(skip), free(spent), cell_list_free(&l);
-	return 0;
+	return ret;
 }
