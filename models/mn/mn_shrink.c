@@ -333,7 +333,11 @@ int64_t mn__shrink_tick(int64_t now, int *pending)
 	*pending = 0;
 	if (mn_sched.shrink_ns <= 0)
 		return INT64_MAX;
-	if (now < mn_sched.shrink_next) {
+	/* A settler waits for the passes: the next is due now, not at the shrink_ns a pass
+	 * before it scheduled (micro.idle's reading waited out up to that second, each
+	 * repetition and warm-up). */
+	int settling = atomic_load_explicit(&mn_sched.settler, memory_order_relaxed) != NULL;
+	if (now < mn_sched.shrink_next && !settling) {
 		*pending = mn_sched.shrink_pending > 0;
 		return mn_sched.shrink_next;
 	}
@@ -348,7 +352,7 @@ int64_t mn__shrink_tick(int64_t now, int *pending)
 		gap = mn_sched.shrink_ns;
 	/* A settler stands for the time a long-lived program's idle tasks stay parked: it does
 	 * not wait the shrink_ns between the marking pass and the shrinking one either. */
-	if (atomic_load_explicit(&mn_sched.settler, memory_order_relaxed))
+	if (settling)
 		gap = 0;
 	mn_sched.shrink_next = end + gap;
 	mn_sched.shrink_pending = left;
