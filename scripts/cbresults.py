@@ -311,22 +311,36 @@ def _num_param(cell, key):
         return 0.0
 
 
+def _open_loops(run, backend):
+    return [c for c in run.cells.values()
+            if c.backend == backend and c.workload == "io.echo" and is_open_loop(c)]
+
+
+def peak_cell(run, backend, opens=None):
+    """The closed-loop io.echo cell that is the peak of backend's open-loop sweep (its
+    connections and workers: on 2 or 3 CPUs the sweep and its peak leave the load generator
+    a core, beside closed loops that share them), ok, or None."""
+    opens = _open_loops(run, backend) if opens is None else opens
+    if not opens:
+        return None
+    tasks = max(c.tasks for c in opens)
+    workers = {c.workers for c in opens if c.tasks == tasks}
+    closed = [c for c in run.cells.values()
+              if c.backend == backend and c.workload == "io.echo" and c.tasks == tasks and c.ok
+              and not is_open_loop(c) and _num_param(c, "duration_ms") > 0 and c.workers in workers]
+    return closed[0] if closed else None
+
+
 def load_sweep(run, backend):
     """A backend's io.echo open-loop sweep: (peak, points) or None if it has none. peak: the
     median requests/s of its closed-loop windowed cell at the sweep's connections (None if
     not measured); points: [(cell, offered req/s, % of peak or None, on-schedule ok rows)],
     by offered load."""
-    opens = [c for c in run.cells.values()
-             if c.backend == backend and c.workload == "io.echo" and is_open_loop(c)]
+    opens = _open_loops(run, backend)
     if not opens:
         return None
     tasks = max(c.tasks for c in opens)
-    workers = {c.workers for c in opens if c.tasks == tasks}
-    # The peak of the same server: at the sweep's workers (on 2 or 3 CPUs the sweep and its
-    # peak leave the load generator a core, beside closed loops that share them).
-    closed = [c for c in run.cells.values()
-              if c.backend == backend and c.workload == "io.echo" and c.tasks == tasks and c.ok
-              and not is_open_loop(c) and _num_param(c, "duration_ms") > 0 and c.workers in workers]
+    closed = [c for c in (peak_cell(run, backend, opens),) if c is not None]
     peak = None
     if closed:
         # The suite set each point's rate from the peak of the matrix's own rounds: extra

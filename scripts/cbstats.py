@@ -18,13 +18,21 @@ and the Est says that too.
 Why a bootstrap of the median: 3 to 10 repetitions on a shared box are neither normal nor
 independent of the box's load; the median ignores one slow repetition and the bootstrap
 needs no distribution. With n repetitions the interval is often [min, max] (for n = 5 the
-chance that a resample's median is the smallest value is 5.8%, above the 2.5% tail): that
-is the honest answer at these sample sizes, and more rounds narrow it.
+chance that a resample's median is the smallest value is 5.8%, above the 2.5% tail). Below
+SMALL_N values that is not a 95% interval: the range of n values holds the median with
+probability 1 - 2^(1-n), 75% at 3 (QUICK's rounds), 94% at 5, and no distribution-free 95%
+interval of a median exists. Three QUICK runs decided marks 'both ways' from three rounds
+each (threads' CPU-bound ratio to fork's: 0.81-0.89 per round in one run, 0.88-0.96 in the
+one before). So there the interval is the hull of the bootstrap's and the Student-t
+interval of the log values (the geometric mean's: the figures are positive and their noise
+multiplicative), which widens with the spread at few values; from SMALL_N values on, the
+bootstrap alone. More rounds narrow it.
 
 Determinism: each bootstrap draws from a generator seeded with a CRC of the figure's name and
 values, so the same runs.csv gives the same intervals, whatever order figures are computed in.
 """
 
+import math
 import random
 import statistics
 import zlib
@@ -32,6 +40,8 @@ import zlib
 CONFIDENCE = 0.95            # two-sided interval of every figure
 RESAMPLES = 2000             # bootstrap resamples: the interval's ends move by < 1% of a spread
 MIN_REPS = 3                 # fewer values than this give no interval (a mark cannot be decided)
+SMALL_N = 6                  # below this many values the bootstrap is widened (see above)
+T975 = {2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571}  # Student t, 97.5% quantile, by degrees of freedom
 # A repetition is noisy when its steal (or CPU pressure) share of its wall time is both above
 # a floor that matters and several times the median share of its cell's other repetitions.
 STEAL_FLOOR = 0.02           # 2% of the CPUs' time stolen by the hypervisor
@@ -70,8 +80,27 @@ def _percentiles(stats):
     return stats[int(tail * len(stats))], stats[int((1 - tail) * len(stats)) - 1]
 
 
+def _small_n_hull(vals, lo, hi):
+    """lo..hi widened to the Student-t interval of vals where there are fewer than SMALL_N
+    (of their logs when all are positive, so the ends stay positive and multiplicative)."""
+    n = len(vals)
+    if n >= SMALL_N or n - 1 not in T975:
+        return lo, hi
+    logs = min(vals) > 0
+    xs = [math.log(v) for v in vals] if logs else vals
+    spread = statistics.stdev(xs)
+    if not spread:
+        return lo, hi
+    mid, half = statistics.fmean(xs), T975[n - 1] * spread / math.sqrt(n)
+    a, b = mid - half, mid + half
+    if logs:
+        a, b = math.exp(a), math.exp(b)
+    return min(lo, a), max(hi, b)
+
+
 def median_ci(values, name="", how="", cells=()):
-    """Est of the median of values with its bootstrap interval (None ends below MIN_REPS)."""
+    """Est of the median of values with its bootstrap interval (None ends below MIN_REPS),
+    widened below SMALL_N values."""
     vals = [float(v) for v in values if v is not None]
     if not vals:
         return None
@@ -80,7 +109,7 @@ def median_ci(values, name="", how="", cells=()):
         return Est(med, None, None, len(vals), how, cells)
     rng, n = _rng(name, vals), len(vals)
     meds = [statistics.median(rng.choices(vals, k=n)) for _ in range(RESAMPLES)]
-    lo, hi = _percentiles(meds)
+    lo, hi = _small_n_hull(vals, *_percentiles(meds))
     return Est(med, lo, hi, n, how, cells)
 
 
@@ -97,6 +126,11 @@ def ratio_of_medians_ci(a, b, name=""):
     rs = [statistics.median(rng.choices(a, k=len(a))) / statistics.median(rng.choices(b, k=len(b)))
           for _ in range(RESAMPLES)]
     lo, hi = _percentiles(rs)
+    if min(len(a), len(b)) < SMALL_N:
+        # each side's own (widened) interval, the ends divided crosswise
+        ea, eb = median_ci(a, name + "|a"), median_ci(b, name + "|b")
+        if eb.lo > 0:
+            lo, hi = min(lo, ea.lo / eb.hi), max(hi, ea.hi / eb.lo)
     return Est(value, lo, hi, min(len(a), len(b)), UNPAIRED)
 
 
