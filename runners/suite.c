@@ -147,7 +147,8 @@ static const suite_set smoke_sets[] = {
  * read "scales" where the full run, at 100000 (more threads than this box's
  * vm.max_map_count allows: unsupported), reads "lags", the contradiction QUICK must not
  * make; the green models' repetition is 0.2-0.3 s, and the refusals cost nothing. */
-/* QUICK's cpu.fib repetitions last the full matrix's 200 ms, not QUICK's 50: the
+/* QUICK's cpu.fib repetitions last the full matrix's 200 ms (at 1 worker; the other worker
+ * counts run its count, see lead_first), not QUICK's 50: the
  * parallelism marks divide a 1-worker time by a 2-worker one, and at 50 ms (25 ms on 2
  * workers) one 4 ms scheduler tick lost to the shared box is a sixth of a repetition: the
  * medians of mn's 2-worker speedup in three QUICK runs spread 1.42x (max / min). The other
@@ -321,12 +322,14 @@ typedef struct cell_list {
 	int *min_ms; /* the set's calibration target, 0: --min-time */
 	int *pct;    /* RATE_SWEEP: the rate is this % of the backend's peak; 0: as planned */
 	int *max_rounds; /* CHART_ROUNDS for a chart's cell, 0: every round */
+	int *lead;   /* a sweep's cell: the index of its backend's 1-worker cell, whose calibrated
+		      * count it runs (-1: it calibrates its own) */
 	int n, cap;
 } cell_list;
 
 static void cell_list_free(cell_list *l)
 {
-	free(l->v), free(l->group), free(l->min_ms), free(l->pct), free(l->max_rounds);
+	free(l->v), free(l->group), free(l->min_ms), free(l->pct), free(l->max_rounds), free(l->lead);
 }
 
 static cb_cell *cell_add(cell_list *l, int group, int min_ms)
@@ -348,7 +351,10 @@ static cb_cell *cell_add(cell_list *l, int group, int min_ms)
 		int *mr = realloc(l->max_rounds, (size_t)cap * sizeof *mr);
 		if (mr)
 			l->max_rounds = mr;
-		if (!v || !g || !m || !pc || !mr)
+		int *ld = realloc(l->lead, (size_t)cap * sizeof *ld);
+		if (ld)
+			l->lead = ld;
+		if (!v || !g || !m || !pc || !mr || !ld)
 			cb_usage_error("suite: out of memory planning %d cells", cap);
 		l->cap = cap;
 	}
@@ -356,6 +362,7 @@ static cb_cell *cell_add(cell_list *l, int group, int min_ms)
 	l->min_ms[l->n] = min_ms;
 	l->pct[l->n] = 0;
 	l->max_rounds[l->n] = 0;
+	l->lead[l->n] = -1;
 	cb_cell *c = &l->v[l->n++];
 	memset(c, 0, sizeof *c);
 	return c;
@@ -413,6 +420,9 @@ static void plan(cell_list *l, const suite_set *sets, const int *pcts, int npcts
 		if (s->flags & RATE_SWEEP) /* the offered loads, at the usable CPUs */
 			for (nw = 0; nw < npcts; nw++)
 				ws[nw] = 0;
+		int first[256]; /* each backend's cell at the sweep's first worker count */
+		for (size_t b = 0; b < sizeof first / sizeof *first; b++)
+			first[b] = -1;
 		for (int k = 0; k < nw; k++) {
 			for (size_t b = 0; b < cb_nbackends; b++) {
 				const cb_backend *be = cb_backends[b];
@@ -429,6 +439,12 @@ static void plan(cell_list *l, const suite_set *sets, const int *pcts, int npcts
 				    (be->tasks_are_threads && (s->flags & NO_THREADS)))
 					continue;
 				cb_cell *c = cell_add(l, group, s->min_ms);
+				if ((s->flags & SWEEP) && b < sizeof first / sizeof *first) {
+					if (k == 0)
+						first[b] = l->n - 1;
+					else
+						l->lead[l->n - 1] = first[b];
+				}
 				if (s->flags & RATE_SWEEP)
 					l->pct[l->n - 1] = pcts[k];
 				if ((s->flags & CHART_ONLY) || ((s->flags & RATE_SWEEP) && !judged_pct(pcts[k])))
@@ -489,6 +505,27 @@ void cb_suite_order(uint64_t gseed, int round, int *order, int n)
 	}
 }
 
+/* A speedup divides a backend's 1-worker time by its N-worker time: both must run the same
+ * count, or a cost paid once a repetition (a Pool's start, thread creation) weighs more in
+ * the shorter one. Calibrated each to its own time, the mp twin's 1-worker cell ran rounds=2
+ * and its 2-worker cell rounds=2 in one full run, 3 and 4 in the next, and its speedup read
+ * 1.26x (partial) and then 1.57x (parallel): the fidelity row flipped. So a sweep's other
+ * worker counts run the count its 1-worker cell calibrated (their repetitions last the target
+ * divided by their speedup), and in round 1 those cells run first: order's cells of a group
+ * (from g0) that lead come before those that follow, each part in its shuffled order. */
+static void lead_first(const cell_list *l, int g0, int *order, int n)
+{
+	int *tmp = malloc((size_t)n * sizeof *tmp), m = 0;
+	if (!tmp)
+		return; /* unordered: a follower then calibrates its own count */
+	for (int pass = 0; pass < 2; pass++)
+		for (int k = 0; k < n; k++)
+			if ((l->lead[g0 + order[k]] >= 0) == pass)
+				tmp[m++] = order[k];
+	memcpy(order, tmp, (size_t)n * sizeof *tmp);
+	free(tmp);
+}
+
 /* The plan, group by group: what one round runs together. The time is a floor, from the
  * count-sized cells alone: each of their rounds warms up (at least one repetition and
  * CB_WARMUP_MS_DEFAULT) and then runs one repetition of at least its target. */
@@ -516,7 +553,9 @@ static void print_plan(const cell_list *l, int ncpu, int rounds, int min_ms, con
 		cb_cell_params(c, params, sizeof params);
 		printf("%-15s %-13s tasks=%" PRId64 " workers=%d size=%" PRId64 " %s", c->be->name,
 		       c->wl->name, c->tasks, c->cfg.workers, c->size, params);
-		if (l->min_ms[i])
+		if (l->lead[i] >= 0)
+			printf("  (the count its %d-worker cell calibrated)", l->v[l->lead[i]].cfg.workers);
+		else if (l->min_ms[i])
 			printf("  (calibrated to %d ms)", l->min_ms[i]);
 		if (l->pct[i])
 			printf("  (rate: %d%% of its closed-loop peak at %d connections and %d worker%s)",
@@ -701,6 +740,7 @@ int cb_suite_main(int argc, char **argv)
 	rate_peaks peaks = {calloc(cb_nbackends * (size_t)rounds, sizeof(double)),
 			    calloc(cb_nbackends, sizeof(int)), rounds, sweep_workers(ncpu)};
 	char *calibrated = calloc((size_t)l.n, 1), *skip = calloc((size_t)l.n, 1);
+	int64_t *knob_of = calloc((size_t)l.n, sizeof(int64_t)); /* the count round 1 found */
 	double *spent = calloc((size_t)l.n, sizeof(double)); /* seconds of each cell's processes */
 	/* Group by group (see same_group), round by round: every cell of the group once per
 	 * round in a shuffled order, so that the figures a table divides are measured seconds
@@ -715,9 +755,18 @@ int cb_suite_main(int argc, char **argv)
 		meta.seed = cb_suite_group_seed(run_seed, l.group[g0]);
 		for (int r = 1; r <= rounds; r++) {
 			cb_suite_order(meta.seed, r, order, g1 - g0);
+			if (r == 1) /* a sweep's 1-worker cells calibrate before the cells that reuse it */
+				lead_first(&l, g0, order, g1 - g0);
 			for (int k = 0; k < g1 - g0; k++) {
 				int i = g0 + order[k];
 				cb_cell *c = &l.v[i];
+				int ld = l.lead[i];
+				if (!calibrated[i] && ld >= 0 && knob_of[ld] > 0) {
+					set_knob(c, knob_of[ld]);
+					calibrated[i] = 1;
+					if (l.v[ld].known_knob == knob_of[ld])
+						c->known_knob = l.v[ld].known_knob, c->known_expected = l.v[ld].known_expected;
+				}
 				if (skip[i] || (l.max_rounds[i] && r > l.max_rounds[i])) {
 					done++;
 					continue;
@@ -755,7 +804,7 @@ int cb_suite_main(int argc, char **argv)
 				}
 				/* later rounds run the count round 1 found */
 				if (res.calibrated > 0)
-					set_knob(c, res.calibrated);
+					set_knob(c, knob_of[i] = res.calibrated);
 				calibrated[i] |= res.calibrated > 0 || !c->wl->scale;
 				if (res.exp_knob > 0) /* later rounds need not recompute it */
 					c->known_knob = res.exp_knob, c->known_expected = res.exp_value;
@@ -783,6 +832,7 @@ int cb_suite_main(int argc, char **argv)
 		l.n, rounds, (double)(cb_now_ns() - t0) / 1e9, bad, dir);
 	printf("%s\n", dir);
 out:
-	free(order), free(peaks.v), free(peaks.n), free(calibrated), free(skip), free(spent), cell_list_free(&l);
+	free(order), free(peaks.v), free(peaks.n), free(calibrated), free(skip), free(spent), free(knob_of);
+	cell_list_free(&l);
 	return ret;
 }

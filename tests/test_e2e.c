@@ -316,11 +316,13 @@ Test(cli, suite_runs_rounds_with_every_backend_once_per_round, .timeout = 240, .
 	cr_assert_eq(tu_run(a, err, sizeof err, so, sizeof so), 0, "%s", err);
 	/* the group's members in plan order: serial at 1 worker only, threads and mn at each */
 	char member[MAXM][32];
-	int ws[64], nw = cb_suite_sweep(cb_ncpu(), ws, 64), nm = 0;
+	int ws[64], nw = cb_suite_sweep(cb_ncpu(), ws, 64), nm = 0, follows[MAXM];
 	for (int g = 0; g < nw; g++)
-		for (int b = ws[g] == 1 ? 0 : 1; b < 3; b++)
+		for (int b = ws[g] == 1 ? 0 : 1; b < 3; b++) {
+			follows[nm] = g > 0; /* runs the count of its backend's 1-worker cell */
 			snprintf(member[nm++], sizeof member[0], "%s:%d",
 				 (const char *[]){"serial", "threads", "mn"}[b], ws[g]);
+		}
 	char gseed[32];
 	snprintf(gseed, sizeof gseed, "%" PRIu64, cb_suite_group_seed(11, 0));
 	char path[300];
@@ -359,17 +361,21 @@ Test(cli, suite_runs_rounds_with_every_backend_once_per_round, .timeout = 240, .
 		for (int m = 0; m < nm; m++)
 			cr_assert_eq(seen[r][m], 1, "%s ran %d times in round %d", member[m], seen[r][m], r);
 	cr_assert_eq(rows, nm * ROUNDS);
-	/* the expected sequence: round by round, the group seed's order inside each */
+	/* the expected sequence: round by round, the group seed's order inside each; in round 1
+	 * the 1-worker cells first (they calibrate the count the others then run) */
 	char want[4096] = "";
 	int shuffled = 0;
 	for (int r = 1; r <= ROUNDS; r++) {
 		int order[MAXM];
 		cb_suite_order(cb_suite_group_seed(11, 0), r, order, nm);
-		for (int i = 0; i < nm; i++) {
-			size_t k = strlen(want);
-			snprintf(want + k, sizeof want - k, "%s:%d ", member[order[i]], r);
-			shuffled |= order[i] != i;
-		}
+		for (int pass = 0; pass < 2; pass++)
+			for (int i = 0; i < nm; i++) {
+				if (r == 1 ? follows[order[i]] != pass : pass)
+					continue;
+				size_t k = strlen(want);
+				snprintf(want + k, sizeof want - k, "%s:%d ", member[order[i]], r);
+				shuffled |= order[i] != i;
+			}
 	}
 	cr_assert_str_eq(seq, want, "got %s", seq);
 	/* the seed shuffles: not every round runs in plan order */
@@ -383,6 +389,45 @@ Test(cli, suite_runs_rounds_with_every_backend_once_per_round, .timeout = 240, .
 	char usable[64];
 	snprintf(usable, sizeof usable, "\"cpus_usable\": %d,", cb_ncpu());
 	cr_assert(strstr(s, usable), "%s", s);
+	free(s);
+}
+
+/* A speedup divides equal work: a sweep's cells at 2 and more workers run the count the
+ * backend's 1-worker cell calibrated (strong scaling), not a count of their own, which on
+ * 2 workers would be about twice as many rounds. */
+Test(cli, suite_sweep_runs_the_one_worker_count_at_every_worker_count, .timeout = 120, .init = mk_tmp,
+     .fini = rm_tmp)
+{
+	char out[256], err[8192], so[4096];
+	snprintf(out, sizeof out, "%s/lead", tmpdir);
+	char *a[] = {"bench", "suite", "--smoke", "--reps", "1", "--min-time", "60", "--out", out,
+		     "--backends", "mn", "--workloads", "cpu.fib", NULL};
+	cr_assert_eq(tu_run(a, err, sizeof err, so, sizeof so), 0, "%s", err);
+	char path[300];
+	snprintf(path, sizeof path, "%s/runs.csv", out);
+	char *s = tu_slurp(path);
+	cr_assert_not_null(s);
+	const char *p = s;
+	char store[8192], *f[CB_NCOLUMNS + 1], one[64] = "";
+	int rows = 0, calibrated = 0;
+	tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1);
+	while (tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1) == CB_NCOLUMNS) {
+		cr_assert_str_eq(f[CB_COL_status], "ok", "%s", f[CB_COL_note]);
+		const char *r = strstr(f[CB_COL_params], "rounds=");
+		cr_assert_not_null(r, "%s", f[CB_COL_params]);
+		int w = atoi(f[CB_COL_workers]);
+		if (strstr(f[CB_COL_note], "calibrated rounds=")) {
+			calibrated++;
+			cr_assert_eq(w, 1, "only the 1-worker cell calibrates: %s", f[CB_COL_note]);
+		}
+		char cnt[64];
+		snprintf(cnt, sizeof cnt, "%.*s", (int)strcspn(r, ";"), r);
+		if (!rows++)
+			snprintf(one, sizeof one, "%s", cnt);
+		cr_assert_str_eq(cnt, one, "workers=%d ran %s, the sweep's first cell %s", w, cnt, one);
+	}
+	cr_assert_eq(calibrated, 1);
+	cr_assert_geq(rows, 3, "1, 2 (or ncpu) and twice ncpu workers");
 	free(s);
 }
 
