@@ -20,8 +20,8 @@ independent of the box's load; the median ignores one slow repetition and the bo
 needs no distribution. With n repetitions the interval is often [min, max] (for n = 5 the
 chance that a resample's median is the smallest value is 5.8%, above the 2.5% tail). Below
 SMALL_N values that is not a 95% interval: the range of n values holds the median with
-probability 1 - 2^(1-n), 75% at 3 (QUICK's rounds), 94% at 5, and no distribution-free 95%
-interval of a median exists. Three QUICK runs decided marks 'both ways' from three rounds
+probability 1 - 2^(1-n), 75% at 3 (QUICK's rounds), 87.5% at 4 (94% at 5, near enough), and
+no distribution-free 95% interval of a median exists below 6. Three QUICK runs decided marks 'both ways' from three rounds
 each (threads' CPU-bound ratio to fork's: 0.81-0.89 per round in one run, 0.88-0.96 in the
 one before). So there the interval is the hull of the bootstrap's and the Student-t
 interval of the log values (the geometric mean's: the figures are positive and their noise
@@ -40,7 +40,7 @@ import zlib
 CONFIDENCE = 0.95            # two-sided interval of every figure
 RESAMPLES = 2000             # bootstrap resamples: the interval's ends move by < 1% of a spread
 MIN_REPS = 3                 # fewer values than this give no interval (a mark cannot be decided)
-SMALL_N = 6                  # below this many values the bootstrap is widened (see above)
+SMALL_N = 5                  # below this many values the bootstrap is widened (see above)
 T975 = {2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571}  # Student t, 97.5% quantile, by degrees of freedom
 # A repetition is noisy when its steal (or CPU pressure) share of its wall time is both above
 # a floor that matters and several times the median share of its cell's other repetitions.
