@@ -272,11 +272,16 @@ int64_t cb_calibrate_next(int64_t count, uint64_t wall_ns, uint64_t target_ns, i
  * minimum) and grow from there, so that a backend for which the guess is far too big (the
  * 1:1 threads' rendezvous channel: 100000 round trips are 4 s) runs a short repetition, not
  * a long one, and a fast one still reaches the target in a few short probes. The probes are
- * the first warm-up. What it did goes into note (the rows say it). */
+ * the first warm-up. What it did goes into note (the rows say it). The confirming probe ran
+ * the final count after a probe of it: it is kept in *last (*kept = 1) for the caller to
+ * count as the first repetition, as google/benchmark reports the run that reached its
+ * min_time (round 1 of a suite otherwise ran the count three times, a third of the matrix's
+ * calibration cost). */
 #define CAL_START_DIV 16
-static int calibrate(cb_cell *c, uint64_t min_time_ns, char *note, size_t n)
+static int calibrate(cb_cell *c, uint64_t min_time_ns, char *note, size_t n, rep_meas *last, int *kept)
 {
 	int64_t max = 0, *knob = scale_knob(c, &max);
+	*kept = 0;
 	if (!knob || !min_time_ns)
 		return 0;
 	*knob = *knob / CAL_START_DIV > knob_min(c) ? *knob / CAL_START_DIV : knob_min(c);
@@ -293,10 +298,11 @@ static int calibrate(cb_cell *c, uint64_t min_time_ns, char *note, size_t n)
 		/* A shared box has slow spells: a count that reached the target once must reach
 		 * it again before it is kept (the faster of the two probes decides). */
 		if (w >= min_time_ns && probes < CAL_MAX_PROBES) {
-			rep_once(c, &m);
+			rep_once(c, last);
 			probes++;
-			uint64_t w2 = rep_wall(&m);
+			uint64_t w2 = rep_wall(last);
 			w = w2 < w ? w2 : w;
+			*kept = w >= min_time_ns;
 		}
 		if (w >= min_time_ns || *knob >= max)
 			break;
@@ -317,7 +323,9 @@ static void child_main(const cb_cell *cell, const cb_run_opts *o, int wfd)
 	cb_cell cc = *cell, *c = &cc;
 	char cal[200] = "";
 	uint64_t cal_t0 = cb_now_ns();
-	int probes = calibrate(c, o->min_time_ns, cal, sizeof cal);
+	rep_meas last;
+	int kept = 0;
+	int probes = calibrate(c, o->min_time_ns, cal, sizeof cal, &last, &kept);
 	int64_t kmax, *knob = scale_knob(c, &kmax);
 	char line[4000];
 	if (knob && o->min_time_ns) {
@@ -333,23 +341,35 @@ static void child_main(const cb_cell *cell, const cb_run_opts *o, int wfd)
 	int no_warmup = (wp && c->p[cb_param_slot(c->wl->params, wp)] > 0) || c->cfg.cold;
 	int warmups = no_warmup ? 0 : o->warmup;
 	uint64_t warm_end = cal_t0 + (warmups ? o->warmup_ns : 0);
+	/* The calibration's confirming probe is the first repetition when the probes before it
+	 * were the whole warm-up: as many repetitions and as long. */
+	kept = kept && probes - 1 >= warmups && last.t0 >= warm_end;
 	/* A count-sized cell warms up at a WARMUP_COUNT_DIV-th of its count (the same code,
 	 * caches and pools), repeated until the warm-up time has passed: a whole repetition of
 	 * mix.latency's 1 s probe would double the cell's time for no more warmth. */
 	int64_t count = knob ? *knob : 0;
 	if (knob)
 		*knob = count / WARMUP_COUNT_DIV > knob_min(c) ? count / WARMUP_COUNT_DIV : knob_min(c);
-	for (int w = warmups ? probes : 0; w < warmups || cb_now_ns() < warm_end; w++) {
+	int fl = c->wl->floor_param ? cb_param_slot(c->wl->params, c->wl->floor_param) : -1;
+	int64_t floor_v = fl >= 0 ? c->p[fl] : 0;
+	if (fl >= 0)
+		c->p[fl] = floor_v / WARMUP_COUNT_DIV;
+	for (int w = warmups ? probes : 0; !kept && (w < warmups || cb_now_ns() < warm_end); w++) {
 		rep_meas m;
 		rep_once(c, &m);
 	}
 	if (knob)
 		*knob = count;
+	if (fl >= 0)
+		c->p[fl] = floor_v;
 
 	cb_row row;
 	for (int rep = 0; rep < o->reps; rep++) {
 		rep_meas m;
-		rep_once(c, &m);
+		if (rep == 0 && kept)
+			m = last;
+		else
+			rep_once(c, &m);
 		cb_rep *r = &m.r;
 		row_identity(&row, c, o->round ? o->round - 1 + rep : rep);
 		row.round = o->round ? o->round + rep : rep + 1;
@@ -381,11 +401,13 @@ static void child_main(const cb_cell *cell, const cb_run_opts *o, int wfd)
 		/* The workload's note first: readers match prefixes there ("fell behind:"). */
 		char wnote[sizeof r->note + sizeof m.be_note + 2];
 		snprintf(wnote, sizeof wnote, "%s%s%s", r->note, *r->note && *m.be_note ? "; " : "", m.be_note);
+		char calr[sizeof cal + 40];
+		snprintf(calr, sizeof calr, "%s%s", cal, rep == 0 && kept ? ", the last probe is this repetition" : "");
 		if (r->checksum != r->expected)
 			snprintf(row.note, sizeof row.note, "expected checksum %" PRIu64 "%s%s%s%s",
-				 r->expected, *wnote ? "; " : "", wnote, *cal ? "; " : "", cal);
+				 r->expected, *wnote ? "; " : "", wnote, *calr ? "; " : "", calr);
 		else
-			snprintf(row.note, sizeof row.note, "%s%s%s", wnote, *wnote && *cal ? "; " : "", cal);
+			snprintf(row.note, sizeof row.note, "%s%s%s", wnote, *wnote && *calr ? "; " : "", calr);
 		one_line(row.note);
 		if (knob && r->checksum == r->expected) { /* for later rounds (cb_cell.known_knob) */
 			int el = snprintf(line, sizeof line, "EXP\t%" PRId64 "\t%" PRIu64 "\n", *knob,

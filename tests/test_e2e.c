@@ -547,6 +547,40 @@ Test(cli, calibration_reaches_the_target_slow_and_fast, .timeout = 180, .init = 
 	}
 }
 
+/* The calibration's confirming probe, which ran the final count after a probe of it, is the
+ * first repetition when the probes before it were the whole warm-up (google/benchmark reports
+ * the run that reached its min_time): the first row says so and lasts the target; with a
+ * warm-up of more repetitions than the probes before it, the probe is not counted. */
+Test(cli, calibration_counts_its_confirming_probe_as_the_first_repetition, .timeout = 120, .init = mk_tmp,
+     .fini = rm_tmp)
+{
+	static const char *const warmups[] = {"1", "30"};
+	for (int k = 0; k < 2; k++) {
+		char csv[128], err[8192];
+		snprintf(csv, sizeof csv, "%s/kept-%d.csv", tmpdir, k);
+		char *a[] = {"bench", "run", "--backend", "serial", "--workload", "cpu.fib", "--tasks", "2",
+			     "--size", "12", "--min-time", "120", "--reps", "2", "--warmup", (char *)warmups[k],
+			     "--warmup-ms", "100", "--csv", csv, "--quiet", NULL};
+		cr_assert_eq(tu_run(a, err, sizeof err, NULL, 0), 0, "%s", err);
+		char *s = tu_slurp(csv);
+		cr_assert_not_null(s);
+		const char *p = s;
+		char store[8192], *f[CB_NCOLUMNS + 1];
+		tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1);
+		for (int rep = 0; rep < 2; rep++) {
+			cr_assert_eq(tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1), CB_NCOLUMNS);
+			cr_assert_str_eq(f[CB_COL_status], "ok", "%s", f[CB_COL_note]);
+			int said = strstr(f[CB_COL_note], "the last probe is this repetition") != NULL;
+			cr_assert_eq(said, k == 0 && rep == 0, "warm-up %s, rep %d: %s", warmups[k], rep,
+				     f[CB_COL_note]);
+			if (said)
+				cr_assert_geq(atoll(f[CB_COL_wall_ns]), 120000000LL, "the kept probe reached the target");
+		}
+		cr_assert_lt(tu_csv_record(&p, store, sizeof store, f, CB_NCOLUMNS + 1), 1, "two rows");
+		free(s);
+	}
+}
+
 /* More rounds of a round group by hand: bench run --round N --seed S writes rounds N, N+1, ...
  * with the group's seed, so that they pair with the suite's rows of that group. */
 Test(cli, run_round_and_seed_continue_a_round_group, .timeout = 60, .init = mk_tmp, .fini = rm_tmp)

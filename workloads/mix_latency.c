@@ -123,7 +123,7 @@ const cb_workload cb_wl_mix_latency = {
 	.params = lat_params,
 	/* more rounds make the hogs, and with them the probe, last --min-time (the suite sets
 	 * it to 1 s so that p99 comes from >= 1000 wakes) */
-	.scale = "rounds",
+	.scale = "rounds", .floor_param = "min_ms",
 	.serial_doc = "unsupported: the probe must run beside the hogs",
 	.peak_tasks = lat_peak, .root = lat_root, .finish = lat_finish,
 };

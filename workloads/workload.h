@@ -77,6 +77,11 @@ typedef struct cb_workload {
 	 * first ms): while it is > 0 the harness runs no warm-up repetition before the measured
 	 * one, which would only run the whole window a second time. NULL: none. */
 	const char *warm_param;
+	/* A param that is a floor on a repetition's time (mix.latency's min_ms: the probe runs
+	 * that long, hogs or not): the warm-up runs it at the fraction it runs the count at,
+	 * since a warm-up repetition at a fraction of the count would still last the floor
+	 * (600 ms of warm-up beside each 600 ms repetition without hogs). NULL: none. */
+	const char *floor_param;
 	int (*finish)(cb_rep *r, uint64_t result, char *err, size_t n); /* untimed */
 	void (*cleanup)(cb_rep *r);                              /* optional */
 } cb_workload;
