@@ -35,6 +35,7 @@ const cb_backend cb_backend_aloop = {
 	.summary = "asyncio: coroutines on one thread, FIFO ready queue, timer heap, epoll; "
 		   "regular files on a min(32, cpus+4)-thread executor",
 	.params = aloop_params,
+	.one_runner = 1,
 	CB_COOP_OPS,
 	.run = aloop_be_run,
 	.yield = coop_yield,

@@ -104,7 +104,7 @@ static int64_t cpy_no_limit(const cb_backend_cfg *cfg, const char **why)
 CB_PARAMS(cpy_threads_params, CPY_THREADS_PARAMS);
 static const cb_param_def cpy_no_params[] = {{NULL, 0, 0, 0, NULL}};
 
-#define CPY_BACKEND(id, nm, model, sum, prm, limit, procs, thr)                               \
+#define CPY_BACKEND(id, nm, model, sum, prm, limit, procs, thr, one)                          \
 	static uint64_t cpy_run_##id(const cb_backend_cfg *cfg, cb_fn root, void *arg,       \
 				     size_t len)                                              \
 	{                                                                                     \
@@ -114,6 +114,7 @@ static const cb_param_def cpy_no_params[] = {{NULL, 0, 0, 0, NULL}};
 	const cb_backend cb_backend_##id = {                                                  \
 		.name = nm, .summary = sum, .params = prm, .concurrent = 1,                   \
 		.tasks_are_processes = procs, .tasks_are_threads = thr, .max_tasks = limit,   \
+		.one_runner = one,                                                             \
 		.run = cpy_run_##id,                                                          \
 	}
 
@@ -123,14 +124,14 @@ extern const cb_backend cb_backend_cpython_threads, cb_backend_cpython_asyncio,
 CPY_BACKEND(cpython_threads, "cpython-threads", "threads",
 	    "embedded CPython: the Python twin with one threading.Thread per task, under the "
 	    "real GIL",
-	    cpy_threads_params, cb_thr_max_tasks, 0, 1);
+	    cpy_threads_params, cb_thr_max_tasks, 0, 1, 1);
 CPY_BACKEND(cpython_asyncio, "cpython-asyncio", "asyncio",
 	    "embedded CPython: the Python twin with one asyncio task per task on one event loop",
-	    cpy_no_params, cpy_no_limit, 0, 0);
+	    cpy_no_params, cpy_no_limit, 0, 0, 1);
 CPY_BACKEND(cpython_mp, "cpython-mp", "mp",
 	    "embedded CPython: the Python twin on a multiprocessing.Pool of `workers` processes "
 	    "(fork start method)",
-	    cpy_no_params, cpy_no_limit, 1, 0);
+	    cpy_no_params, cpy_no_limit, 1, 0, 0);
 
 /* bench serve under a cpython-* backend: io.echo's twin with tasks 0 serves on lfd until
  * stop_fd (a pipe bench serve's signal handler writes to) is readable, then ends every

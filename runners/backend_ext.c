@@ -490,7 +490,7 @@ static cb_task *ext_spawn(cb_fn fn, const void *a, size_t l)
 const cb_backend cb_backend_node_ref = {
 	.name = "node-ref",
 	.summary = "reference: the Node.js twin of the workload (one thread, event loop; its own clock)",
-	.concurrent = 1, .run = node_run, .spawn = ext_spawn,
+	.concurrent = 1, .one_runner = 1, .run = node_run, .spawn = ext_spawn,
 };
 
 const cb_backend cb_backend_go_ref = {

@@ -65,6 +65,7 @@ const cb_backend cb_backend_gil = {
 	.params = gil_params,
 	.max_tasks = cb_thr_max_tasks,
 	.tasks_are_threads = 1,
+	.one_runner = 1,
 	.run = gil_be_run,
 	CB_THR_OPS,
 };

@@ -35,6 +35,7 @@ const cb_backend cb_backend_uv = {
 	.summary = "Node.js: coroutines resumed from callbacks of one libuv loop (uv_timer, "
 		   "uv_tcp/uv_pipe streams, setImmediate yields); files on libuv's thread pool",
 	.params = uv_params,
+	.one_runner = 1,
 	CB_COOP_OPS,
 	.run = uv_be_run,
 	.yield = uvco_yield,

@@ -30,7 +30,9 @@
  * every round: the extra rounds go to the cells behind the marks. OWN_CORE_PEAK: the open
  * loop's closed-loop peak with the load generator on a core of its own (see RATE_SWEEP),
  * planned only where the matrix's own io.echo cells share the CPUs with it (2 or 3 usable
- * CPUs; on 4 or more they already leave it one). */
+ * CPUs; on 4 or more they already leave it one). ONE_RUNNER: only the backends that run their
+ * tasks' code on one thread at a time (cb_backend.one_runner: a GIL, an event loop), where one
+ * hog keeps every slot busy (the preemption mark's cell, see latency_cell in scripts/table). */
 typedef struct suite_set {
 	const char *workload;
 	int64_t tasks, size;   /* 0: the workload's default */
@@ -40,7 +42,7 @@ typedef struct suite_set {
 	int min_ms;            /* calibrate to this instead of --min-time (0: --min-time) */
 } suite_set;
 enum { SWEEP = 1, PER_CPU = 2, CPU_TASKS = 4, RATE_SWEEP = 8, SWEEP_TO_NCPU = 16, NO_SERIAL = 32,
-       NO_PROCS = 64, NO_THREADS = 128, CHART_ONLY = 256, OWN_CORE_PEAK = 512 };
+       NO_PROCS = 64, NO_THREADS = 128, CHART_ONLY = 256, OWN_CORE_PEAK = 512, ONE_RUNNER = 1024 };
 #define TASKS_PER_CPU 4
 /* Workloads driven by the load generator (io.echo, mix.convoy) run their server at ncpu - 1
  * workers on a box of this many usable CPUs or more, and the generator on the last CPU alone
@@ -165,6 +167,10 @@ static const suite_set quick_sets[] = {
 	{"io.echo", RATE_PEAK_CONNS, 1024, WINDOW_QUICK, OWN_CORE_PEAK | NO_SERIAL, C_ONLY, 0},
 	{"io.echo", RATE_PEAK_CONNS, 1024, WINDOW_QUICK, RATE_SWEEP | NO_SERIAL, C_ONLY, 0},
 	{"mix.latency", 1, 30, "rounds=10;min_ms=0", PER_CPU, C_ONLY, LATENCY_MS_QUICK},
+	/* one hog where one thread runs the tasks: the GIL's probe behind 2 hogs on 2 workers
+	 * woke 15-117 times a repetition, too few for a p99 to decide (16-180 ms), behind one it
+	 * waits out the 5 ms switch interval, as the full matrix's 1-hog cell shows */
+	{"mix.latency", 1, 30, "rounds=10;min_ms=0", ONE_RUNNER, C_ONLY, LATENCY_MS_QUICK},
 	{"micro.spawn", 2000, 0, "", 0, C_ONLY, 0},
 	/* the full matrix's largest spawn cell, the one the table judges: a Pool's start-up
 	 * spread over 2000 tasks put fork at 3.6-5.1 us a task against 5 us (the mark flipped
@@ -396,6 +402,22 @@ static int same_group(const suite_set *prev, const suite_set *s)
 	return prev && !strcmp(prev->workload, s->workload) && prev->py == s->py;
 }
 
+/* Cell i of l planned earlier, the same as the last one (backend, workload, tasks, size,
+ * workers, params, offered load), or -1: on one CPU a set of a hog per CPU is the set of one
+ * hog, and a cell planned twice would run twice a round, its rows one cell's. */
+static int planned_before(const cell_list *l)
+{
+	const cb_cell *c = &l->v[l->n - 1];
+	for (int i = 0; i < l->n - 1; i++) {
+		const cb_cell *o = &l->v[i];
+		if (o->be == c->be && o->wl == c->wl && o->tasks == c->tasks && o->size == c->size &&
+		    o->cfg.workers == c->cfg.workers && l->pct[i] == l->pct[l->n - 1] &&
+		    !memcmp(o->p, c->p, sizeof o->p) && !memcmp(o->cfg.p, c->cfg.p, sizeof o->cfg.p))
+			return i;
+	}
+	return -1;
+}
+
 static void plan(cell_list *l, const suite_set *sets, const int *pcts, int npcts, const char *wlist,
 		 const char *bl, int ncpu)
 {
@@ -436,7 +458,8 @@ static void plan(cell_list *l, const suite_set *sets, const int *pcts, int npcts
 				if (!be->concurrent && (ws[k] > 1 || (s->flags & NO_SERIAL)))
 					continue;
 				if ((be->tasks_are_processes && (s->flags & NO_PROCS)) ||
-				    (be->tasks_are_threads && (s->flags & NO_THREADS)))
+				    (be->tasks_are_threads && (s->flags & NO_THREADS)) ||
+				    (!be->one_runner && (s->flags & ONE_RUNNER)))
 					continue;
 				cb_cell *c = cell_add(l, group, s->min_ms);
 				if ((s->flags & SWEEP) && b < sizeof first / sizeof *first) {
@@ -468,6 +491,12 @@ static void plan(cell_list *l, const suite_set *sets, const int *pcts, int npcts
 				for (char *t = strtok_r(kv, ";", &save); t; t = strtok_r(NULL, ";", &save))
 					if (cb_cell_set_param(c, t, why, sizeof why) < 0)
 						cb_usage_error("suite: built-in set for %s: %s", wl->name, why);
+				int dup = planned_before(l);
+				if (dup >= 0) {
+					l->n--;
+					if (b < sizeof first / sizeof *first && first[b] == l->n)
+						first[b] = dup;
+				}
 			}
 		}
 	}

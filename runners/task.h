@@ -135,6 +135,8 @@ typedef struct cb_backend {
 	int concurrent;               /* 0: tasks run one after another (serial) */
 	int tasks_are_processes;      /* 1: each task is an OS process (fork, cpython-mp) */
 	int tasks_are_threads;        /* 1: each task is an OS thread (threads, gil, cpython-threads) */
+	int one_runner;               /* 1: one thread runs the tasks' code at a time, whatever the
+				       * workers (a GIL, an event loop: gil, aloop, uv and their twins) */
 	/* Largest number of tasks that may be alive at once, or 0 for "no fixed limit";
 	 * why is the reason quoted when a cell needs more. */
 	int64_t (*max_tasks)(const cb_backend_cfg *cfg, const char **why);

@@ -633,6 +633,21 @@ Test(cli, dry_run_plans_for_the_usable_cpus, .timeout = 60)
 	waitpid(pid, &st, 0);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "taskset bench suite --dry-run: %d", st);
 	cr_assert(strstr(out, "plan for 1 usable CPU (affinity"), "%.300s", out);
+	/* no cell twice (on one CPU a set of a hog per CPU is the set of one hog): every cell
+	 * line differs from every other */
+	{
+		static char copy[1 << 20];
+		memcpy(copy, out, n + 1);
+		char *ls[4096];
+		int nl = 0;
+		for (char *save = NULL, *t = strtok_r(copy, "\n", &save); t && nl < 4096; t = strtok_r(NULL, "\n", &save))
+			if (strncmp(t, "group ", 6) && strncmp(t, "plan ", 5))
+				ls[nl++] = t;
+		cr_assert_gt(nl, 50);
+		for (int i = 0; i < nl; i++)
+			for (int j = i + 1; j < nl; j++)
+				cr_assert_str_neq(ls[i], ls[j], "planned twice: %s", ls[i]);
+	}
 	char want[128];
 	for (int w = 1; w <= 4; w *= 2) {
 		snprintf(want, sizeof want, "%-13s tasks=8 workers=%d ", "cpu.fib", w);

@@ -694,6 +694,40 @@ Test(scripts, small_samples_get_intervals_that_cover_their_spread, .timeout = 60
 	cr_assert_eq(system(cmd), 0, "%s", slurp(in_tmp("py.err")));
 }
 
+/* The preemption mark judges a hog for each task the model runs at once: its workers, or one
+ * where a single thread runs its tasks (cpu.fib kept under 1.2 cores busy: a GIL, a loop).
+ * Behind a hog per worker the GIL's probe woke a few tens of times a repetition, a p99 that
+ * cannot decide (16-180 ms across one full run); behind one hog it waits out the switch
+ * interval. The fixture gets a 2-hog cell on 2 workers for gil (few wakes, 80 ms) and mn. */
+Test(scripts, table_preemption_judges_a_hog_per_running_task, .timeout = SCRIPT_TIMEOUT)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd,
+		 "python3 -c 'import csv,shutil,sys\n"
+		 "shutil.copytree(sys.argv[1], sys.argv[2])\n"
+		 "p = sys.argv[2] + \"/runs.csv\"\n"
+		 "rows = list(csv.reader(open(p, newline=\"\")))\n"
+		 "h = rows[0]\n"
+		 "col = lambda r, k: r[h.index(k)]\n"
+		 "more = []\n"
+		 "for r in rows[1:]:\n"
+		 "    if len(r) == len(h) and col(r, \"workload\") == \"mix.latency\" and col(r, \"backend\") in (\"gil\", \"mn\"):\n"
+		 "        q = list(r)\n"
+		 "        q[h.index(\"tasks\")] = \"2\"\n"
+		 "        q[h.index(\"p99_ns\")], q[h.index(\"ops\")] = (\"80000000\", \"20\") if col(r, \"backend\") == \"gil\" else (\"2000000\", \"300\")\n"
+		 "        more.append(q)\n"
+		 "csv.writer(open(p, \"w\", newline=\"\")).writerows(rows + more)' %s %s",
+		 FIX "run-a", in_tmp("h"));
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	int rc = run_script("table", in_tmp("h"), "--src", FIX "twins", "--out", in_tmp("t.md"), "--csv",
+			    in_tmp("t.csv"), NULL);
+	cr_assert_eq(rc, 0, "table failed: %s", err);
+	char *csv = strdup(slurp(in_tmp("t.csv")));
+	cr_assert(line_with(csv, "comparison,preemption,gil,", "✅", "(1 hog)", NULL), "%s", csv);
+	cr_assert(line_with(csv, "comparison,preemption,mn,", "✅", "(2 hogs)", NULL), "%s", csv);
+	free(csv);
+}
+
 /* QUICK's only io.sleep cell is 100000 sleepers, which OS threads cannot start: the row of
  * OS threads then reads micro.idle (every task alive at once), not the largest cell left
  * (micro.spawn, whose tasks come and go: one thread at a time here, which read ❌ "not a
