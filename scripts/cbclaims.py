@@ -56,6 +56,12 @@ MIN_P99_WAKES = 200
 FEW_WAKES_MARGIN = 2
 LOW_LATENCY_P99_NS = 1e6     # latency under load: io.echo open-loop p99 < 1 ms (a round trip on loopback
                              # is tens of µs; 1 ms is queueing), also the chart's knee
+# ... and queues only from QUEUE_MARGIN times that: a shared box's stalls only ever add latency,
+# so a p99 under the mark is the server's while one just above it may be the box's (a few-ms
+# stall of the guest reaches the p99 of a 0.3 s window). mn at 90% of its peak read 1.05 ms
+# [1.03, 1.15] in a full run and 471 us [458, 493] in a QUICK run ten minutes later: a flip
+# from intervals over rounds seconds apart. Between the two: undecided, never a cross.
+QUEUE_MARGIN = 1.5
 LOAD_PCTS = (50, 90)         # ... at these offered loads, in % of the backend's own closed-loop peak
 
 
@@ -77,7 +83,8 @@ P99 = Check("p99", lambda n: [PREEMPT_P99_NS], ("preemptive", "cooperative"), ()
 SCALE = Check("behind best", lambda n: [SCALE_FACTOR], ("scales", "lags"), (), "x")
 LIKE = Check("ratio", lambda n: [LIKE_FACTOR], ("unlike", "like"), (), "x")
 GROWTH = Check("cost growth", lambda n: list(GROWTH_BANDS), ("flat", "grows", "steep"), (), "x")
-LOAD = Check("p99", lambda n: [LOW_LATENCY_P99_NS], ("low latency", "queues"), (), "ns")
+LOAD = Check("p99", lambda n: [LOW_LATENCY_P99_NS, LOW_LATENCY_P99_NS * QUEUE_MARGIN],
+             ("low latency", "near the mark", "queues"), ("near the mark",), "ns")
 CONVOY = Check("with hogs / without", lambda n: list(CONVOY_BANDS), ("collapses", "drops", "holds"), (), "x")
 
 
