@@ -187,10 +187,11 @@ static void assert_one_message(const char *prefix, const char *needle)
 	free(e);
 }
 
-/* A long serial cpu.fib run appending to csv: a row every millisecond or so, for seconds. */
+/* A long serial cpu.fib run appending to csv: a row every quarter millisecond or so, for
+ * seconds (fib(22) ran its 10000 repetitions in 0.6 s on a fast box). */
 #define LONG_RUN(csv) \
 	(char *[]){"bench", "run", "--backend", "serial", "--workload", "cpu.fib", "--tasks", "2", \
-		   "--size", "22", "--reps", "10000", "--warmup", "0", "--csv", (char *)(csv),   \
+		   "--size", "25", "--reps", "10000", "--warmup", "0", "--csv", (char *)(csv),   \
 		   "--quiet", NULL}
 
 /* ---- the disk, the file, the folder ----------------------------------------------------- */
@@ -360,7 +361,7 @@ Test(faults, sigkill_of_a_cell_is_a_crash_row)
 {
 	const char *csv = in_tmp("runs.csv");
 	char *a[] = {"bench", "run", "--backend", "threads", "--workload", "cpu.fib", "--tasks", "2",
-		     "--size", "22", "--reps", "10000", "--warmup", "0", "--csv", (char *)csv, NULL};
+		     "--size", "25", "--reps", "10000", "--warmup", "0", "--csv", (char *)csv, NULL};
 	pid_t pid = start_bench(0, NULL, a);
 	wait_lines(csv, 3);
 	kill(find_child(pid, NULL), SIGKILL);
@@ -476,12 +477,14 @@ Test(faults, delayed_reaper_keeps_the_last_rows)
 	cr_assert_str_eq(st, "unsupported ", "the ABORT line is read, not lost to the exit");
 }
 
-/* A cell killed at its deadline keeps the rows it had sent, then gets its timeout row. */
+/* A cell killed at its deadline keeps the rows it had sent, then gets its timeout row. The
+ * cell's 10000 repetitions take ~7 s here (fib(22)'s took 0.6 s on a fast box: they ended
+ * before the 1 s deadline, exit 0, one run in a few). */
 Test(faults, timeout_keeps_the_rows_sent_before_it)
 {
 	const char *csv = in_tmp("runs.csv");
 	char *a[] = {"bench", "run", "--backend", "serial", "--workload", "cpu.fib", "--tasks", "2",
-		     "--size", "22", "--reps", "10000", "--warmup", "0", "--timeout", "1", "--csv",
+		     "--size", "27", "--reps", "10000", "--warmup", "0", "--timeout", "1", "--csv",
 		     (char *)csv, "--quiet", NULL};
 	cr_assert_eq(wait_exit(start_bench(0, NULL, a)), 1);
 	static char st[1 << 20];
